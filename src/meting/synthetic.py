@@ -669,7 +669,7 @@ def _simulate(
     none = ~used.any(axis=1)
     used[none, sp.channels[ra[none]].argmax(axis=1)] = True
     for j, col in enumerate(C.CHANNEL_COLUMNS):
-        resp[col] = used[:, j].astype(np.int64)
+        resp[col] = pd.array(used[:, j].astype(np.int8), dtype="Int8")
     resp[C.AGE_BAND] = pd.Categorical.from_codes(ra, dtype=AGE_DTYPE)
     resp[C.SEX] = pd.Categorical.from_codes(s[idx], dtype=SEX_DTYPE)
     resp[C.EDUCATION] = pd.Categorical.from_codes(e[idx], dtype=EDU_DTYPE)
@@ -699,7 +699,8 @@ def _simulate(
             C.RESPONDENT_ID: resp[C.RESPONDENT_ID][rows],
             C.ORGANISATION: pd.array(st.organisations[st.chain[rl[rows], k]], dtype="string"),
             C.ORGANISATION_SCORE: pd.array(
-                _round_clip(org_lat[rows, k], C.SCORE_MIN, C.SCORE_MAX), dtype="Int64"
+                _round_clip(org_lat[rows, k], C.SCORE_MIN, C.SCORE_MAX).astype(np.int8),
+                dtype="Int8",
             ),
         }
     ).reset_index(drop=True)
@@ -715,7 +716,8 @@ def _simulate(
 
 
 def _with_missing(values: np.ndarray, missing: np.ndarray) -> pd.arrays.IntegerArray:
-    return pd.arrays.IntegerArray(values.astype(np.int64), missing)
+    """Small integers (marks 1-10, norms 1-5) as nullable ``Int8``, as meting.schema types them."""
+    return pd.arrays.IntegerArray(values.astype(np.int8), missing)
 
 
 # --------------------------------------------------------------------------------------------
