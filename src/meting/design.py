@@ -1,0 +1,502 @@
+"""The survey design object and its design-based estimators (R ``survey``'s ``svydesign`` + ``svy*``).
+
+A :class:`SurveyDesign` is declared once (data, weights, strata, multi-stage clusters, fpc) and is
+never changed: weighting (:mod:`meting.weighting`) returns a new design with new weights and a
+record of the calibration, so standard errors account for it as ``survey`` does.
+
+Every estimator returns the estimate table of ``ARCHITECTURE.md``: group columns (for ``by=``),
+then ``variable, estimate, se, df, ci_lower, ci_upper, deff, n``, with ``attrs["method"]`` and
+``attrs["level"]``.  Domain estimates use the whole design (influence values zero outside the
+domain, as ``svyby`` does), computed for all domains at once with sparse matrices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+from meting.columns import ESTIMATE_COLUMNS
+from meting.errors import DesignError
+from meting.variance import (
+    LONELY_PSU_OPTIONS,
+    CalibrationRecord,
+    DesignStructure,
+    LonelyPsu,
+    build_structure,
+    linearised_variance,
+)
+from meting.variance import degf as _degf
+
+Alternative = Literal["two-sided", "less", "greater"]
+#: Up to this many estimates the full covariance matrix is computed and kept in attrs["vcov"].
+_VCOV_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class WeightingRecord:
+    """One weighting step done on a design (kept in :attr:`SurveyDesign.history`)."""
+
+    method: str
+    call: str
+    converged: bool = True
+    iterations: int = 0
+
+
+def _as_list(cols: str | Sequence[str] | None) -> list[str]:
+    if cols is None:
+        return []
+    if isinstance(cols, str):
+        return [cols]
+    return list(cols)
+
+
+@dataclass(frozen=True, eq=False)
+class SurveyDesign:
+    """A survey design: the data once, plus how it was drawn and weighted.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent; never modified.
+    weights : str, optional
+        Column with sampling weights (> 0; 0 allowed).  Without it, weights follow from
+        population-size fpcs, else all weights are 1.
+    strata : str or list of str, optional
+        Stratum column (first stage; a list gives strata for later stages too).
+    ids : str or list of str, optional
+        Cluster columns, first stage first (``svydesign(id = ~psu + ssu)``).  None: every row
+        is its own unit.
+    fpc : str or list of str, optional
+        Finite population corrections per stage: population sizes or sampling fractions
+        (detected as ``survey`` does: any value > 1 means sizes).  Later stages enter the
+        variance only where their fpc is given.
+    lonely_psu : {"fail", "certainty", "remove", "adjust", "average"}
+        Rule for strata with one sampled unit (``options(survey.lonely.psu)``).
+    nest : bool
+        Make cluster labels unique within strata (``nest=TRUE``).
+    weight_values : numpy.ndarray, optional
+        Weights after weighting (set by :mod:`meting.weighting`; users leave it out).
+    calibration : tuple of CalibrationRecord
+        Weighting steps the variance must account for (set by :mod:`meting.weighting`).
+    history : tuple of WeightingRecord
+        Weighting steps done, for reports.
+    """
+
+    data: pd.DataFrame
+    weights: str | None = None
+    strata: str | Sequence[str] | None = None
+    ids: str | Sequence[str] | None = None
+    fpc: str | Sequence[str] | None = None
+    lonely_psu: LonelyPsu = "fail"
+    nest: bool = False
+    weight_values: np.ndarray | None = field(default=None, repr=False)
+    calibration: tuple[CalibrationRecord, ...] = field(default=(), repr=False)
+    history: tuple[WeightingRecord, ...] = ()
+    structure: DesignStructure | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data, pd.DataFrame):
+            raise DesignError(
+                f"data must be a pandas DataFrame; got {type(self.data).__name__}. "
+                "Load the wave with meting.loaders first."
+            )
+        if self.lonely_psu not in LONELY_PSU_OPTIONS:
+            raise DesignError(
+                f"lonely_psu must be one of {', '.join(LONELY_PSU_OPTIONS)}; got "
+                f"{self.lonely_psu!r}. Pick the rule survey.lonely.psu would use."
+            )
+        n = len(self.data)
+        for role, cols in (
+            ("weights", _as_list(self.weights)),
+            ("strata", _as_list(self.strata)),
+            ("ids", _as_list(self.ids)),
+            ("fpc", _as_list(self.fpc)),
+        ):
+            for col in cols:
+                if col not in self.data.columns:
+                    raise DesignError(
+                        f"{role} column {col!r} must exist in the data; got columns "
+                        f"{sorted(map(str, self.data.columns))[:12]}. Check the spelling."
+                    )
+                missing = self.data[col].isna().to_numpy()
+                if missing.any():
+                    raise DesignError(
+                        f"{role} column {col!r} must have no missing values; got "
+                        f"{int(missing.sum())} (first at row {int(np.argmax(missing))}). "
+                        "Fill them or drop those rows before declaring the design."
+                    )
+        if self.structure is None:
+            object.__setattr__(self, "structure", self._build_structure(n))
+        if self.weight_values is None:
+            object.__setattr__(self, "weight_values", self._base_weights(n))
+        w = np.asarray(self.weight_values, dtype=float)
+        if w.shape != (n,):
+            raise DesignError(f"weight_values must have one value per row ({n}); got {w.shape}.")
+        object.__setattr__(self, "weight_values", w)
+
+    # -- construction helpers --------------------------------------------------------------
+    def _build_structure(self, n: int) -> DesignStructure:
+        id_cols = _as_list(self.ids)
+        strata_cols = _as_list(self.strata)
+        fpc_cols = _as_list(self.fpc)
+        ids = [self._codes(c) for c in id_cols] or [np.arange(n, dtype=np.int64)]
+        strata = [self._codes(c) for c in strata_cols] or [np.zeros(n, dtype=np.int64)]
+        labels = [self.data[c].to_numpy() for c in strata_cols] or [np.zeros(n)]
+        if self.nest and strata_cols:
+            ids[0] = pd.MultiIndex.from_arrays([strata[0], ids[0]]).factorize(sort=True)[0]
+        fpc = None
+        if fpc_cols:
+            fpc = []
+            for c in fpc_cols:
+                vals = pd.to_numeric(self.data[c], errors="coerce").to_numpy(dtype=float)
+                if np.isnan(vals).any():
+                    raise DesignError(
+                        f"fpc column {c!r} must be numeric; got "
+                        f"{self.data[c][np.isnan(vals)].iloc[0]!r}. Give population sizes "
+                        "or sampling fractions."
+                    )
+                fpc.append(vals)
+        structure, implied = build_structure(ids, strata, labels, fpc, self.lonely_psu, strata_cols)
+        object.__setattr__(self, "_implied_weights", implied)
+        return structure
+
+    def _codes(self, col: str) -> np.ndarray:
+        codes, _ = pd.factorize(self.data[col], sort=True)
+        return codes.astype(np.int64)
+
+    def _base_weights(self, n: int) -> np.ndarray:
+        if self.weights is not None:
+            w = pd.to_numeric(self.data[self.weights], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isfinite(w) | (w < 0)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise DesignError(
+                    f"weights column {self.weights!r} must hold finite numbers >= 0; got "
+                    f"{self.data[self.weights].iloc[i]!r} at row {i}. Fix or drop that row."
+                )
+            return w
+        implied = getattr(self, "_implied_weights", None)
+        if implied is not None:
+            return implied
+        return np.ones(n)
+
+    # -- basic facts -----------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Number of rows (respondents)."""
+        return len(self.data)
+
+    @property
+    def w(self) -> np.ndarray:
+        """The current weights (after any weighting)."""
+        return self.weight_values  # type: ignore[return-value]
+
+    def degf(self) -> int:
+        """Design degrees of freedom: first-stage units minus strata (``survey::degf``)."""
+        return _degf(self.structure, self.w != 0)  # type: ignore[arg-type]
+
+    def variance(
+        self,
+        u: np.ndarray | sp.csr_matrix,
+        covariance: bool = False,
+        stage1_factor: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Variance of the weighted totals of influence columns ``u`` (see :mod:`.variance`)."""
+        return linearised_variance(
+            u,
+            self.structure,
+            self.calibration,
+            covariance,
+            stage1_factor,  # type: ignore[arg-type]
+        )
+
+    def _average_factor(self, dom: np.ndarray, n_dom: int) -> np.ndarray | None:
+        """Per-domain ``average`` rescaling over the strata present in each domain.
+
+        ``svyby`` subsets an uncalibrated design, so the lonely-PSU average counts only the
+        strata that occur in the domain; a calibrated design keeps every row (and stratum).
+        """
+        stage = self.structure.stages[0]  # type: ignore[union-attr]
+        if self.lonely_psu != "average" or self.calibration or stage.usable.all():
+            return None
+        strat = self.structure.stratum1  # type: ignore[union-attr]
+        keep = dom >= 0
+        pairs = np.unique(np.c_[dom[keep], strat[keep]], axis=0)
+        nstrat = np.bincount(pairs[:, 0], minlength=n_dom).astype(float)
+        nok = np.bincount(
+            pairs[:, 0], weights=stage.usable[pairs[:, 1]].astype(float), minlength=n_dom
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return nstrat / nok
+
+    # -- estimators ------------------------------------------------------------------------
+    def mean(
+        self,
+        var: str,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = True,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Weighted mean of a numeric column (``svymean`` / ``svyby(..., svymean)``)."""
+        y = self._numeric(var)
+        return self._estimate(y[:, None], [var], var, by, "mean", na_rm, level, None)
+
+    def total(
+        self,
+        var: str,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = True,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Weighted total of a numeric column (``svytotal``)."""
+        y = self._numeric(var)
+        return self._estimate(y[:, None], [var], var, by, "total", na_rm, level, None)
+
+    def proportion(
+        self,
+        var: str,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = True,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Share of each level of a categorical column (``svymean(~factor)``).
+
+        The table has a ``level`` column before ``variable``; one row per (group, level).
+        """
+        y, levels = self._one_hot(var)
+        return self._estimate(y, list(levels), var, by, "mean", na_rm, level, "level")
+
+    def ttest(
+        self,
+        var: str,
+        mu: float = 0.0,
+        alternative: Alternative = "two-sided",
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Design-based one-sample t-test of the mean against ``mu`` (``svyttest(I(y - mu) ~ 0)``).
+
+        As in ``survey`` the test has ``degf(design) - 1`` degrees of freedom.  ``estimate`` and
+        the interval are for the mean itself; ``statistic = (estimate - mu) / se``.
+        """
+        table = self.mean(var, level=level)
+        df = self.degf() - 1
+        return _add_test(table, mu, alternative, df, level)
+
+    def ttest_groups(self, var: str, group: str, level: float = 0.95) -> pd.DataFrame:
+        """Two-group design-based t-test of a difference in means (``svyttest(y ~ g)``).
+
+        The estimate is mean(second level) - mean(first level) (levels sorted), with
+        ``degf - 1`` degrees of freedom over the rows where both columns are observed, as
+        ``svyglm`` gives.
+        """
+        y = self._numeric(var)
+        g = self._column(group)
+        valid = ~np.isnan(y) & g.notna().to_numpy()
+        levels = np.sort(pd.unique(g[valid]))
+        if levels.size != 2:
+            raise DesignError(
+                f"group column {group!r} must have exactly two levels among rows with {var!r} "
+                f"observed; got {levels.size}: {levels.tolist()[:10]}. Use mean(by=) for more."
+            )
+        w = self.w * valid
+        sign = np.where(g.to_numpy() == levels[1], 1.0, -1.0)
+        u = np.zeros(self.n)
+        est = []
+        for lev in levels:
+            rows = valid & (g.to_numpy() == lev)
+            wsum = w[rows].sum()
+            m = np.sum(w[rows] * y[rows]) / wsum
+            u[rows] = w[rows] * (y[rows] - m) / wsum
+            est.append(m)
+        u *= sign
+        diff = est[1] - est[0]
+        se = float(np.sqrt(self.variance(u[:, None])[0]))
+        df = _degf(self.structure, valid & (self.w != 0)) - 1  # type: ignore[arg-type]
+        q = stats.t.ppf(0.5 + level / 2, df)
+        row = {
+            "variable": f"{var}: {group}={levels[1]} - {group}={levels[0]}",
+            "estimate": diff,
+            "se": se,
+            "df": float(df),
+            "ci_lower": diff - q * se,
+            "ci_upper": diff + q * se,
+            "deff": np.nan,
+            "n": int(valid.sum()),
+        }
+        table = pd.DataFrame([row], columns=list(ESTIMATE_COLUMNS))
+        table["statistic"] = diff / se
+        table["p_value"] = 2 * stats.t.sf(abs(diff / se), df)
+        table["alternative"] = "two-sided"
+        table.attrs.update(method="taylor", level=level)
+        return table
+
+    # -- internals -------------------------------------------------------------------------
+    def _column(self, var: str) -> pd.Series:
+        if var not in self.data.columns:
+            raise DesignError(
+                f"variable {var!r} must be a column of the design data; got columns "
+                f"{sorted(map(str, self.data.columns))[:12]}. Check the spelling."
+            )
+        return self.data[var]
+
+    def _numeric(self, var: str) -> np.ndarray:
+        col = self._column(var)
+        if isinstance(col.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+        ):
+            raise DesignError(
+                f"variable {var!r} must be numeric for a mean or total; got dtype {col.dtype}. "
+                "Use proportion() for a categorical variable."
+            )
+        return col.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+
+    def _one_hot(self, var: str) -> tuple[np.ndarray, np.ndarray]:
+        col = self._column(var)
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            levels = np.asarray(col.cat.categories)
+            codes = col.cat.codes.to_numpy()
+        else:
+            codes, levels = pd.factorize(col, sort=True)
+            levels = np.asarray(levels)
+        y = np.zeros((self.n, levels.size))
+        ok = codes >= 0
+        y[np.flatnonzero(ok), codes[ok]] = 1.0
+        y[~ok] = np.nan
+        return y, levels
+
+    def _domains(self, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:
+        cols = _as_list(by)
+        if not cols:
+            return np.zeros(self.n, dtype=np.int64), pd.DataFrame(index=[0])
+        for c in cols:
+            self._column(c)
+        grouped = self.data.groupby(cols, sort=True, dropna=True, observed=True)
+        codes = grouped.ngroup().to_numpy().astype(np.int64)
+        keys = grouped.size().reset_index()[cols]
+        return codes, keys
+
+    def _estimate(
+        self,
+        y: np.ndarray,
+        labels: list,
+        var: str,
+        by: str | Sequence[str] | None,
+        kind: str,
+        na_rm: bool,
+        level: float,
+        level_col: str | None,
+    ) -> pd.DataFrame:
+        n, n_lev = y.shape
+        dom, keys = self._domains(by)
+        n_dom = len(keys)
+        w = self.w
+        missing = np.isnan(y).any(axis=1)
+        in_dom = dom >= 0
+        valid = in_dom & ~missing
+        bad_dom = np.zeros(n_dom, dtype=bool)
+        if not na_rm and missing.any():
+            bad_dom = np.bincount(dom[in_dom & missing], minlength=n_dom) > 0
+        d = np.where(valid, dom, 0)
+        wv = np.where(valid, w, 0.0)
+        yv = np.where(valid[:, None], y, 0.0)
+        wsum = np.bincount(d, weights=wv, minlength=n_dom)
+        cnt = np.bincount(d, weights=(valid & (w != 0)).astype(float), minlength=n_dom)
+        nobs = np.bincount(d, weights=valid.astype(float), minlength=n_dom)
+        cols = d[:, None] * n_lev + np.arange(n_lev)[None, :]
+        tot = np.bincount(cols.ravel(), weights=(wv[:, None] * yv).ravel(), minlength=n_dom * n_lev)
+        tot = tot.reshape(n_dom, n_lev)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = tot / wsum[:, None]
+            centred = yv - means[d]
+            ss = np.bincount(
+                cols.ravel(), weights=(wv[:, None] * centred**2).ravel(), minlength=n_dom * n_lev
+            ).reshape(n_dom, n_lev)
+            svyvar = ss / wsum[:, None] * (cnt / (cnt - 1))[:, None]
+            if kind == "mean":
+                est = means
+                vals = wv[:, None] * centred / wsum[d][:, None]
+                vsrs = svyvar * ((wsum - cnt) / (wsum * cnt))[:, None]
+            else:
+                est = tot
+                vals = wv[:, None] * yv
+                vsrs = svyvar * (wsum**2 * (wsum - cnt) / (wsum * cnt))[:, None]
+        vals = np.where(valid[:, None], vals, 0.0)
+        rows = np.flatnonzero(valid)
+        k = n_dom * n_lev
+        u = sp.csr_matrix(
+            (vals[rows].ravel(), (np.repeat(rows, n_lev), cols[rows].ravel())), shape=(n, k)
+        )
+        full_cov = k <= _VCOV_LIMIT
+        factor = self._average_factor(np.where(valid, dom, -1), n_dom)
+        if factor is not None:
+            factor = np.repeat(factor, n_lev)
+        v = self.variance(u, covariance=full_cov, stage1_factor=factor)
+        var_diag = np.diag(v) if full_cov else v
+        se = np.sqrt(np.maximum(var_diag, 0.0)).reshape(n_dom, n_lev)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            deff = var_diag.reshape(n_dom, n_lev) / vsrs
+        est = np.where(bad_dom[:, None], np.nan, est)
+        se = np.where(bad_dom[:, None], np.nan, se)
+        df = float(self.degf())
+        q = stats.t.ppf(0.5 + level / 2, df) if df > 0 else np.nan
+        out = keys.loc[keys.index.repeat(n_lev)].reset_index(drop=True)
+        if level_col is not None:
+            out[level_col] = np.tile(np.asarray(labels, dtype=object), n_dom)
+        out["variable"] = var
+        out["estimate"] = est.ravel()
+        out["se"] = se.ravel()
+        out["df"] = df
+        out["ci_lower"] = est.ravel() - q * se.ravel()
+        out["ci_upper"] = est.ravel() + q * se.ravel()
+        out["deff"] = deff.ravel()
+        out["n"] = np.repeat(nobs.astype(np.int64), n_lev)
+        if not _as_list(by):
+            out = out.drop(
+                columns=[
+                    c
+                    for c in out.columns
+                    if c not in ([level_col] if level_col else []) + list(ESTIMATE_COLUMNS)
+                ]
+            )
+        out.attrs.update(method="taylor", level=level)
+        if full_cov:
+            out.attrs["vcov"] = v
+        return out
+
+
+def _add_test(
+    table: pd.DataFrame, mu: float, alternative: str, df: int, level: float
+) -> pd.DataFrame:
+    if alternative not in ("two-sided", "less", "greater"):
+        raise DesignError(
+            f"alternative must be 'two-sided', 'less' or 'greater'; got {alternative!r}."
+        )
+    out = table.copy()
+    stat = (out["estimate"] - mu) / out["se"]
+    if alternative == "two-sided":
+        p = 2 * stats.t.sf(np.abs(stat), df)
+        q = stats.t.ppf(0.5 + level / 2, df)
+        lo, hi = out["estimate"] - q * out["se"], out["estimate"] + q * out["se"]
+    elif alternative == "less":
+        p = stats.t.cdf(stat, df)
+        q = stats.t.ppf(level, df)
+        lo, hi = -np.inf + 0 * stat, out["estimate"] + q * out["se"]
+    else:
+        p = stats.t.sf(stat, df)
+        q = stats.t.ppf(level, df)
+        lo, hi = out["estimate"] - q * out["se"], np.inf + 0 * stat
+    out["df"] = float(df)
+    out["ci_lower"] = lo
+    out["ci_upper"] = hi
+    out["mu"] = mu
+    out["statistic"] = stat
+    out["p_value"] = p
+    out["alternative"] = alternative
+    out.attrs.update(table.attrs)
+    return out
