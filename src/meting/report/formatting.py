@@ -1,0 +1,367 @@
+"""Dutch number, date and table formatting for reports, independent of the operating system locale.
+
+Numbers are formatted only at render time (the estimate tables stay numeric). Conventions follow the
+Dutch Taalunie advice: decimal comma, a full stop between thousands (``1.234,5``), ``%`` right after
+the number, and an en dash ``–`` for an empty or suppressed cell.
+
+Examples
+--------
+>>> fmt_score(7.0)
+'7,0'
+>>> fmt_number(1234.5, 1)
+'1.234,5'
+>>> fmt_date(datetime.date(2010, 3, 1))
+'1 maart 2010'
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import math
+from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from numbers import Real
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from meting.errors import ReportError
+from meting.report.privacy import assert_no_identifiers
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
+__all__ = [
+    "EMPTY",
+    "MONTHS_NL",
+    "DutchTable",
+    "dutch_styler",
+    "fmt_ci",
+    "fmt_date",
+    "fmt_datetime",
+    "fmt_diff",
+    "fmt_int",
+    "fmt_number",
+    "fmt_p",
+    "fmt_pct",
+    "fmt_score",
+    "format_frame",
+    "to_html",
+]
+
+EMPTY = "–"  # en dash: the printed value of a missing or suppressed cell
+MINUS = "-"  # plain hyphen-minus, so a copied figure still pastes as a number
+
+MONTHS_NL = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+WEEKDAYS_NL = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+
+
+def _is_missing(x: Any) -> bool:
+    if x is None or x is pd.NA or x is pd.NaT:
+        return True
+    try:
+        return bool(math.isnan(x))
+    except TypeError:
+        return False
+
+
+def fmt_number(x: float | None, decimals: int = 1, *, thousands: bool = True) -> str:
+    """Format a number the Dutch way: decimal comma and ``.`` between thousands.
+
+    Parameters
+    ----------
+    x
+        The number; ``None``/NaN gives :data:`EMPTY`.
+    decimals
+        Digits after the comma (rounded half away from zero: ``6.95 -> '7,0'``).
+    thousands
+        Put a full stop between groups of three digits (``1.234``).
+
+    Returns
+    -------
+    str
+        For example ``fmt_number(1234.5) == '1.234,5'`` and ``fmt_number(-0.04) == '0,0'``.
+    """
+    if _is_missing(x):
+        return EMPTY
+    if not isinstance(x, Real | np.number):
+        raise ReportError(f"a number to format must be numeric; got {x!r} ({type(x).__name__}).")
+    if math.isinf(float(x)):
+        return MINUS + "∞" if x < 0 else "∞"
+    # Round half away from zero on the shortest decimal form of the float (6.95 -> 7,0, as a
+    # reader rounds), not half-to-even on the binary value (which gives 6,9).
+    value = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    text = format(value, f"{',' if thousands else ''}.{decimals}f")
+    # Python's "," grouping and "." decimal -> swap to Dutch in one pass.
+    text = text.translate(str.maketrans({",": ".", ".": ","}))
+    if text.startswith("-") and not any(c not in "-0,." for c in text):
+        text = text[1:]  # "-0,0" reads as a real negative; print "0,0"
+    return text
+
+
+def fmt_score(x: float | None) -> str:
+    """A rapportcijfer with one decimal: ``fmt_score(7.0) == '7,0'``."""
+    return fmt_number(x, 1)
+
+
+def fmt_int(x: float | None) -> str:
+    """A count with thousands separator: ``fmt_int(12345) == '12.345'``."""
+    if _is_missing(x):
+        return EMPTY
+    return fmt_number(round(float(x)), 0)
+
+
+def fmt_pct(x: float | None, decimals: int = 0, *, ratio: bool = True) -> str:
+    """A percentage, ``56%`` or ``12,5%``.
+
+    Parameters
+    ----------
+    x
+        The value; a proportion in [0, 1] when ``ratio`` is true, else already in percent.
+    decimals
+        Digits after the comma.
+    ratio
+        Multiply by 100 first.
+    """
+    if _is_missing(x):
+        return EMPTY
+    value = float(x) * 100.0 if ratio else float(x)
+    return fmt_number(value, decimals) + "%"
+
+
+def fmt_p(p: float | None, *, decimals: int = 3) -> str:
+    """A p-value: ``0,034``, or ``< 0,001`` below the smallest printable value."""
+    if _is_missing(p):
+        return EMPTY
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ReportError(f"a p-value must lie in [0, 1]; got {p!r}.")
+    floor = 10.0**-decimals
+    if p < floor:
+        return "< " + fmt_number(floor, decimals)
+    return fmt_number(p, decimals)
+
+
+def fmt_diff(x: float | None, decimals: int = 1) -> str:
+    """A signed difference: ``+0,3``, ``-0,2``, ``0,0``."""
+    if _is_missing(x):
+        return EMPTY
+    text = fmt_number(x, decimals)
+    if not text.startswith(MINUS) and any(c not in "0,." for c in text):
+        text = "+" + text
+    return text
+
+
+def fmt_ci(lower: float | None, upper: float | None, decimals: int = 1) -> str:
+    """An interval, ``6,8 – 7,2`` (no comma as separator, since the comma is the decimal sign)."""
+    if _is_missing(lower) or _is_missing(upper):
+        return EMPTY
+    return f"{fmt_number(lower, decimals)} – {fmt_number(upper, decimals)}"
+
+
+def fmt_date(d: datetime.date | datetime.datetime | str, *, weekday: bool = False) -> str:
+    """A date in Dutch: ``1 maart 2010`` (``maandag 1 maart 2010`` with ``weekday``).
+
+    Does not use the OS locale (``strftime('%B')`` would give English on a bare machine).
+    """
+    if isinstance(d, str):
+        d = datetime.date.fromisoformat(d)
+    text = f"{d.day} {MONTHS_NL[d.month - 1]} {d.year}"
+    return f"{WEEKDAYS_NL[d.weekday()]} {text}" if weekday else text
+
+
+def fmt_datetime(d: datetime.datetime) -> str:
+    """A date and time in Dutch: ``23 november 2026, 14:05``."""
+    return f"{fmt_date(d)}, {d.hour:02d}:{d.minute:02d}"
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+Formatter = Callable[[Any], str]
+
+#: Default formatters by column name, used when no explicit format is given.
+DEFAULT_FORMATS: dict[str, Formatter] = {
+    "estimate": fmt_score,
+    "se": lambda x: fmt_number(x, 2),
+    "df": lambda x: fmt_number(x, 0),
+    "ci_lower": fmt_score,
+    "ci_upper": fmt_score,
+    "deff": lambda x: fmt_number(x, 2),
+    "n": fmt_int,
+    "p": fmt_p,
+    "p_value": fmt_p,
+    "p_adjusted": fmt_p,
+    "mean": fmt_score,
+    "sd": lambda x: fmt_number(x, 2),
+    "direct": fmt_score,
+    "direct_se": lambda x: fmt_number(x, 2),
+    "prob_ge_target": lambda x: fmt_pct(x, 0),
+}
+
+
+def _formatter_for(column: str, series: pd.Series, spec: Formatter | str | int | None) -> Formatter:
+    if callable(spec):
+        return spec
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return lambda x, d=spec: fmt_number(x, d)
+    if isinstance(spec, str):
+        named: dict[str, Formatter] = {
+            "score": fmt_score,
+            "int": fmt_int,
+            "pct": fmt_pct,
+            "pct1": lambda x: fmt_pct(x, 1),
+            "p": fmt_p,
+            "diff": fmt_diff,
+            "text": lambda x: EMPTY if _is_missing(x) else str(x),
+        }
+        if spec not in named:
+            raise ReportError(
+                f"a column format must be one of {sorted(named)}, an int or a callable; "
+                f"got {spec!r} for column {column!r}."
+            )
+        return named[spec]
+    if column in DEFAULT_FORMATS:
+        return DEFAULT_FORMATS[column]
+    if pd.api.types.is_bool_dtype(series):
+        return lambda x: EMPTY if _is_missing(x) else ("ja" if x else "nee")
+    if pd.api.types.is_integer_dtype(series):
+        return fmt_int
+    if pd.api.types.is_float_dtype(series):
+        return fmt_score
+    return lambda x: EMPTY if _is_missing(x) else str(x)
+
+
+def format_frame(
+    df: pd.DataFrame,
+    formats: Mapping[str, Formatter | str | int] | None = None,
+) -> pd.DataFrame:
+    """Return a copy of ``df`` with every cell a Dutch-formatted string.
+
+    Parameters
+    ----------
+    df
+        A numeric (estimate) table.
+    formats
+        Per column: a callable, a number of decimals, or a name (``"score"``, ``"int"``,
+        ``"pct"``, ``"pct1"``, ``"p"``, ``"diff"``, ``"text"``). Columns not named use
+        :data:`DEFAULT_FORMATS` by name, then the dtype (integers with thousands separator, floats
+        with one decimal).
+
+    Raises
+    ------
+    ReportError
+        If the table holds a respondent identifier column.
+    """
+    assert_no_identifiers(df)
+    formats = dict(formats or {})
+    unknown = sorted(set(formats) - {str(c) for c in df.columns})
+    if unknown:
+        raise ReportError(
+            f"formats must name columns of the table; got {unknown}, columns are "
+            f"{[str(c) for c in df.columns]}."
+        )
+    out = {}
+    for col in df.columns:
+        fmt = _formatter_for(str(col), df[col], formats.get(str(col)))
+        out[col] = df[col].map(fmt, na_action=None).astype(object)
+    return pd.DataFrame(out, index=df.index)
+
+
+class DutchTable:
+    """A formatted table that renders as HTML in a notebook (``_repr_html_``).
+
+    Made by :func:`to_html`; ``str(table)`` gives the HTML too.
+    """
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __str__(self) -> str:
+        return self.html
+
+
+def to_html(
+    df: pd.DataFrame,
+    formats: Mapping[str, Formatter | str | int] | None = None,
+    *,
+    rename: Mapping[str, str] | None = None,
+    caption: str | None = None,
+    note: str | None = None,
+    index: bool = False,
+) -> DutchTable:
+    """Format a whole table the Dutch way and return it as report HTML.
+
+    Parameters
+    ----------
+    df
+        The numeric table.
+    formats
+        See :func:`format_frame`.
+    rename
+        Column headings to print (for example ``{"estimate": "Rapportcijfer"}``).
+    caption
+        A caption above the table.
+    note
+        A note under the table (for example the suppression note).
+    index
+        Print the index as well.
+
+    Returns
+    -------
+    DutchTable
+        Displays as a styled HTML table in the report.
+    """
+    text = format_frame(df, formats)
+    headings = [str((rename or {}).get(str(c), c)) for c in df.columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c].dtype) for c in df.columns]
+    cls = ['class="num"' if num else 'class="txt"' for num in numeric]
+    parts = ['<table class="meting-table">']
+    if caption:
+        parts.append(f"<caption>{html.escape(caption)}</caption>")
+    head = "".join(f"<th {c}>{html.escape(h)}</th>" for c, h in zip(cls, headings, strict=True))
+    if index:
+        head = f"<th>{html.escape(str(df.index.name or ''))}</th>" + head
+    parts.append(f"<thead><tr>{head}</tr></thead><tbody>")
+    for label, row in zip(text.index, text.itertuples(index=False), strict=True):
+        cells = "".join(
+            f"<td {c}>{html.escape(str(v))}</td>" for c, v in zip(cls, row, strict=True)
+        )
+        if index:
+            cells = f"<th>{html.escape(str(label))}</th>" + cells
+        parts.append(f"<tr>{cells}</tr>")
+    parts.append("</tbody></table>")
+    if note:
+        parts.append(f'<p class="meting-note">{html.escape(note)}</p>')
+    return DutchTable("\n".join(parts))
+
+
+def dutch_styler(
+    df: pd.DataFrame, precision: int = 1, *, formats: Mapping[str, Formatter] | None = None
+) -> Styler:
+    """A pandas ``Styler`` with Dutch decimals, thousands separators and ``–`` for missing.
+
+    Use it where a styled table (colours, bars) is wanted; :func:`to_html` covers plain tables.
+    """
+    assert_no_identifiers(df)
+    styler = df.style.format(
+        precision=precision, decimal=",", thousands=".", na_rep=EMPTY, formatter=formats
+    )
+    return styler.hide(axis="index")

@@ -1,0 +1,327 @@
+"""Provenance of a report: what went in (files and their hashes), with what (packages, commit), how
+(seeds, parameters) and when; printed as a Dutch block at the end of every report.
+
+Paths are shown relative to the project root (no home folders in a published report). The date is
+taken from ``SOURCE_DATE_EPOCH`` when that is set, so a rebuild can be made byte-identical.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import html
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from meting.errors import ReportError
+from meting.report.formatting import fmt_datetime, fmt_int
+
+__all__ = [
+    "DEFAULT_PACKAGES",
+    "FileRecord",
+    "Provenance",
+    "collect_provenance",
+    "git_state",
+    "package_versions",
+    "project_root",
+    "report_date",
+    "sha256_file",
+]
+
+#: Distributions whose versions every report lists.
+DEFAULT_PACKAGES: tuple[str, ...] = (
+    "meting",
+    "numpy",
+    "scipy",
+    "pandas",
+    "statsmodels",
+    "pymc",
+    "pytensor",
+    "arviz",
+    "nutpie",
+    "matplotlib",
+    "seaborn",
+    "pyarrow",
+    "PyYAML",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "ipykernel",
+    "jupytext",
+    "weasyprint",
+)
+
+
+def project_root() -> Path:
+    """The folder holding ``src/meting`` (the git work tree of an editable install)."""
+    return Path(__file__).resolve().parents[3]
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks.
+
+    Raises
+    ------
+    ReportError
+        If the file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReportError(f"a file to hash must exist; got {str(path)!r}. Check the path.")
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One input file: its path (relative to the project root when inside it), size and hash."""
+
+    path: str
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str], root: Path | None = None) -> FileRecord:
+        """Hash ``path`` and record it relative to ``root``."""
+        p = Path(path).resolve()
+        shown = str(p)
+        if root is not None:
+            try:
+                shown = p.relative_to(root.resolve()).as_posix()
+            except ValueError:
+                shown = p.name
+        return cls(path=shown, size=p.stat().st_size, sha256=sha256_file(p))
+
+
+def git_state(root: Path | None = None) -> tuple[str | None, bool | None]:
+    """The commit checked out in ``root`` and whether tracked files differ from it.
+
+    Returns ``(None, None)`` outside a git work tree or without git.
+    """
+    root = root or project_root()
+    if not (root / ".git").exists():
+        return None, None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=20
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    if commit.returncode != 0:
+        return None, None
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return commit.stdout.strip(), dirty
+
+
+def package_versions(names: Iterable[str] = DEFAULT_PACKAGES) -> tuple[tuple[str, str], ...]:
+    """``(name, version)`` for Python and each distribution (``'niet geïnstalleerd'`` if absent)."""
+    out = [("python", platform.python_version())]
+    for name in names:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, "niet geïnstalleerd"))
+    return tuple(out)
+
+
+def report_date(now: datetime.datetime | None = None) -> datetime.datetime:
+    """The report's date: ``now``, else ``SOURCE_DATE_EPOCH``, else the clock (Dutch time)."""
+    if now is not None:
+        return now
+    try:
+        from zoneinfo import ZoneInfo
+
+        tz: datetime.tzinfo = ZoneInfo("Europe/Amsterdam")
+    except Exception:  # no tz database on the machine
+        tz = datetime.UTC
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return datetime.datetime.fromtimestamp(int(epoch), tz=tz)
+        except ValueError as exc:
+            raise ReportError(
+                f"SOURCE_DATE_EPOCH must be an integer number of seconds; got {epoch!r}. "
+                "Unset it or set it to e.g. $(git log -1 --format=%ct)."
+            ) from exc
+    return datetime.datetime.now(tz=tz)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything needed to reproduce a report; displays as the Dutch provenance block."""
+
+    created: datetime.datetime
+    data_files: tuple[FileRecord, ...]
+    parameter_files: tuple[FileRecord, ...]
+    packages: tuple[tuple[str, str], ...]
+    git_commit: str | None
+    git_dirty: bool | None
+    seeds: tuple[tuple[str, int], ...] = ()
+    parameters: tuple[tuple[str, str], ...] = ()
+    notebook: FileRecord | None = None
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dictionary (for a manifest beside the report)."""
+        return {
+            "created": self.created.isoformat(),
+            "data_files": [vars(f) for f in self.data_files],
+            "parameter_files": [vars(f) for f in self.parameter_files],
+            "packages": dict(self.packages),
+            "git_commit": self.git_commit,
+            "git_dirty": self.git_dirty,
+            "seeds": dict(self.seeds),
+            "parameters": dict(self.parameters),
+            "notebook": vars(self.notebook) if self.notebook else None,
+            "extra": dict(self.extra),
+        }
+
+    def _commit_text(self) -> str:
+        if self.git_commit is None:
+            return "onbekend (geen git-werkmap)"
+        state = {
+            True: "met niet-vastgelegde wijzigingen",
+            False: "zonder wijzigingen",
+            None: "status onbekend",
+        }[self.git_dirty]
+        return f"{self.git_commit} ({state})"
+
+    def _rows(self) -> list[tuple[str, list[tuple[str, ...]]]]:
+        general = [
+            ("Datum", fmt_datetime(self.created)),
+            ("Git-commit", self._commit_text()),
+        ]
+        if self.notebook:
+            general.append(("Notebook", f"{self.notebook.path} (sha256 {self.notebook.sha256})"))
+        general += [(k, v) for k, v in self.parameters]
+        general += [(k, v) for k, v in self.extra]
+        sections: list[tuple[str, list[tuple[str, ...]]]] = [("Algemeen", general)]
+        if self.seeds:
+            sections.append(("Seeds", [(k, str(v)) for k, v in self.seeds]))
+        for title, files in (
+            ("Databestanden", self.data_files),
+            ("Parameterbestanden", self.parameter_files),
+        ):
+            rows = [(f.path, f"{fmt_int(f.size)} bytes", f.sha256) for f in files]
+            sections.append((title, rows or [("(geen)", "", "")]))
+        sections.append(("Pakketversies", [(k, v) for k, v in self.packages]))
+        return sections
+
+    def to_html(self) -> str:
+        """The provenance block as HTML (class ``meting-provenance``)."""
+        parts = [
+            '<section class="meting-provenance" id="herkomst">',
+            "<h2>Herkomst en reproduceerbaarheid</h2>",
+            "<p>Deze rapportage is automatisch gemaakt. Met dezelfde bestanden (zie de "
+            "sha256-controlegetallen), parameters, seeds en pakketversies geeft een nieuwe "
+            "berekening dezelfde uitkomsten.</p>",
+        ]
+        for title, rows in self._rows():
+            parts.append(f"<h3>{html.escape(title)}</h3><table><tbody>")
+            for row in rows:
+                cells = "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+                parts.append(f"<tr>{cells}</tr>")
+            parts.append("</tbody></table>")
+        parts.append("</section>")
+        return "\n".join(parts)
+
+    def to_markdown(self) -> str:
+        """The provenance block as Markdown."""
+        lines = ["## Herkomst en reproduceerbaarheid", ""]
+        for title, rows in self._rows():
+            lines += [f"### {title}", ""]
+            width = max(len(r) for r in rows)
+            lines.append("| " + " | ".join([""] * width) + " |")
+            lines.append("|" + "---|" * width)
+            for row in rows:
+                cells = [str(c).replace("|", "\\|") for c in row] + [""] * (width - len(row))
+                lines.append("| " + " | ".join(cells) + " |")
+            lines.append("")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _parameter_files(params_dir: Path) -> list[Path]:
+    if not params_dir.is_dir():
+        raise ReportError(
+            f"the parameter folder must exist; got {str(params_dir)!r}. Pass params_dir."
+        )
+    return sorted(
+        p
+        for p in params_dir.rglob("*")
+        if p.is_file() and p.suffix in {".yaml", ".yml", ".csv", ".json"}
+    )
+
+
+def collect_provenance(
+    *,
+    data_files: Sequence[str | os.PathLike[str]] = (),
+    params_dir: str | os.PathLike[str] | None = None,
+    parameter_files: Sequence[str | os.PathLike[str]] = (),
+    seeds: Mapping[str, int] | None = None,
+    parameters: Mapping[str, object] | None = None,
+    notebook: str | os.PathLike[str] | None = None,
+    extra: Mapping[str, str] | None = None,
+    packages: Iterable[str] = DEFAULT_PACKAGES,
+    root: Path | None = None,
+    now: datetime.datetime | None = None,
+) -> Provenance:
+    """Collect the provenance of a report.
+
+    Parameters
+    ----------
+    data_files
+        The data files the report read (hashed).
+    params_dir
+        The parameter folder: every ``.yaml``/``.yml``/``.csv``/``.json`` file in it is hashed.
+    parameter_files
+        Further parameter files to hash.
+    seeds
+        Named seeds used (for example ``{"synthetic 2008-nulmeting": 2008, "sae": 11}``).
+    parameters
+        The report's papermill parameters (shown as text).
+    notebook
+        The notebook source the report ran from.
+    extra
+        Further ``label -> text`` lines (Dutch).
+    packages
+        Distributions to list with their versions.
+    root
+        The project root (paths are shown relative to it); default: this package's checkout.
+    now
+        Fix the date (tests); default :func:`report_date`.
+    """
+    root = root or project_root()
+    files = list(parameter_files)
+    if params_dir is not None:
+        files = _parameter_files(Path(params_dir)) + files
+    commit, dirty = git_state(root)
+    return Provenance(
+        created=report_date(now),
+        data_files=tuple(FileRecord.of(p, root) for p in data_files),
+        parameter_files=tuple(FileRecord.of(p, root) for p in files),
+        packages=package_versions(packages),
+        git_commit=commit,
+        git_dirty=dirty,
+        seeds=tuple((str(k), int(v)) for k, v in (seeds or {}).items()),
+        parameters=tuple((str(k), str(v)) for k, v in (parameters or {}).items()),
+        notebook=FileRecord.of(notebook, root) if notebook else None,
+        extra=tuple((str(k), str(v)) for k, v in (extra or {}).items()),
+    )

@@ -1,0 +1,120 @@
+"""Dutch formatting of numbers, dates and tables (meting.report.formatting)."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from meting.errors import ReportError
+from meting.report.formatting import (
+    EMPTY,
+    MONTHS_NL,
+    fmt_ci,
+    fmt_date,
+    fmt_diff,
+    fmt_int,
+    fmt_number,
+    fmt_p,
+    fmt_pct,
+    fmt_score,
+    format_frame,
+    to_html,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [
+        (7.0, 1, "7,0"),
+        (1234.5, 1, "1.234,5"),
+        (1234567.891, 2, "1.234.567,89"),
+        (-1234.5, 1, "-1.234,5"),
+        (0.0, 1, "0,0"),
+        (-0.04, 1, "0,0"),  # no "-0,0"
+        (6.95, 1, "7,0"),  # half away from zero on the decimal form, as a reader rounds
+        (6.25, 1, "6,3"),
+        (2.5, 0, "3"),
+        (np.float32(6.5), 1, "6,5"),
+        (np.int64(12), 0, "12"),
+    ],
+)
+def test_fmt_number(value: float, decimals: int, expected: str) -> None:
+    assert fmt_number(value, decimals) == expected
+
+
+def test_scores_counts_and_missing() -> None:
+    assert fmt_score(7.0) == "7,0"
+    assert fmt_score(6.66) == "6,7"
+    assert fmt_int(12345) == "12.345"
+    assert fmt_int(999) == "999"
+    for missing in (None, float("nan"), pd.NA, np.nan):
+        assert fmt_score(missing) == EMPTY
+    assert fmt_number(1234.5, 1, thousands=False) == "1234,5"
+
+
+def test_percentages_p_values_differences_intervals() -> None:
+    assert fmt_pct(0.56) == "56%"
+    assert fmt_pct(0.125, 1) == "12,5%"
+    assert fmt_pct(56.0, ratio=False) == "56%"
+    assert fmt_p(0.0345) == "0,035"
+    assert fmt_p(0.0004) == "< 0,001"
+    assert fmt_p(1.0) == "1,000"
+    assert fmt_diff(0.31) == "+0,3"
+    assert fmt_diff(-0.2) == "-0,2"
+    assert fmt_diff(0.01) == "0,0"
+    assert fmt_ci(6.81, 7.24) == "6,8 – 7,2"
+    with pytest.raises(ReportError, match="p-value"):
+        fmt_p(1.5)
+    with pytest.raises(ReportError, match="numeric"):
+        fmt_number("7")  # type: ignore[arg-type]
+
+
+def test_dutch_dates_without_locale() -> None:
+    assert MONTHS_NL[2] == "maart"
+    assert fmt_date(datetime.date(2010, 3, 1)) == "1 maart 2010"
+    assert fmt_date("2008-05-17") == "17 mei 2008"
+    assert fmt_date(datetime.date(2026, 11, 23), weekday=True) == "maandag 23 november 2026"
+    assert [fmt_date(datetime.date(2009, m, 1)).split()[1] for m in (1, 6, 7, 10, 12)] == [
+        "januari",
+        "juni",
+        "juli",
+        "oktober",
+        "december",
+    ]
+
+
+def test_format_frame_uses_names_then_dtypes() -> None:
+    df = pd.DataFrame(
+        {
+            "life_event": ["verhuizen", "trouwen"],
+            "estimate": [7.0, 6.66],
+            "n": [1234, 5],
+            "p_value": [0.0001, 0.5],
+            "share": [0.5, 0.25],
+        }
+    )
+    out = format_frame(df, {"share": "pct"})
+    assert out["estimate"].tolist() == ["7,0", "6,7"]
+    assert out["n"].tolist() == ["1.234", "5"]
+    assert out["p_value"].tolist() == ["< 0,001", "0,500"]
+    assert out["share"].tolist() == ["50%", "25%"]
+    assert out["life_event"].tolist() == ["verhuizen", "trouwen"]
+    with pytest.raises(ReportError, match="must name columns"):
+        format_frame(df, {"nope": "pct"})
+    with pytest.raises(ReportError, match="column format"):
+        format_frame(df, {"share": "percent"})
+
+
+def test_to_html_escapes_aligns_and_refuses_ids() -> None:
+    df = pd.DataFrame({"groep": ["<b>x</b>"], "estimate": [7.04]})
+    table = to_html(df, rename={"estimate": "Rapportcijfer"}, caption="Tabel 1", note="noot")
+    assert "&lt;b&gt;x&lt;/b&gt;" in table.html
+    assert '<td class="num">7,0</td>' in table.html
+    assert "<caption>Tabel 1</caption>" in table.html
+    assert "Rapportcijfer" in table.html and "noot" in table.html
+    assert table._repr_html_() == table.html
+    with pytest.raises(ReportError, match="respondent_id"):
+        to_html(pd.DataFrame({"respondent_id": ["r1"], "estimate": [7.0]}))
