@@ -221,3 +221,22 @@ def test_new_municipality_is_one_new_file(tmp_path) -> None:
     (params / "municipalities" / "GM0363.yaml").write_text(text, encoding="utf-8")
     reg = load_registry(params)
     assert "GM0363" in reg.municipalities and len(reg.municipalities) == 15
+
+
+def test_wave_with_real_data_files(tmp_path) -> None:
+    params = _copy(tmp_path)
+    path = params / "waves" / "2010-vervolgmeting.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "  type: synthetic\n  seed: 2010\n",
+        "  type: file\n  respondents: data/real/2010/respondents.csv\n"
+        "  organisations: data/real/2010/organisations.csv\n",
+    )
+    path.write_text(text, encoding="utf-8")
+    wave = load_registry(params).waves["2010-vervolgmeting"]
+    assert wave.source == "file" and wave.seed is None
+    assert wave.respondents == (tmp_path / "data/real/2010/respondents.csv").resolve()
+    assert wave.organisations == (tmp_path / "data/real/2010/organisations.csv").resolve()
+    assert load_registry(params).synthetic_waves() == ["2008-nulmeting", "2009-vervolgmeting"]
+    path.write_text(text.replace("  respondents: data/real/2010/respondents.csv\n", ""), "utf-8")
+    with pytest.raises(ParameterError, match="field 'source.respondents' must be present"):
+        load_registry(params)
