@@ -104,41 +104,6 @@ def test_pdf_has_pages(rendered: tuple[RenderResult, str]) -> None:
     assert len(data) > 20_000  # text, fonts and the figure
 
 
-def test_failure_names_cell_keeps_notebook_and_old_report(tmp_path: Path) -> None:
-    folder = tmp_path / "zelftest"
-    folder.mkdir()
-    for suffix in ("html", "pdf", "ipynb"):
-        (folder / f"index.{suffix}").write_text(f"OLD {suffix}")
-    job = RenderJob(
-        name="selftest",
-        title="Zelftest",
-        notebook=SELFTEST,
-        parameters={"fail": True},
-        out_dir=folder,
-        failed_dir=tmp_path / "_failed",
-        pdf=False,
-    )
-    with pytest.raises(ReportError) as info:
-        render(job)
-    message = str(info.value)
-    assert "selftest_report.py" in message
-    assert re.search(r"failed in cell \d+ \(In \[\d+\]\)", message)
-    assert "ValueError: opzettelijke fout in de zelftest" in message
-    assert "if fail:" in message  # the cell's source
-    for suffix in ("html", "pdf", "ipynb"):
-        assert (folder / f"index.{suffix}").read_text() == f"OLD {suffix}"
-    assert sorted(p.name for p in folder.iterdir()) == ["index.html", "index.ipynb", "index.pdf"]
-    kept = nbformat.read(tmp_path / "_failed" / "selftest.ipynb", as_version=4)
-    errors = [
-        o
-        for c in kept.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type == "error"
-    ]
-    assert errors and errors[0].ename == "ValueError"
-
-
 def test_load_notebook_and_export_without_kernel(tmp_path: Path) -> None:
     nb = load_notebook(SELFTEST)
     assert nb.metadata["kernelspec"]["name"] == "python3"

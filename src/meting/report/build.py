@@ -268,8 +268,14 @@ def _run_plan(
     done: set[str] = set()
     pending = list(plan)
     running: dict[cf.Future[RenderResult], Planned] = {}
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    if jobs == 1:
+        # one at a time in this process: no pool to start, plain tracebacks
+        pool: cf.Executor = cf.ThreadPoolExecutor(max_workers=1)
+    else:
+        pool = cf.ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+        )
+    with pool:
         while pending or running:
             if not failures:
                 ready = [p for p in pending if all(a in done for a in p.after)]
