@@ -16,7 +16,7 @@ import pyreadstat
 import pytest
 
 from meting import columns as C
-from meting.errors import SchemaError
+from meting.errors import ParameterError, SchemaError
 from meting.loaders import WaveData, load_wave, read_table
 from meting.registry import load_registry
 from meting.schema import ProblemsError
@@ -309,6 +309,10 @@ def test_unknown_suffix_and_missing_file(tmp_path: Path, registry) -> None:
 
 def test_wave_must_match_the_one_asked_for(registry) -> None:
     with pytest.raises(
+        ParameterError, match=r"wave must be a wave label from params/waves/ .*; got '2011'"
+    ):
+        load_wave(GOOD / "respondents.csv", registry=registry, wave="2011")
+    with pytest.raises(
         ProblemsError, match=r"must be '2009-vervolgmeting' on every line \(the wave being loaded\)"
     ):
         load_wave(GOOD / "respondents.csv", registry=registry, wave="2009-vervolgmeting")
@@ -328,3 +332,12 @@ def test_input_is_opened_read_only(tmp_path: Path, registry) -> None:
 def test_default_registry_is_the_projects(expected: WaveData) -> None:
     wave = load_wave(GOOD / "respondents.csv")
     pd.testing.assert_frame_equal(wave.respondents, expected.respondents)
+
+
+def test_tab_separated_txt(tmp_path: Path, expected: WaveData, registry) -> None:
+    text = (GOOD / "respondents.csv").read_text(encoding="utf-8").replace(",", "\t")
+    path = tmp_path / "respondents.txt"
+    path.write_text(text, encoding="utf-8")
+    pd.testing.assert_frame_equal(
+        load_wave(path, registry=registry).respondents, expected.respondents
+    )

@@ -66,13 +66,13 @@ def test_good_files_exit_zero(capsys: pytest.CaptureFixture[str]) -> None:
         (
             "score_not_integer.csv",
             [
-                "column 'score_chain', line 5: must be an integer 1-10; got '7.5'. Marks are whole numbers."
+                "column 'score_chain', line 5: must be an integer 1-10; got '7.5'. Use whole numbers only."
             ],
         ),
         (
             "decimal_comma.csv",
             [
-                "column 'score_government', line 3: must be written with a decimal point, not a decimal comma; got '7,5'. This file is comma-separated, so write 7.5 for 7,5",
+                "column 'score_government', line 3: must be written with a decimal point, not a decimal comma; got '7,5'. This file is comma-separated, so 7,5 is not a number here; the column takes whole numbers only (an integer 1-10).",
                 "column 'design_weight', line 2: must be written with a decimal point, not a decimal comma; got '1,25'. This file is comma-separated, so write 1.25 for 1,25",
             ],
         ),

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from meting import columns as C
+from meting.errors import ParameterError
 from meting.schema import (
     ORGANISATION_SPECS,
     SPECS,
@@ -341,6 +342,11 @@ def load_wave(
         (a :class:`meting.errors.SchemaError`) listing every problem of both files, one a line.
     """
     registry = _default_registry(registry)
+    if wave is not None and wave not in registry.waves:
+        raise ParameterError(
+            f"wave must be a wave label from params/waves/ ({', '.join(registry.waves)}); "
+            f"got {wave!r}. Add the wave's parameter file or correct the label."
+        )
     paths = {"respondents": Path(respondents)}
     if organisations is not None:
         paths["organisations"] = Path(organisations)

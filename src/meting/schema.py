@@ -401,9 +401,16 @@ def _check_cells(t: _Table, spec: ColumnSpec, nullable: bool) -> list[Problem]:
                     spec.name,
                     comma,
                     "must be written with a decimal point, not a decimal comma",
-                    f"This file is comma-separated, so write {example.replace(',', '.')} for "
-                    f"{example} (or save the whole file ;-separated with decimal commas, as Dutch "
-                    "Excel does).",
+                    (
+                        f"This file is comma-separated, so write {example.replace(',', '.')} for "
+                        f"{example} (or save the whole file ;-separated with decimal commas, as "
+                        "Dutch Excel does)."
+                    )
+                    if spec.kind == "float"
+                    else (
+                        f"This file is comma-separated, so {example} is not a number here; the "
+                        f"column takes whole numbers only ({spec.rule.removeprefix('must be ')})."
+                    ),
                     values=raw,
                 )
             )
@@ -430,7 +437,7 @@ def _check_cells(t: _Table, spec: ColumnSpec, nullable: bool) -> list[Problem]:
         if spec.kind == "int":
             fraction = ok & (np.mod(numbers, 1) != 0) & np.isfinite(numbers)
             out.append(
-                t.problem(spec.name, fraction, spec.rule, "Marks are whole numbers.", values=raw)
+                t.problem(spec.name, fraction, spec.rule, "Use whole numbers only.", values=raw)
             )
             outside = ok & ~fraction & ((numbers < spec.low) | (numbers > spec.high))
             fix = "Correct the value, or leave the cell empty for a missing value."
