@@ -7,6 +7,7 @@ asserts on the message: file, column, line (header = line 1) and value.
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -221,8 +222,9 @@ def test_known_municipality_is_asked_once_per_distinct_code(registry) -> None:
         calls.append(code)
         return code == "GM0505"
 
-    stand_in = dataclasses.replace(registry)
-    object.__setattr__(stand_in, "is_known_municipality", is_known)
+    stand_in = SimpleNamespace(
+        waves=registry.waves, life_events=registry.life_events, is_known_municipality=is_known
+    )
     df = raw_table(200)
     found = check_respondents(df, source="r.csv", registry=stand_in)
     assert sorted(calls) == ["GM0505", "GM0794"]
