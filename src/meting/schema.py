@@ -468,6 +468,13 @@ def _check_cells(t: _Table, spec: ColumnSpec, nullable: bool) -> list[Problem]:
     return [p for p in out if p is not None]
 
 
+_LOOKUPS = {
+    "life_event": ("a life-event code from params/life_events.yaml", "life_events"),
+    "organisation": ("an organisation code from params/organisations.yaml", "organisations"),
+    "wave": ("a wave label from params/waves/", "waves"),
+}
+
+
 def _check_lookup(t: _Table, spec: ColumnSpec, registry: Any, wave: str | None) -> list[Problem]:
     raw = t.text(spec.name)
     out: list[Problem | None] = []
@@ -501,15 +508,9 @@ def _check_lookup(t: _Table, spec: ColumnSpec, registry: Any, wave: str | None) 
             )
         )
     elif spec.lookup in ("life_event", "organisation", "wave"):
-        where = {
-            "life_event": ("a life-event code from params/life_events.yaml", registry.life_events),
-            "organisation": (
-                "an organisation code from params/organisations.yaml",
-                registry.organisations,
-            ),
-            "wave": ("a wave label from params/waves/", registry.waves),
-        }[spec.lookup]
-        known = where[1]
+        what, attribute = _LOOKUPS[spec.lookup]
+        known = getattr(registry, attribute)
+        where = (what, known)
         unknown = raw.notna() & ~raw.isin(list(known))
         out.append(
             t.problem(
