@@ -178,7 +178,7 @@ class SurveyDesign:
                 i = int(np.argmax(bad))
                 raise DesignError(
                     f"weights column {self.weights!r} must hold finite numbers >= 0; got "
-                    f"{self.data[self.weights].iloc[i]!r} at row {i}. Fix or drop that row."
+                    f"{self.data[self.weights].iloc[i]} at row {i}. Fix or drop that row."
                 )
             return w
         implied = getattr(self, "_implied_weights", None)

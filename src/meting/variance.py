@@ -89,6 +89,11 @@ class DesignStructure:
     stratum1: np.ndarray
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as a plain Python value (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _codes(values: pd.Series | np.ndarray) -> np.ndarray:
     """Integer codes of a column (sorted levels), as ``factor()`` would number them."""
     codes, _ = pd.factorize(pd.Series(values), sort=True)
@@ -222,14 +227,14 @@ def build_structure(
                 h = int(np.flatnonzero(lonely)[0])
                 row = first_row_h[h]
                 if s == 0:
-                    label = strata_labels[0][row]
+                    label = _plain(strata_labels[0][row])
                     where = (
                         f"stratum {label!r} of {strata_names[0]!r}"
                         if strata_names
                         else ("the single stratum")
                     )
                 else:
-                    label = strata_labels[min(s, len(strata_labels) - 1)][row]
+                    label = _plain(strata_labels[min(s, len(strata_labels) - 1)][row])
                     where = f"stage-{s + 1} stratum {label!r} within stage-{s} unit (row {row})"
                 raise DesignError(
                     f"{where} must have at least two sampled units at stage {s + 1}; got 1 "
@@ -540,6 +545,6 @@ def _stage_gram(
 
 def degf(structure: DesignStructure, mask: np.ndarray) -> int:
     """Design degrees of freedom: first-stage units minus strata among the rows in ``mask``."""
-    psu = np.unique(structure.psu1[mask]).size
-    strata = np.unique(structure.stratum1[mask]).size
+    psu = np.count_nonzero(np.bincount(structure.psu1[mask]))
+    strata = np.count_nonzero(np.bincount(structure.stratum1[mask]))
     return int(psu - strata)

@@ -120,6 +120,37 @@ def _report(
 # ----------------------------------------------------------------------------------------------
 # target validation
 # ----------------------------------------------------------------------------------------------
+def group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Codes of the combinations of ``cols`` (sorted), and the combinations as tuples.
+
+    Vectorised: each column is factorised once and the codes are combined arithmetically, so no
+    per-row tuples are built (a MultiIndex would materialise a million of them).
+    """
+    per_col = [pd.factorize(data[c], sort=True) for c in cols]
+    combined = np.zeros(len(data), dtype=np.int64)
+    for codes, uniques in per_col:
+        combined = combined * max(len(uniques), 1) + codes
+    span = int(combined.max()) + 1 if combined.size else 0
+    if span <= 4 * len(data) + 1024:  # compact through a lookup table instead of sorting
+        present = np.bincount(combined, minlength=span) > 0
+        uniq = np.flatnonzero(present)
+        lookup = np.cumsum(present) - 1
+        inverse = lookup[combined]
+    else:
+        uniq, inverse = np.unique(combined, return_inverse=True)
+    rest = uniq.copy()
+    parts = []
+    for _codes, uniques in reversed(per_col):
+        size = max(len(uniques), 1)
+        parts.append(np.asarray(uniques, dtype=object)[rest % size])
+        rest = rest // size
+    parts.reverse()
+    levels = list(zip(*parts, strict=True)) if parts else []
+    return inverse.astype(np.int64), [
+        tuple(x.item() if hasattr(x, "item") else x for x in lv) for lv in levels
+    ]
+
+
 def _key_name(key: MarginKey) -> str:
     return key if isinstance(key, str) else " x ".join(key)
 
@@ -163,14 +194,9 @@ def _margin_cells(
             f"target of margin {name!r} must be a finite count >= 0; got "
             f"{bad[0]!r}: {tgt[bad[0]]!r}. Correct the population table."
         )
+    codes, uniq_list = group_codes(design.data, cols)
     if len(cols) == 1:
-        sample_keys = design.data[cols[0]]
-        codes, uniq = pd.factorize(sample_keys, sort=True)
-        uniq_list = list(uniq)
-    else:
-        mi = pd.MultiIndex.from_frame(design.data[cols])
-        codes, uniq = mi.factorize(sort=True)
-        uniq_list = list(uniq)
+        uniq_list = [lv[0] for lv in uniq_list]
     missing = [lv for lv in uniq_list if lv not in tgt or float(tgt[lv]) == 0]
     if missing:
         raise DesignError(
@@ -276,7 +302,7 @@ def rake(
     allcols: list[str] = []
     for k, *_ in parsed:
         allcols += [k] if isinstance(k, str) else list(k)
-    joint = pd.MultiIndex.from_frame(design.data[list(dict.fromkeys(allcols))]).factorize()[0]
+    joint, _ = group_codes(design.data, list(dict.fromkeys(allcols)))
     n_joint = int(joint.max()) + 1
     old_table = np.bincount(joint, weights=w, minlength=n_joint)
     converged = False
