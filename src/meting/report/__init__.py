@@ -49,12 +49,18 @@ __all__ = [
     "warning_box",
 ]
 
-_LAZY = {"collect_provenance": "meting.report.provenance"}
+_LAZY = {
+    "collect_provenance": "meting.report.provenance",
+    "plots": "meting.report.plots",
+    "tables": "meting.report.tables",
+    "analysis": "meting.report.analysis",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module = importlib.import_module(_LAZY[name])
+        return module if module.__name__.endswith("." + name) else getattr(module, name)
     raise AttributeError(f"module 'meting.report' has no attribute {name!r}")
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Provenance",
     "collect_provenance",
     "git_state",
+    "notebook_file",
     "package_versions",
     "project_root",
     "report_date",
@@ -60,6 +61,11 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
 def project_root() -> Path:
     """The folder holding ``src/meting`` (the git work tree of an editable install)."""
     return Path(__file__).resolve().parents[3]
+
+
+def notebook_file(name: str) -> Path:
+    """The source of a report notebook, ``<project root>/notebooks/<name>``."""
+    return project_root() / "notebooks" / name
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

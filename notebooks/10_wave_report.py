@@ -1,0 +1,249 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+wave = "2008-nulmeting"  # a label from params/waves/
+params_dir = ""  # empty: the project's params/
+
+# %% tags=["remove-cell"]
+from IPython.display import HTML
+
+from meting.registry import load_registry
+from meting.report import analysis as A
+from meting.report import (
+    collect_provenance,
+    fmt_date,
+    fmt_int,
+    plots,
+    setup_notebook,
+    tables,
+    to_html,
+    warning_box,
+)
+from meting.report.provenance import notebook_file
+
+setup_notebook()
+registry = load_registry(params_dir or None)
+s = registry.settings
+an = A.analyse_wave(registry, wave)
+sae = A.fit_small_areas(an)
+T = s.target
+
+# %% tags=["remove-cell"]
+problems = [] if an.weighting.converged else ["De weging is niet geconvergeerd."]
+problems += [sae.diagnostics.warning_nl] if sae.diagnostics.warning_nl else []
+
+# %%
+HTML(
+    f"<h1>{an.wave.kind.capitalize()} {an.wave.year}: beoordeling van de overheidsdienstverlening</h1>"
+    f"<p>Meting <b>{wave}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
+    f"{fmt_int(an.weighting.n)} respondenten. Doel van het kabinet: gemiddeld een {T:.0f}.</p>"
+)
+
+# %%
+warning_box(problems, "Let op: modelcontrole")
+
+# %% [markdown]
+# ## 1. De drie niveaus tegen de 7
+#
+# Respondenten beoordelen de dienstverlening op drie niveaus met een rapportcijfer (1-10): de
+# overheid als geheel, de keten van organisaties rond hun levensgebeurtenis, en elke organisatie
+# waarmee ze contact hadden (daarnaast de samenwerking tussen die organisaties). Per niveau: het
+# gewogen gemiddelde met 95%-betrouwbaarheidsinterval en een toets tegen de 7.
+
+# %%
+levels = A.tested(an, A.level_estimates(an))
+tables.estimate_table(
+    levels, "niveau", "niveau", min_n=s.min_cell_size, caption="Tabel 1. Rapportcijfer per niveau"
+)
+
+# %%
+plots.forest_plot(
+    levels,
+    "niveau",
+    target=T,
+    min_n=s.min_cell_size,
+    what="niveaus",
+    title="Rapportcijfer per niveau, met 95%-interval",
+)
+
+# %% [markdown]
+# ## 2. Levensgebeurtenissen
+#
+# Het rapportcijfer voor de keten rond elke levensgebeurtenis. De p-waarden zijn gecorrigeerd voor
+# het aantal toetsen (de methode staat in de verantwoording).
+
+# %%
+events = A.tested(an, A.life_event_estimates(an))
+tables.estimate_table(
+    events.sort_values("estimate", ascending=False),
+    "levensgebeurtenis",
+    "levensgebeurtenis",
+    min_n=s.min_cell_size,
+    caption="Tabel 2. Keten per levensgebeurtenis",
+)
+
+# %%
+plots.forest_plot(
+    events,
+    "levensgebeurtenis",
+    target=T,
+    min_n=s.min_cell_size,
+    what="levensgebeurtenissen",
+    title="Keten per levensgebeurtenis",
+)
+
+# %% [markdown]
+# ## 3. Organisaties
+
+# %%
+orgs = A.organisation_estimates(an)
+orgs = A.tested(an, orgs) if orgs is not None else None
+(
+    tables.estimate_table(
+        orgs.sort_values("estimate", ascending=False),
+        "organisatie",
+        "organisatie",
+        min_n=s.min_cell_size,
+        caption="Tabel 3. Rapportcijfer per organisatie",
+    )
+    if orgs is not None
+    else HTML("<p>Deze meting bevat geen oordelen per organisatie.</p>")
+)
+
+# %%
+plots.forest_plot(
+    orgs,
+    "organisatie",
+    target=T,
+    min_n=s.min_cell_size,
+    what="organisaties",
+    title="Rapportcijfer per organisatie",
+) if orgs is not None else None
+
+# %% [markdown]
+# ## 4. Contactkanalen
+#
+# Het aandeel respondenten dat een kanaal gebruikte; iemand kan meer kanalen gebruiken.
+
+# %%
+channels = A.channel_shares(an)
+plots.bar_plot(
+    channels,
+    "kanaal",
+    "estimate",
+    lower="ci_lower",
+    upper="ci_upper",
+    min_n=s.min_cell_size,
+    title="Gebruikte contactkanalen",
+    what="kanalen",
+)
+
+# %% [markdown]
+# ## 5. De tien normen van de BurgerServiceCode
+#
+# Per norm het aandeel dat de overheid 'goed' of 'zeer goed' (4-5) vond, onder de respondenten
+# voor wie de norm van toepassing was.
+
+# %%
+bsc = A.bsc_shares(an)
+tables.share_table(
+    bsc, "norm", "norm", min_n=s.min_cell_size, caption="Tabel 4. Aandeel 'goed' per norm"
+)
+
+# %%
+plots.bar_plot(
+    bsc,
+    "norm",
+    "estimate",
+    lower="ci_lower",
+    upper="ci_upper",
+    min_n=s.min_cell_size,
+    title="Aandeel 'goed' per norm van de BurgerServiceCode",
+    what="normen",
+)
+
+# %% [markdown]
+# ## 6. Kleine-domeinschattingen per gemeente
+#
+# Per gemeente zijn er te weinig respondenten per levensgebeurtenis voor een betrouwbare directe
+# schatting. Een hiërarchisch Bayesiaans model (Fay-Herriot) leent kracht van andere gemeenten en
+# levensgebeurtenissen. Per gemeente: het naar bevolking gewogen gemiddelde over de
+# levensgebeurtenissen, de kans dat het werkelijke gemiddelde ten minste 7 is, en het oordeel.
+
+# %%
+by_mun = A.sae_by(an, sae, "municipality")
+tables.sae_table(
+    by_mun.sort_values("mean", ascending=False),
+    "naam",
+    "gemeente",
+    min_n=s.min_cell_size,
+    caption="Tabel 5. Keten per gemeente (modelschatting)",
+)
+
+# %%
+plots.forest_plot(
+    by_mun,
+    "naam",
+    estimate="mean",
+    lower="q025",
+    upper="q975",
+    n=None,
+    target=T,
+    what="gemeenten",
+    title="Keten per gemeente (modelschatting, 95%-interval)",
+)
+
+# %% [markdown]
+# ## 7. Steekproef en weging
+#
+# De steekproef wijkt af van de bevolking; daarom is gewogen naar de bevolkingsverdeling
+# (raking op gemeente x leeftijd x geslacht en op opleiding). Tabel 6 laat de verdeling
+# vóór en na weging zien; tabel 7 de kenmerken van de weging.
+
+# %%
+comp = A.sample_composition(an, "age_band")
+to_html(
+    comp.rename(columns={"age_band": "leeftijd"}),
+    {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
+    caption="Tabel 6. Leeftijd: steekproef, gewogen en bevolking",
+)
+
+# %%
+to_html(
+    A.sample_composition(an, "education").rename(columns={"education": "opleiding"}),
+    {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
+    caption="Tabel 6b. Opleiding",
+)
+
+# %%
+to_html(A.weighting_table(an), caption="Tabel 7. Kenmerken van de weging")
+
+# %% [markdown]
+# ## Verantwoording
+#
+# * **Schatting.** Gewogen gemiddelden met standaardfouten volgens Taylor-linearisatie, rekening
+#   houdend met de weging (zoals het R-pakket *survey*). Interval: 95%.
+# * **Toetsing tegen de 7.** t-toets van het gemiddelde tegen 7; p-waarden gecorrigeerd voor
+#   meervoudig toetsen (instelling `multiple_testing` in `params/analysis.yaml`). Oordeel
+#   'significant boven/onder 7' als de gecorrigeerde p-waarde kleiner is dan 0,05.
+# * **Kleine domeinen.** Fay-Herriot-model op de directe schattingen per levensgebeurtenis x
+#   gemeente, geschat met MCMC; oordeel 'waarschijnlijk ≥ 7' als de kans op ten minste 7 groot is.
+# * **Privacy.** Cellen met minder respondenten dan de minimumcelgrootte worden niet getoond (–).
+#   Het rapport bevat geen gegevens van individuele respondenten.
+
+# %%
+collect_provenance(
+    data_files=list(an.data.paths.values()),
+    params_dir=registry.params_dir,
+    seeds={"synthetische data": an.wave.seed or 0, "MCMC": int(s.random_seed) + int(an.wave.year)},
+    parameters={"wave": wave},
+    notebook=notebook_file("10_wave_report.py"),
+)

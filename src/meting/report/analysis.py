@@ -1,0 +1,394 @@
+"""The analysis behind the reports, so the notebooks stay thin: load and weight a wave, estimate the
+three levels, life events, organisations, channels and the BurgerServiceCode norms, test them
+against the target, and fit the small-area model per life event x municipality.
+
+Every table returned here is aggregated (no respondent identifiers) and numeric; formatting and
+suppression happen in the notebooks through :mod:`meting.report.formatting` and
+:mod:`meting.report.privacy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from meting import columns as C
+from meting.errors import ParameterError
+
+__all__ = [
+    "BSC_NAMES",
+    "CHANNEL_NAMES",
+    "LEVEL_NAMES",
+    "WaveAnalysis",
+    "analyse_wave",
+    "bsc_shares",
+    "cache_dir",
+    "channel_shares",
+    "direct_cells",
+    "fit_small_areas",
+    "level_estimates",
+    "life_event_estimates",
+    "load_wave_data",
+    "organisation_estimates",
+    "population_margins",
+    "sample_composition",
+    "tested",
+    "weighting_table",
+]
+
+#: The ten norms of the BurgerServiceCode (Burgerlink werkschrift, verbatim names).
+BSC_NAMES: Mapping[str, str] = dict(
+    zip(
+        C.BSC_NORMS,
+        (
+            "Keuzevrijheid contactkanaal",
+            "Vindbare overheidsproducten",
+            "Begrijpelijke voorzieningen",
+            "Persoonlijke informatieservice",
+            "Gemakkelijke dienstverlening",
+            "Transparante werkwijzen",
+            "Digitale betrouwbaarheid",
+            "Ontvankelijk bestuur",
+            "Verantwoordelijk beheer",
+            "Actieve betrokkenheid",
+        ),
+        strict=True,
+    )
+)
+CHANNEL_NAMES: Mapping[str, str] = {
+    "channel_balie": "balie",
+    "channel_telefoon": "telefoon",
+    "channel_internet": "internet",
+    "channel_brief": "brief of e-mail",
+}
+#: The levels rated, in report order.
+LEVEL_NAMES: Mapping[str, str] = {
+    C.SCORE_GOVERNMENT: "de overheid als geheel",
+    C.SCORE_CHAIN: "de keten rond de levensgebeurtenis",
+    C.SCORE_COOPERATION: "de samenwerking tussen organisaties",
+    "organisations": "de afzonderlijke organisaties",
+}
+_GOOD = "goed_"  # prefix of the 0/1 'goed' indicators of the norms
+
+
+def cache_dir(registry: Any) -> Path:
+    """Where model fits are cached: ``<project>/data/cache``."""
+    return Path(registry.project_root) / "data" / "cache"
+
+
+def load_wave_data(registry: Any, label: str) -> Any:
+    """Load and validate the data of one wave (see :func:`meting.report.build.wave_data_files`)."""
+    from meting.loaders import load_wave
+    from meting.report.build import wave_data_files
+
+    if label not in registry.waves:
+        raise ParameterError(
+            f"wave must be a label in {registry.params_dir / 'waves'}; got {label!r}. "
+            f"Choose from {sorted(registry.waves)}."
+        )
+    files = wave_data_files(registry, label)
+    return load_wave(
+        files["respondents"], files.get("organisations"), registry=registry, wave=label
+    )
+
+
+def population_margins(registry: Any, label: str) -> dict[Any, dict[Any, float]]:
+    """Population counts for every weighting margin of the wave (``params/waves/<label>.yaml``).
+
+    Margins over municipality, age band and sex come from ``params/municipalities/``. The
+    education margin is the population by age band times the education shares per age band of
+    ``params/synthetic.yaml`` (an ASSUMPTION stated there; real data need real margins).
+    """
+    wave = registry.waves[label]
+    pop = registry.population()
+    margins: dict[Any, dict[Any, float]] = {}
+    for margin in wave.weighting:
+        cols = list(margin)
+        if set(cols) <= {C.MUNICIPALITY, C.AGE_BAND, C.SEX}:
+            counts = pop.groupby(cols, observed=True)["count"].sum()
+        elif cols == [C.EDUCATION]:
+            from meting.synthetic import load_synthetic_params
+
+            shares = load_synthetic_params(registry.params_dir).education_shares
+            by_age = pop.groupby(C.AGE_BAND, observed=True)["count"].sum()
+            by_age = by_age.reindex(list(C.AGE_BANDS)).to_numpy(dtype=float)
+            counts = pd.Series(by_age @ shares, index=list(C.EDUCATION_LEVELS))
+        else:
+            raise ParameterError(
+                f"{wave.file}: field 'weighting.margins' must use municipality, age_band, sex "
+                f"or education alone; got {cols}. Population margins exist only for those."
+            )
+        key = cols[0] if len(cols) == 1 else tuple(cols)
+        levels = counts.index.tolist()
+        margins[key] = {
+            (tuple(k) if isinstance(k, tuple) else k): float(v)
+            for k, v in zip(levels, counts.to_numpy(), strict=True)
+        }
+    return margins
+
+
+def _prepare(respondents: pd.DataFrame) -> pd.DataFrame:
+    """Float scores and 0/1 indicators ('goed' per norm, channels), NaN where not applicable."""
+    df = respondents.copy()
+    for col in (*C.SCORES, *C.BSC_NORMS, *C.CHANNEL_COLUMNS):
+        df[col] = df[col].astype("Float64").astype("float64")
+    for col in C.BSC_NORMS:
+        df[_GOOD + col] = np.where(df[col].isna(), np.nan, (df[col] >= 4).astype(float))
+    return df
+
+
+@dataclass(frozen=True, eq=False)
+class WaveAnalysis:
+    """One weighted wave, ready for the report tables.
+
+    Attributes
+    ----------
+    registry, label, wave
+        The parameters and the wave.
+    data
+        The loaded :class:`~meting.loaders.WaveData`.
+    unweighted, design
+        The design before and after weighting.
+    weighting
+        The :class:`~meting.weighting.WeightingReport` of the raking.
+    margins
+        The population margins weighted to.
+    """
+
+    registry: Any
+    label: str
+    wave: Any
+    data: Any
+    unweighted: Any
+    design: Any
+    weighting: Any
+    margins: Mapping[Any, Mapping[Any, float]]
+
+    @property
+    def settings(self) -> Any:
+        return self.registry.settings
+
+
+def analyse_wave(registry: Any, label: str) -> WaveAnalysis:
+    """Load the wave and rake it to its population margins."""
+    from meting.design import SurveyDesign
+    from meting.weighting import rake
+
+    data = load_wave_data(registry, label)
+    frame = _prepare(data.respondents)
+    weights = C.DESIGN_WEIGHT if C.DESIGN_WEIGHT in frame.columns else None
+    unweighted = SurveyDesign(frame, weights=weights)
+    margins = population_margins(registry, label)
+    design, report = rake(unweighted, margins, max_iter=200, epsilon=1e-8)
+    return WaveAnalysis(
+        registry, label, registry.waves[label], data, unweighted, design, report, margins
+    )
+
+
+def tested(an: WaveAnalysis, table: pd.DataFrame, family: str | None = None) -> pd.DataFrame:
+    """Add the test against the target (settings: target, min cell size, level, adjustment)."""
+    from meting.significance import test_against_target
+
+    s = an.settings
+    return test_against_target(
+        table,
+        target=s.target,
+        min_n=s.min_cell_size,
+        level=s.confidence,
+        adjust=s.multiple_testing,
+        family=family,
+    )
+
+
+def organisation_design(an: WaveAnalysis) -> Any:
+    """Design over the long organisation table: respondent weights, respondents as clusters.
+
+    The raking is not carried into these standard errors (the weights are taken as fixed), which
+    makes them slightly conservative.
+    """
+    from meting.design import SurveyDesign
+
+    org = an.data.organisations
+    if org is None:
+        return None
+    w = pd.DataFrame({C.RESPONDENT_ID: an.design.data[C.RESPONDENT_ID], "weight": an.design.w})
+    long = org.merge(w, on=C.RESPONDENT_ID, how="inner", validate="many_to_one")
+    long[C.ORGANISATION_SCORE] = long[C.ORGANISATION_SCORE].astype("Float64").astype("float64")
+    return SurveyDesign(long, weights="weight", ids=C.RESPONDENT_ID)
+
+
+def level_estimates(an: WaveAnalysis) -> pd.DataFrame:
+    """National means of the three rated levels plus the organisations, with ``level`` names."""
+    level = an.settings.confidence
+    parts = [an.design.mean(v, level=level) for v in C.SCORES]
+    org = organisation_design(an)
+    if org is not None:
+        parts.append(org.mean(C.ORGANISATION_SCORE, level=level).assign(variable="organisations"))
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "niveau", out["variable"].map(LEVEL_NAMES))
+    return out
+
+
+def life_event_estimates(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
+    """Mean of ``var`` per life event, with the Dutch name in ``levensgebeurtenis``."""
+    out = an.design.mean(var, by=C.LIFE_EVENT, level=an.settings.confidence)
+    names = {k: v.name for k, v in an.registry.life_events.items()}
+    out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
+    return out
+
+
+def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
+    """Mean organisation score per organisation (None without an organisation table)."""
+    org = organisation_design(an)
+    if org is None:
+        return None
+    out = org.mean(C.ORGANISATION_SCORE, by=C.ORGANISATION, level=an.settings.confidence)
+    names = {k: v.name for k, v in an.registry.organisations.items()}
+    out.insert(0, "organisatie", out[C.ORGANISATION].astype(str).map(names))
+    return out
+
+
+def channel_shares(an: WaveAnalysis) -> pd.DataFrame:
+    """Share of respondents who used each channel (several may apply)."""
+    level = an.settings.confidence
+    out = pd.concat([an.design.mean(c, level=level) for c in C.CHANNEL_COLUMNS], ignore_index=True)
+    out.insert(0, "kanaal", out["variable"].map(CHANNEL_NAMES))
+    return out
+
+
+def bsc_shares(an: WaveAnalysis) -> pd.DataFrame:
+    """Per norm: share 'goed' (4-5) among those for whom the norm applied, with interval."""
+    level = an.settings.confidence
+    out = pd.concat(
+        [an.design.mean(_GOOD + c, level=level) for c in C.BSC_NORMS], ignore_index=True
+    )
+    norm = out["variable"].str.removeprefix(_GOOD)
+    out.insert(0, "norm", [f"{i}. {BSC_NAMES[c]}" for i, c in zip(range(1, 11), norm, strict=True)])
+    return out
+
+
+def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:
+    """Respondents per level of ``column``: n, share in the sample, share after weighting, and the
+    population share where the margin is known."""
+    data = an.design.data
+    key = data[column].astype(str)
+    n = key.value_counts().sort_index()
+    weighted = pd.Series(an.design.w, index=data.index).groupby(key).sum()
+    out = pd.DataFrame({"n": n, "steekproef": n / n.sum(), "gewogen": weighted / weighted.sum()})
+    pop = None
+    if column in an.margins:
+        pop = pd.Series(an.margins[column])
+    elif column in (C.MUNICIPALITY, C.AGE_BAND, C.SEX):
+        joint = next((k for k in an.margins if isinstance(k, tuple) and column in k), None)
+        if joint is not None:
+            pos = joint.index(column)
+            m = pd.Series(an.margins[joint])
+            pop = m.groupby([k[pos] for k in m.index]).sum()
+    if pop is not None:
+        pop.index = pop.index.astype(str)
+        out["populatie"] = (pop / pop.sum()).reindex(out.index)
+    out.index.name = column
+    return out.reset_index()
+
+
+def weighting_table(an: WaveAnalysis) -> pd.DataFrame:
+    """The weighting diagnostics as a two-column Dutch table (values already formatted)."""
+    from meting.report.formatting import fmt_int, fmt_number
+
+    r = an.weighting
+    rows = [
+        ("methode", str(r.method)),
+        ("geconvergeerd", "ja" if r.converged else "nee"),
+        ("iteraties", fmt_int(r.iterations)),
+        ("grootste afwijking van een populatietotaal", fmt_number(r.max_margin_gap, 6)),
+        ("kleinste gewicht", fmt_number(r.weight_min, 1)),
+        ("grootste gewicht", fmt_number(r.weight_max, 1)),
+        ("design-effect door weging (Kish)", fmt_number(r.kish_deff, 2)),
+        ("effectieve steekproefomvang", fmt_int(r.effective_n)),
+        ("respondenten", fmt_int(r.n)),
+    ]
+    return pd.DataFrame(rows, columns=["kenmerk", "waarde"])
+
+
+def direct_cells(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
+    """Direct estimates per life event x municipality on the full grid (empty cells as NaN), with
+    smoothed standard errors for the small-area model."""
+    from meting.sae import smooth_variances
+
+    groups = [C.LIFE_EVENT, C.MUNICIPALITY]
+    est = an.design.mean(var, by=groups, level=an.settings.confidence)
+    for g in groups:
+        est[g] = est[g].astype(str)
+    grid = pd.MultiIndex.from_product(
+        [sorted(an.registry.life_events), sorted(an.registry.municipalities)], names=groups
+    ).to_frame(index=False)
+    cells = grid.merge(est, on=groups, how="left")
+    cells["n"] = cells["n"].fillna(0).astype(int)
+    observed = cells["estimate"].notna() & (cells["n"] >= 2) & (cells["se"] > 0)
+    smoothed = smooth_variances(cells.loc[observed], pool_by=[C.LIFE_EVENT])
+    cells["se_smoothed"] = smoothed["se_smoothed"].reindex(cells.index)
+    cells.loc[~observed, "estimate"] = np.nan
+    return cells
+
+
+def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> Any:
+    """Fay-Herriot fit per life event x municipality (cached in ``data/cache``)."""
+    from meting.sae import fit_area_level
+
+    s = an.settings
+    cells = direct_cells(an, var)
+    return fit_area_level(
+        cells,
+        "estimate",
+        "se_smoothed",
+        [C.LIFE_EVENT, C.MUNICIPALITY],
+        target=s.target,
+        sampler=s.sampler,
+        chains=s.chains,
+        draws=s.draws,
+        tune=s.tune,
+        target_accept=s.target_accept,
+        random_seed=int(s.random_seed) + int(an.wave.year),
+        cache_dir=cache_dir(an.registry),
+    )
+
+
+def cell_population(registry: Any) -> pd.DataFrame:
+    """Adults experiencing each life event per municipality (adults x incidence): the weights
+    that aggregate small-area cells to a municipality or a life event."""
+    adults = registry.population().groupby(C.MUNICIPALITY, observed=True)["count"].sum()
+    rows = [
+        (e, m, float(adults.get(m, 0.0)) * ev.incidence)
+        for e, ev in sorted(registry.life_events.items())
+        for m in sorted(registry.municipalities)
+    ]
+    return pd.DataFrame(rows, columns=[C.LIFE_EVENT, C.MUNICIPALITY, "population"])
+
+
+def sae_by(an: WaveAnalysis, sae: Any, by: str) -> pd.DataFrame:
+    """Small-area estimates aggregated to ``by`` (municipality or life event), with the Bayesian
+    verdict (settings.bayes thresholds) and the Dutch name in ``naam``."""
+    from meting.significance import bayes_verdicts
+
+    s = an.settings
+    out = sae.aggregate(by, weights=cell_population(an.registry))
+    out = bayes_verdicts(out, upper=s.prob_above, lower=s.prob_below, target=s.target)
+    source = an.registry.municipalities if by == C.MUNICIPALITY else an.registry.life_events
+    out.insert(0, "naam", out[by].astype(str).map({k: v.name for k, v in source.items()}))
+    return out
+
+
+def sae_cells_with_verdicts(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
+    """The per-cell small-area table with Bayesian verdicts and Dutch life-event names."""
+    from meting.significance import bayes_verdicts
+
+    s = an.settings
+    out = bayes_verdicts(sae.cells, upper=s.prob_above, lower=s.prob_below, target=s.target)
+    names = {k: v.name for k, v in an.registry.life_events.items()}
+    out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
+    return out
