@@ -1,5 +1,62 @@
-"""meting: citizens' ratings of government service around life events, against the cabinet's 7."""
+"""meting: citizens' ratings of government service around life events, against the cabinet's 7.
+
+The survey core is imported here; the Bayesian small-area models live in :mod:`meting.sae` and the
+reports in :mod:`meting.report` (imported on demand, since they pull in PyMC and Jupyter).
+"""
 
 from __future__ import annotations
 
+from meting.design import SurveyDesign, WeightingRecord
+from meting.errors import (
+    ConvergenceError,
+    DesignError,
+    MetingError,
+    ParameterError,
+    ReportError,
+    SchemaError,
+)
+from meting.loaders import WaveData, load_wave
+from meting.registry import Registry, load_registry
+from meting.synthetic import SyntheticWave, generate_wave
+from meting.validate import validate_files
+from meting.wave_weighting import design_for_wave
+from meting.weighting import (
+    WeightingReport,
+    calibrate,
+    effective_n,
+    kish_deff,
+    margin_gaps,
+    poststratify,
+    rake,
+    trim,
+)
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceError",
+    "DesignError",
+    "MetingError",
+    "ParameterError",
+    "Registry",
+    "ReportError",
+    "SchemaError",
+    "SurveyDesign",
+    "SyntheticWave",
+    "WaveData",
+    "WeightingRecord",
+    "WeightingReport",
+    "__version__",
+    "calibrate",
+    "design_for_wave",
+    "effective_n",
+    "generate_wave",
+    "kish_deff",
+    "load_registry",
+    "load_wave",
+    "margin_gaps",
+    "poststratify",
+    "rake",
+    "trim",
+    "validate_files",
+]
