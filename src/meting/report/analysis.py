@@ -76,6 +76,13 @@ LEVEL_NAMES: Mapping[str, str] = {
 _GOOD = "goed_"  # prefix of the 0/1 'goed' indicators of the norms
 
 
+def _plain(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop array-valued attrs (``vcov``): pandas compares attrs when merging or concatenating,
+    and an array there raises "truth value of an array is ambiguous"."""
+    table.attrs = {k: v for k, v in table.attrs.items() if not isinstance(v, np.ndarray)}
+    return table
+
+
 def cache_dir(registry: Any) -> Path:
     """Where model fits are cached: ``<project>/data/cache``."""
     return Path(registry.project_root) / "data" / "cache"
@@ -225,10 +232,11 @@ def organisation_design(an: WaveAnalysis) -> Any:
 def level_estimates(an: WaveAnalysis) -> pd.DataFrame:
     """National means of the three rated levels plus the organisations, with ``level`` names."""
     level = an.settings.confidence
-    parts = [an.design.mean(v, level=level) for v in C.SCORES]
+    parts = [_plain(an.design.mean(v, level=level)) for v in C.SCORES]
     org = organisation_design(an)
     if org is not None:
-        parts.append(org.mean(C.ORGANISATION_SCORE, level=level).assign(variable="organisations"))
+        org_mean = _plain(org.mean(C.ORGANISATION_SCORE, level=level))
+        parts.append(org_mean.assign(variable="organisations"))
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "niveau", out["variable"].map(LEVEL_NAMES))
     return out
@@ -236,7 +244,7 @@ def level_estimates(an: WaveAnalysis) -> pd.DataFrame:
 
 def life_event_estimates(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     """Mean of ``var`` per life event, with the Dutch name in ``levensgebeurtenis``."""
-    out = an.design.mean(var, by=C.LIFE_EVENT, level=an.settings.confidence)
+    out = _plain(an.design.mean(var, by=C.LIFE_EVENT, level=an.settings.confidence))
     names = {k: v.name for k, v in an.registry.life_events.items()}
     out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
     return out
@@ -247,7 +255,7 @@ def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
     org = organisation_design(an)
     if org is None:
         return None
-    out = org.mean(C.ORGANISATION_SCORE, by=C.ORGANISATION, level=an.settings.confidence)
+    out = _plain(org.mean(C.ORGANISATION_SCORE, by=C.ORGANISATION, level=an.settings.confidence))
     names = {k: v.name for k, v in an.registry.organisations.items()}
     out.insert(0, "organisatie", out[C.ORGANISATION].astype(str).map(names))
     return out
@@ -256,7 +264,9 @@ def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
 def channel_shares(an: WaveAnalysis) -> pd.DataFrame:
     """Share of respondents who used each channel (several may apply)."""
     level = an.settings.confidence
-    out = pd.concat([an.design.mean(c, level=level) for c in C.CHANNEL_COLUMNS], ignore_index=True)
+    out = pd.concat(
+        [_plain(an.design.mean(c, level=level)) for c in C.CHANNEL_COLUMNS], ignore_index=True
+    )
     out.insert(0, "kanaal", out["variable"].map(CHANNEL_NAMES))
     return out
 
@@ -265,7 +275,7 @@ def bsc_shares(an: WaveAnalysis) -> pd.DataFrame:
     """Per norm: share 'goed' (4-5) among those for whom the norm applied, with interval."""
     level = an.settings.confidence
     out = pd.concat(
-        [an.design.mean(_GOOD + c, level=level) for c in C.BSC_NORMS], ignore_index=True
+        [_plain(an.design.mean(_GOOD + c, level=level)) for c in C.BSC_NORMS], ignore_index=True
     )
     norm = out["variable"].str.removeprefix(_GOOD)
     out.insert(0, "norm", [f"{i}. {BSC_NAMES[c]}" for i, c in zip(range(1, 11), norm, strict=True)])
@@ -321,7 +331,7 @@ def direct_cells(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     from meting.sae import smooth_variances
 
     groups = [C.LIFE_EVENT, C.MUNICIPALITY]
-    est = an.design.mean(var, by=groups, level=an.settings.confidence)
+    est = _plain(an.design.mean(var, by=groups, level=an.settings.confidence))
     for g in groups:
         est[g] = est[g].astype(str)
     grid = pd.MultiIndex.from_product(
@@ -392,3 +402,99 @@ def sae_cells_with_verdicts(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
     names = {k: v.name for k, v in an.registry.life_events.items()}
     out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
     return out
+
+
+def municipality_cells(an: WaveAnalysis, sae: Any, code: str) -> pd.DataFrame:
+    """One municipality's life events: model estimate (with verdict) beside the direct estimate,
+    the national figure of the life event, the difference and P(municipality > national)."""
+    if code not in an.registry.municipalities:
+        raise ParameterError(
+            f"municipality must be a code in {an.registry.params_dir / 'municipalities'}; got "
+            f"{code!r}. Add params/municipalities/{code}.yaml or fix the code."
+        )
+    cells = sae_cells_with_verdicts(an, sae)
+    mine = (cells[C.MUNICIPALITY].astype(str) == code).to_numpy()
+    national = life_event_estimates(an).set_index(C.LIFE_EVENT)["estimate"]
+    out = cells.loc[mine].reset_index(drop=True)
+    out["landelijk"] = out[C.LIFE_EVENT].astype(str).map(national).to_numpy(dtype=float)
+    out["verschil"] = out["mean"] - out["landelijk"]
+    draws = sae.draws()[:, mine]
+    out["kans_hoger"] = (draws > out["landelijk"].to_numpy()[None, :]).mean(axis=0)
+    return out
+
+
+def wave_changes(earlier: WaveAnalysis, later: WaveAnalysis, table: str = "levels") -> pd.DataFrame:
+    """Change later - earlier of the levels (``"levels"``) or the life events (``"events"``),
+    tested with :func:`meting.comparison.compare_waves` (independent samples)."""
+    from meting.comparison import compare_waves
+
+    s = later.settings
+    if table == "levels":
+        a, b, keys, label = level_estimates(earlier), level_estimates(later), ["niveau"], "niveau"
+    elif table == "events":
+        a, b = life_event_estimates(earlier), life_event_estimates(later)
+        keys, label = [C.LIFE_EVENT], "levensgebeurtenis"
+    else:
+        raise ParameterError(f"table must be 'levels' or 'events'; got {table!r}.")
+    out = compare_waves(
+        a,
+        b,
+        keys=keys,
+        registry=later.registry,
+        earlier_wave=earlier.label,
+        later_wave=later.label,
+        level=s.confidence,
+        adjust=s.multiple_testing,
+        min_n=s.min_cell_size,
+    )
+    if label not in out.columns:
+        names = {k: v.name for k, v in later.registry.life_events.items()}
+        out.insert(0, label, out[C.LIFE_EVENT].astype(str).map(names))
+    return out
+
+
+def truth_comparison(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
+    """Per life event x municipality: the synthetic truth beside the direct and model estimates,
+    with whether each 95% interval covers the truth (synthetic waves only)."""
+    from meting.report.build import wave_data_files
+
+    path = wave_data_files(an.registry, an.label)["respondents"].with_name("truth_cells.csv")
+    if not path.is_file():
+        raise ParameterError(
+            f"the truth of wave {an.label} must exist for the validation; got no {path}. "
+            "Run `meting generate` (synthetic waves only)."
+        )
+    truth = pd.read_csv(path, dtype={C.MUNICIPALITY: str, C.LIFE_EVENT: str})
+    truth = truth.loc[truth[C.WAVE] == an.label, [C.LIFE_EVENT, C.MUNICIPALITY, "true_chain"]]
+    direct = direct_cells(an)[[C.LIFE_EVENT, C.MUNICIPALITY, "ci_lower", "ci_upper"]]
+    out = sae.cells.astype({C.LIFE_EVENT: str, C.MUNICIPALITY: str})
+    out = out.merge(truth, on=[C.LIFE_EVENT, C.MUNICIPALITY], how="left", validate="one_to_one")
+    out = out.merge(direct, on=[C.LIFE_EVENT, C.MUNICIPALITY], how="left", validate="one_to_one")
+    out["model_covers"] = (out["q025"] <= out["true_chain"]) & (out["true_chain"] <= out["q975"])
+    out["direct_covers"] = (out["ci_lower"] <= out["true_chain"]) & (
+        out["true_chain"] <= out["ci_upper"]
+    )
+    return out
+
+
+def validation_summary(comparison: pd.DataFrame, min_n: int = 0) -> pd.DataFrame:
+    """Bias, RMSE and 95% coverage of the direct and the model estimates against the truth, over
+    the observed cells with at least ``min_n`` respondents (all observed cells when 0)."""
+    c = comparison.loc[comparison["observed"] & (comparison["n"] >= max(min_n, 1))]
+    c = c.loc[c["direct"].notna()]
+    rows = []
+    for name, est, cover in (
+        ("direct", "direct", "direct_covers"),
+        ("model", "mean", "model_covers"),
+    ):
+        err = c[est] - c["true_chain"]
+        rows.append(
+            {
+                "schatter": name,
+                "cellen": len(c),
+                "gemiddelde afwijking": float(err.mean()),
+                "RMSE": float(np.sqrt((err**2).mean())),
+                "dekking 95%-interval": float(c[cover].mean()),
+            }
+        )
+    return pd.DataFrame(rows)

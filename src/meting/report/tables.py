@@ -8,10 +8,25 @@ from __future__ import annotations
 
 import pandas as pd
 
-from meting.report.formatting import EMPTY, DutchTable, fmt_ci, fmt_pct, to_html
+from meting.report.formatting import (
+    EMPTY,
+    DutchTable,
+    fmt_ci,
+    fmt_diff,
+    fmt_int,
+    fmt_number,
+    fmt_pct,
+    to_html,
+)
 from meting.report.privacy import SUPPRESSED, suppress_small_cells, suppression_note
 
-__all__ = ["estimate_table", "sae_table", "share_table"]
+__all__ = [
+    "change_table",
+    "diagnostics_table",
+    "estimate_table",
+    "sae_table",
+    "share_table",
+]
 
 
 def _interval(df: pd.DataFrame, lower: str, upper: str, pct: bool = False) -> pd.Series:
@@ -123,3 +138,50 @@ def sae_table(
     if has_direct:
         formats["direct"] = "score"
     return to_html(out, formats, caption=caption, note=note or None)
+
+
+def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = None) -> DutchTable:
+    """Changes between two waves (from :func:`meting.report.analysis.wave_changes`): earlier,
+    later, the difference with its interval, adjusted p and the verdict (or why there is none)."""
+    verdict = changes["verdict"].astype(object)
+    if "reason" in changes:
+        verdict = verdict.where(verdict.notna(), changes["reason"].astype(object))
+    out = pd.DataFrame(
+        {
+            label: changes[label].astype(str),
+            "eerder": changes["estimate_earlier"],
+            "later": changes["estimate_later"],
+            "verschil": changes["estimate"],
+            "95%-interval": [
+                EMPTY if pd.isna(lo) else f"{fmt_diff(lo)} – {fmt_diff(hi)}"
+                for lo, hi in zip(changes["ci_lower"], changes["ci_upper"], strict=True)
+            ],
+            "p (gecorrigeerd)": changes["p_adjusted"],
+            "oordeel": verdict.fillna(EMPTY),
+        }
+    )
+    formats = {
+        "eerder": "score",
+        "later": "score",
+        "verschil": "diff",
+        "95%-interval": "text",
+        "p (gecorrigeerd)": "p",
+        "oordeel": "text",
+    }
+    return to_html(out, formats, caption=caption)
+
+
+def diagnostics_table(diagnostics: object, *, caption: str | None = None) -> DutchTable:
+    """The convergence summary of a model fit (:class:`meting.sae.Diagnostics`) in Dutch."""
+    d = diagnostics
+    rows = [
+        ("grootste R-hat (max. 1,01)", fmt_number(d.max_rhat, 3)),
+        ("kleinste bulk-ESS (min. 400)", fmt_int(d.min_ess_bulk)),
+        ("kleinste staart-ESS (min. 400)", fmt_int(d.min_ess_tail)),
+        ("divergente overgangen", fmt_int(d.n_divergences)),
+        ("sampler", str(d.sampler)),
+        ("ketens x trekkingen", f"{d.chains} x {fmt_int(d.draws)}"),
+        ("uit de cache", "ja" if d.from_cache else "nee"),
+        ("betrouwbaar", "ja" if d.trustworthy else "nee"),
+    ]
+    return to_html(pd.DataFrame(rows, columns=["kenmerk", "waarde"]), caption=caption)

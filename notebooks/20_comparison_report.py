@@ -1,0 +1,94 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+params_dir = ""  # empty: the project's params/
+
+# %% tags=["remove-cell"]
+from IPython.display import HTML, display
+
+from meting.registry import load_registry
+from meting.report import analysis as A
+from meting.report import collect_provenance, plots, setup_notebook, tables, to_html
+from meting.report.provenance import notebook_file
+
+setup_notebook()
+registry = load_registry(params_dir or None)
+s = registry.settings
+order = sorted(registry.waves, key=lambda w: (registry.waves[w].year, w))
+waves = {label: A.analyse_wave(registry, label) for label in order}
+
+# %% tags=["remove-cell"]
+import pandas as pd
+
+levels = pd.concat([A.level_estimates(an).assign(meting=label) for label, an in waves.items()])
+pairs = [(registry.waves[w].previous, w) for w in order if registry.waves[w].previous in waves]
+
+# %%
+HTML(
+    "<h1>Vergelijking van de metingen</h1>"
+    f"<p>Metingen: {', '.join(order)}. Veranderingen worden getoetst tussen elke meting en de "
+    "vorige (onafhankelijke steekproeven).</p>"
+)
+
+# %% [markdown]
+# ## 1. De niveaus door de tijd
+
+# %%
+plots.trend_plot(
+    levels,
+    "meting",
+    "niveau",
+    order=order,
+    target=s.target,
+    min_n=s.min_cell_size,
+    title="Rapportcijfer per niveau en meting, met 95%-interval",
+)
+
+# %%
+wide = levels.pivot_table(index="niveau", columns="meting", values="estimate", sort=False)[
+    order
+].reset_index()
+to_html(wide, {w: "score" for w in order}, caption="Tabel 1. Rapportcijfer per niveau en meting")
+
+# %% [markdown]
+# ## 2. Veranderingen en hun oordeel
+#
+# Per paar opeenvolgende metingen: het verschil (later min eerder) met 95%-interval, de voor
+# meervoudig toetsen gecorrigeerde p-waarde en het oordeel.
+
+# %%
+for a, b in pairs:
+    display(
+        tables.change_table(
+            A.wave_changes(waves[a], waves[b], "levels"), "niveau", caption=f"Niveaus: {a} → {b}"
+        )
+    )
+
+# %% [markdown]
+# ## 3. Levensgebeurtenissen
+
+# %%
+for a, b in pairs:
+    display(
+        tables.change_table(
+            A.wave_changes(waves[a], waves[b], "events"),
+            "levensgebeurtenis",
+            caption=f"Keten per levensgebeurtenis: {a} → {b}",
+        )
+    )
+
+# %%
+collect_provenance(
+    data_files=[p for an in waves.values() for p in an.data.paths.values()],
+    params_dir=registry.params_dir,
+    seeds={w: registry.waves[w].seed or 0 for w in order},
+    notebook=notebook_file("20_comparison_report.py"),
+)

@@ -1,0 +1,132 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+wave = "2010-vervolgmeting"  # a label from params/waves/
+municipality = "GM0505"  # a code from params/municipalities/
+params_dir = ""  # empty: the project's params/
+
+# %% tags=["remove-cell"]
+from IPython.display import HTML
+
+from meting.registry import load_registry
+from meting.report import analysis as A
+from meting.report import (
+    collect_provenance,
+    fmt_date,
+    fmt_int,
+    plots,
+    setup_notebook,
+    suppression_note,
+    tables,
+    to_html,
+    warning_box,
+)
+from meting.report.provenance import notebook_file
+
+setup_notebook()
+registry = load_registry(params_dir or None)
+s = registry.settings
+an = A.analyse_wave(registry, wave)
+sae = A.fit_small_areas(an)  # from the cache filled by the wave report
+mun = registry.municipalities[municipality]
+cells = A.municipality_cells(an, sae, municipality)
+
+# %%
+HTML(
+    f"<h1>Gemeente {mun.name}: dienstverlening rond levensgebeurtenissen</h1>"
+    f"<p>Gemeente {mun.name} ({municipality}, {mun.province}), meting <b>{wave}</b>, peildatum "
+    f"{fmt_date(an.wave.reference_date)}; {fmt_int(cells['n'].sum())} respondenten uit deze gemeente.</p>"
+)
+
+# %%
+warning_box(
+    [sae.diagnostics.warning_nl] if sae.diagnostics.warning_nl else [], "Let op: modelcontrole"
+)
+
+# %% [markdown]
+# ## 1. Levensgebeurtenissen tegen de 7
+#
+# Per levensgebeurtenis de modelschatting (kleine-domeinschatting, die kracht leent van andere
+# gemeenten en levensgebeurtenissen) met 95%-interval en de kans dat het werkelijke gemiddelde ten
+# minste 7 is, naast de directe schatting uit alleen de respondenten van deze gemeente.
+
+# %%
+tables.sae_table(
+    cells.sort_values("mean", ascending=False),
+    "levensgebeurtenis",
+    "levensgebeurtenis",
+    min_n=s.min_cell_size,
+    caption="Tabel 1. Keten per levensgebeurtenis",
+)
+
+# %%
+plots.forest_plot(
+    cells,
+    "levensgebeurtenis",
+    estimate="mean",
+    lower="q025",
+    upper="q975",
+    n=None,
+    target=s.target,
+    what="levensgebeurtenissen",
+    title=f"{mun.name}: keten per levensgebeurtenis",
+)
+
+# %% [markdown]
+# ## 2. Vergeleken met het landelijke cijfer
+#
+# Het verschil tussen de modelschatting voor deze gemeente en het landelijke gewogen gemiddelde van
+# dezelfde levensgebeurtenis, en de kans dat de gemeente hoger scoort.
+
+# %%
+to_html(
+    cells.sort_values("verschil", ascending=False)[
+        ["levensgebeurtenis", "mean", "landelijk", "verschil", "kans_hoger"]
+    ],
+    {"mean": "score", "landelijk": "score", "verschil": "diff", "kans_hoger": "pct"},
+    rename={"mean": "gemeente", "kans_hoger": "kans gemeente hoger"},
+    caption="Tabel 2. Gemeente en land",
+)
+
+# %% [markdown]
+# ## 3. De gemeente als geheel
+
+# %%
+by_mun = A.sae_by(an, sae, "municipality")
+tables.sae_table(
+    by_mun.loc[by_mun["municipality"].astype(str) == municipality],
+    "naam",
+    "gemeente",
+    min_n=s.min_cell_size,
+    caption="Tabel 3. Alle levensgebeurtenissen samen (modelschatting)",
+)
+
+# %% [markdown]
+# ## 4. Wat niet getoond wordt
+#
+# Directe schattingen op minder dan de minimumcelgrootte worden niet getoond; de modelschatting
+# wel, omdat die op alle gemeenten steunt en niets over individuele respondenten prijsgeeft.
+
+# %%
+small = cells.loc[cells["n"] < s.min_cell_size, ["levensgebeurtenis", "n"]]
+HTML(
+    f"<p>{suppression_note(len(small), s.min_cell_size) or 'Geen cellen onderdrukt.'} "
+    f"Het gaat om: {', '.join(small['levensgebeurtenis']) or 'geen'}.</p>"
+)
+
+# %%
+collect_provenance(
+    data_files=list(an.data.paths.values()),
+    params_dir=registry.params_dir,
+    seeds={"MCMC": int(s.random_seed) + int(an.wave.year)},
+    parameters={"wave": wave, "municipality": municipality},
+    notebook=notebook_file("30_municipality_report.py"),
+)
