@@ -3,6 +3,7 @@ and recovery of the drivers planted in a synthetic wave."""
 
 from __future__ import annotations
 
+import functools
 from itertools import permutations
 from pathlib import Path
 
@@ -181,6 +182,7 @@ def synthetic_design() -> SurveyDesign:
     return synthetic_wave_design()
 
 
+@functools.lru_cache(maxsize=2)
 def synthetic_wave_design(label: str = "2008-nulmeting") -> SurveyDesign:
     """A synthetic wave with weights = stratum population / respondents in the stratum."""
     from meting.registry import load_registry

@@ -1,23 +1,50 @@
 """Knelpunten: where service falls short, and what to improve first.
 
 All analyses run on a weighted :class:`meting.design.SurveyDesign` and return tidy DataFrames with
-design-based (Taylor-linearised) uncertainty:
+design-based (Taylor-linearised) uncertainty; each module documents its columns and rules:
 
 * :mod:`.norms` - BurgerServiceCode norms: share "goed" / "niet goed", the weakest norms;
 * :mod:`.drivers` - key drivers: svyglm-type regression of the chain score on the norms and the
-  LMG (Shapley) decomposition of R^2.
+  exact LMG (Shapley) decomposition of R^2 with delta-method standard errors;
+* :mod:`.matrix` - importance x performance matrix with the TRI*M quadrant names, table and figure;
+* :mod:`.trim` - TRI*M index per municipality (documented linear formula);
+* :mod:`.chain` - the chain view of a life event: organisations, chain, cooperation, the gap;
+* :mod:`.channels` - use and score per contact channel, shift between waves;
+* :mod:`.agenda` - the improvement agenda per municipality (priority = gap to 7 x frequency).
 """
 
 from __future__ import annotations
 
+from meting.knelpunten.agenda import improvement_agenda
+from meting.knelpunten.chain import chain_gaps, chain_view
+from meting.knelpunten.channels import channel_scores, channel_shift, channel_use
 from meting.knelpunten.drivers import key_drivers, lmg_from_cov, r2_all_subsets
+from meting.knelpunten.matrix import (
+    QUADRANT_LABELS,
+    assign_quadrants,
+    importance_performance,
+    plot_importance_performance,
+)
 from meting.knelpunten.norms import NORM_NAMES, norm_shares, weakest_norms
+from meting.knelpunten.trim import trim_index, trim_respondent_index
 
 __all__ = [
     "NORM_NAMES",
+    "QUADRANT_LABELS",
+    "assign_quadrants",
+    "chain_gaps",
+    "chain_view",
+    "channel_scores",
+    "channel_shift",
+    "channel_use",
+    "importance_performance",
+    "improvement_agenda",
     "key_drivers",
     "lmg_from_cov",
     "norm_shares",
+    "plot_importance_performance",
     "r2_all_subsets",
+    "trim_index",
+    "trim_respondent_index",
     "weakest_norms",
 ]

@@ -1,0 +1,365 @@
+"""Importance x performance matrix of the norms, with the quadrant names of the TRI*M grid.
+
+Importance is *derived* (not asked): by default each norm's LMG share of the explained variance
+of the chain score (:func:`meting.knelpunten.drivers.key_drivers`), or its standardised
+coefficient.  Performance is the weighted share "goed" (4-5) of the norm, or its mean (1-5).
+
+Quadrants (the rule, exactly)
+-----------------------------
+With split values ``s_imp`` and ``s_perf`` (per group: the mean, the median, or given numbers),
+an aspect has *high importance* when ``importance >= s_imp`` and *high performance* when
+``performance >= s_perf`` (a value on the split counts as high).  Then
+
+=================  ===============  ================  ==================================
+importance         performance      quadrant          Dutch label (TRI*M, BPZ 2007)
+=================  ===============  ================  ==================================
+high               high             ``motivator``     Motivatoren
+high               low              ``hidden``        Verborgen mogelijkheden
+low                low              ``potential``     (Potentiële) kansen
+low                high             ``hygiene``       Hygiënefactoren
+=================  ===============  ================  ==================================
+
+Source of the names: the Benchmark Publiekszaken 2007 presentation (``shared/seeds/003_*``):
+motivators have a high impact on the overall judgement; hidden opportunities have a strong
+potential to raise support and quality; (potential) opportunities could in potential be turned
+into opportunities; hygiene factors matter to citizens but have little impact on the overall
+judgement, "often because the quality is already high enough: keep it".  The original TRI*M grid
+crosses *stated* with derived importance; the life-events survey asks no stated importance, so
+(as the issue asks) performance takes that axis, and the mapping above follows the BPZ texts:
+high impact + high performance = motivator (invest and keep), high impact + low performance =
+hidden opportunity (first to improve), low impact + high performance = hygiene (keep the level),
+low impact + low performance = potential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, Literal
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from meting.columns import BSC_NORMS, SCORE_CHAIN
+from meting.design import SurveyDesign
+from meting.errors import ParameterError
+from meting.knelpunten._common import as_list, check_design, numeric, with_columns
+from meting.knelpunten.drivers import INTERCEPT, key_drivers
+from meting.knelpunten.norms import NORM_NAMES, OUTCOME_POSITIVE, norm_shares
+
+__all__ = [
+    "QUADRANT_LABELS",
+    "QUADRANTS",
+    "assign_quadrants",
+    "importance_performance",
+    "plot_importance_performance",
+]
+
+QUADRANTS: Final = ("motivator", "hidden", "potential", "hygiene")
+QUADRANT_LABELS: Final = {
+    "motivator": "Motivatoren",
+    "hidden": "Verborgen mogelijkheden",
+    "potential": "(Potentiële) kansen",
+    "hygiene": "Hygiënefactoren",
+}
+Split = Literal["mean", "median"] | tuple[float, float]
+Importance = Literal["lmg_share", "lmg", "std_estimate"]
+Performance = Literal["share", "mean"]
+
+
+def _split_value(values: np.ndarray, rule: str | float) -> float:
+    if isinstance(rule, int | float) and not isinstance(rule, bool):
+        return float(rule)
+    if rule == "mean":
+        return float(np.mean(values))
+    if rule == "median":
+        return float(np.median(values))
+    raise ParameterError(
+        f"split must be 'mean', 'median' or a pair of numbers; got {rule!r}. Use split='mean'."
+    )
+
+
+def assign_quadrants(
+    importance: np.ndarray | Sequence[float],
+    performance: np.ndarray | Sequence[float],
+    split: Split = "mean",
+) -> tuple[np.ndarray, float, float]:
+    """Quadrant of each aspect (see the module docstring for the rule).
+
+    Parameters
+    ----------
+    importance, performance
+        One value per aspect (finite).
+    split
+        ``"mean"``, ``"median"`` (of the given aspects) or ``(importance_split,
+        performance_split)``.
+
+    Returns
+    -------
+    (numpy.ndarray, float, float)
+        Quadrant codes (from :data:`QUADRANTS`), and the importance and performance splits.
+    """
+    imp = np.asarray(importance, dtype=float)
+    perf = np.asarray(performance, dtype=float)
+    if imp.shape != perf.shape or imp.ndim != 1 or imp.size == 0:
+        raise ParameterError(
+            "importance and performance must be 1-d arrays of the same non-zero length; got "
+            f"shapes {imp.shape} and {perf.shape}."
+        )
+    if not (np.isfinite(imp).all() and np.isfinite(perf).all()):
+        raise ParameterError(
+            "importance and performance must be finite; got missing values. Leave out aspects "
+            "without an estimate."
+        )
+    if isinstance(split, tuple):
+        if len(split) != 2:
+            raise ParameterError(f"split must be a pair (importance, performance); got {split!r}.")
+        s_imp, s_perf = _split_value(imp, split[0]), _split_value(perf, split[1])
+    else:
+        s_imp, s_perf = _split_value(imp, split), _split_value(perf, split)
+    high_imp = imp >= s_imp
+    high_perf = perf >= s_perf
+    quadrant = np.where(
+        high_imp,
+        np.where(high_perf, "motivator", "hidden"),
+        np.where(high_perf, "hygiene", "potential"),
+    ).astype(object)
+    return quadrant, s_imp, s_perf
+
+
+def importance_performance(
+    design: SurveyDesign,
+    outcome: str = SCORE_CHAIN,
+    aspects: Sequence[str] = BSC_NORMS,
+    by: str | Sequence[str] | None = None,
+    importance: Importance = "lmg_share",
+    performance: Performance = "share",
+    split: Split = "mean",
+    min_n: int = 100,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Importance x performance table of the aspects, per group, with the quadrant of each.
+
+    Parameters
+    ----------
+    design
+        The (weighted) survey design.
+    outcome
+        The overall judgement whose drivers give the importance (default the chain score).
+    aspects
+        Aspect columns (default the ten norms, 1-5).
+    by
+        Group columns (one matrix per group); None for one matrix.
+    importance
+        ``"lmg_share"`` (share of R^2, default), ``"lmg"`` (R^2 points) or ``"std_estimate"``
+        (standardised coefficient).
+    performance
+        ``"share"`` (weighted share "goed", 4-5; default) or ``"mean"`` (1-5).
+    split
+        Split rule of :func:`assign_quadrants`, applied per group.
+    min_n
+        Fewest complete cases for a group's regression (see :func:`key_drivers`).
+    level
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Group columns, ``aspect, aspect_name, importance, importance_se, performance,
+        performance_se, performance_lower, performance_upper, quadrant, quadrant_label,
+        split_importance, split_performance, n`` (complete cases of the regression).
+        ``importance_se`` of ``lmg_share`` is ``lmg_se / r2`` (R^2 taken as fixed).
+        ``attrs``: ``importance``, ``performance``, ``split`` and ``skipped`` groups.
+    """
+    design = check_design(design)
+    if importance not in ("lmg_share", "lmg", "std_estimate"):
+        raise ParameterError(
+            f"importance must be 'lmg_share', 'lmg' or 'std_estimate'; got {importance!r}."
+        )
+    if performance not in ("share", "mean"):
+        raise ParameterError(f"performance must be 'share' or 'mean'; got {performance!r}.")
+    by_cols = as_list(by)
+    aspects = as_list(aspects)
+    drivers = key_drivers(
+        design, outcome, aspects, by=by_cols or None, min_n=min_n, level=level,
+        lmg=importance != "std_estimate",
+    )  # fmt: skip
+    drivers = drivers[drivers["term"] != INTERCEPT].rename(columns={"term": "aspect"})
+    if importance == "lmg_share":
+        drivers["importance_se"] = drivers["lmg_se"] / drivers["r2"]
+    elif importance == "lmg":
+        drivers["importance_se"] = drivers["lmg_se"]
+    else:
+        drivers["importance_se"] = np.nan
+    drivers["importance"] = drivers[importance]
+    if performance == "share":
+        perf = norm_shares(design, by=by_cols or None, norms=aspects, level=level)
+        perf = perf[perf["outcome"] == OUTCOME_POSITIVE].rename(columns={"norm": "aspect"})
+    else:
+        cols = {f"__knelpunt_aspect_{j}": numeric(design.data, a) for j, a in enumerate(aspects)}
+        work = with_columns(design, cols)
+        parts = []
+        for tmp, aspect in zip(cols, aspects, strict=True):
+            t = work.mean(tmp, by=by_cols or None, level=level)
+            t.attrs = {}
+            parts.append(t.assign(aspect=aspect))
+        perf = pd.concat(parts, ignore_index=True)
+    perf = perf[[*by_cols, "aspect", "estimate", "se", "ci_lower", "ci_upper"]].rename(
+        columns={
+            "estimate": "performance",
+            "se": "performance_se",
+            "ci_lower": "performance_lower",
+            "ci_upper": "performance_upper",
+        }
+    )
+    table = drivers[[*by_cols, "aspect", "importance", "importance_se", "n"]].merge(
+        perf, on=[*by_cols, "aspect"], how="left"
+    )
+    table.insert(len(by_cols) + 1, "aspect_name", [NORM_NAMES.get(a, a) for a in table["aspect"]])
+    groups = table.groupby(by_cols, sort=False).groups if by_cols else {None: table.index}
+    table["quadrant"] = None
+    table["split_importance"] = np.nan
+    table["split_performance"] = np.nan
+    for idx in groups.values():
+        sub = table.loc[idx]
+        ok = sub["importance"].notna() & sub["performance"].notna()
+        if not ok.any():
+            continue
+        q, s_imp, s_perf = assign_quadrants(
+            sub.loc[ok, "importance"], sub.loc[ok, "performance"], split
+        )
+        table.loc[sub.index[ok], "quadrant"] = q
+        table.loc[idx, "split_importance"] = s_imp
+        table.loc[idx, "split_performance"] = s_perf
+    table["quadrant_label"] = table["quadrant"].map(QUADRANT_LABELS)
+    columns = [
+        *by_cols, "aspect", "aspect_name", "importance", "importance_se", "performance",
+        "performance_se", "performance_lower", "performance_upper", "quadrant", "quadrant_label",
+        "split_importance", "split_performance", "n",
+    ]  # fmt: skip
+    table = table[columns]
+    table.attrs.update(
+        importance=importance,
+        performance=performance,
+        split=split,
+        level=level,
+        skipped=drivers.attrs.get("skipped"),
+    )
+    return table
+
+
+_AXIS_LABELS = {
+    "lmg_share": "Belang: aandeel in de verklaarde variantie (LMG)",
+    "lmg": "Belang: bijdrage aan R² (LMG)",
+    "std_estimate": "Belang: gestandaardiseerd effect",
+    "share": "Prestatie: aandeel 'goed' (4-5)",
+    "mean": "Prestatie: gemiddelde (1-5)",
+}
+
+
+def plot_importance_performance(
+    table: pd.DataFrame,
+    title: str = "Belang en prestatie van de normen",
+    level: float = 0.95,
+) -> object:
+    """The importance x performance matrix as a report figure (Dutch labels, decimal comma).
+
+    Parameters
+    ----------
+    table
+        One group of :func:`importance_performance` (filter on the group columns first).
+    title
+        Figure title.
+    level
+        Confidence level for the error bars (normal quantile; the table's ``performance_lower``/
+        ``upper`` are used for performance).
+
+    Returns
+    -------
+    meting.report.plots.ReportFigure
+        Performance on the x axis, importance on the y axis, split lines, quadrant names in the
+        corners; each norm labelled with its number.
+    """
+    from scipy import stats
+
+    from meting.report.plots import (
+        COLORS,
+        FIG_WIDTH_IN,
+        HOUSE_STYLE,
+        DutchPercentFormatter,
+        DutchScalarFormatter,
+        ReportFigure,
+    )
+
+    needed = ["aspect", "importance", "performance", "quadrant", "split_importance"]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ParameterError(
+            f"table must come from importance_performance; got no column {missing[0]!r}."
+        )
+    if table[["split_importance", "split_performance"]].nunique().max() > 1:
+        raise ParameterError(
+            "table must hold one group; got several split values. Filter on the group columns."
+        )
+    t = table.dropna(subset=["importance", "performance"])
+    imp_kind = table.attrs.get("importance", "lmg_share")
+    perf_kind = table.attrs.get("performance", "share")
+    z = stats.norm.ppf(0.5 + level / 2)
+    with mpl.rc_context(HOUSE_STYLE):
+        fig = Figure(figsize=(FIG_WIDTH_IN, 5.0))
+        ax = fig.add_subplot()
+        ax.grid(True, axis="both")
+        colours = {
+            "motivator": COLORS["above"],
+            "hidden": COLORS["below"],
+            "potential": COLORS["second"],
+            "hygiene": COLORS["neutral"],
+        }
+        x, y = t["performance"].to_numpy(float), t["importance"].to_numpy(float)
+        xerr = np.vstack(
+            [x - t["performance_lower"].to_numpy(float), t["performance_upper"].to_numpy(float) - x]
+        )
+        yerr = z * t["importance_se"].fillna(0).to_numpy(float)
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="#bbbbbb", lw=0.8, zorder=1)
+        for quadrant in QUADRANTS:
+            m = (t["quadrant"] == quadrant).to_numpy()
+            if m.any():
+                ax.scatter(x[m], y[m], s=36, color=colours[quadrant], zorder=2,
+                           label=QUADRANT_LABELS[quadrant])  # fmt: skip
+        for xi, yi, aspect in zip(x, y, t["aspect"], strict=True):
+            label = aspect.removeprefix("bsc_").lstrip("0") if aspect.startswith("bsc_") else aspect
+            ax.annotate(label, (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=8)
+        s_imp = float(t["split_importance"].iloc[0])
+        s_perf = float(t["split_performance"].iloc[0])
+        ax.axhline(s_imp, color=COLORS["target"], lw=0.8, ls="--")
+        ax.axvline(s_perf, color=COLORS["target"], lw=0.8, ls="--")
+        corners = {
+            "hidden": (0.01, 0.99, "left", "top"),
+            "motivator": (0.99, 0.99, "right", "top"),
+            "potential": (0.01, 0.01, "left", "bottom"),
+            "hygiene": (0.99, 0.01, "right", "bottom"),
+        }
+        for quadrant, (cx, cy, ha, va) in corners.items():
+            ax.text(cx, cy, QUADRANT_LABELS[quadrant], transform=ax.transAxes, ha=ha, va=va,
+                    fontsize=8, color=colours[quadrant], fontweight="bold")  # fmt: skip
+        ax.set_xlabel(_AXIS_LABELS.get(perf_kind, perf_kind))
+        ax.set_ylabel(_AXIS_LABELS.get(imp_kind, imp_kind))
+        if perf_kind == "share":
+            ax.xaxis.set_major_formatter(DutchPercentFormatter(xmax=1.0, decimals=0))
+        else:
+            ax.xaxis.set_major_formatter(DutchScalarFormatter())
+        if imp_kind == "lmg_share":
+            ax.yaxis.set_major_formatter(DutchPercentFormatter(xmax=1.0, decimals=0))
+        else:
+            ax.yaxis.set_major_formatter(DutchScalarFormatter())
+        ax.set_title(title)
+        fig.tight_layout()
+    split = table.attrs.get("split", "mean")
+    where = {"mean": "het gemiddelde", "median": "de mediaan"}.get(str(split), "de gekozen grens")
+    note = (
+        f"Stippellijnen: {where} van de normen, de grens tussen de kwadranten. "
+        f"Lijnen om de punten: {round(100 * level)}%-betrouwbaarheidsintervallen."
+    )
+    alt = "Spreidingsdiagram van belang tegen prestatie per norm, met vier kwadranten."
+    return ReportFigure(fig, alt=alt, note=note)
