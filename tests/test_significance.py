@@ -343,19 +343,3 @@ def test_result_tables_have_the_documented_columns():
     assert bayes["probability"].tolist() == [0.97, 0.5]
     assert bayes["verdict"].tolist() == ["waarschijnlijk ≥ 7", "onzeker"]
     assert bayes["method"].iloc[0] == "fay-herriot; posterior"
-
-
-# --- simulation (fast version; the slow one is in test_significance_simulation.py) ------------
-
-
-def test_one_sided_size_small_simulation():
-    """Under a true mean of exactly 7 each one-sided 5% test rejects ~5% (exact binomial band)."""
-    reps, n = 4000, 20
-    rng = np.random.default_rng(11)
-    x = rng.normal(7.0, 1.5, size=(reps, n))
-    table = estimate_table(x.mean(axis=1), x.std(axis=1, ddof=1) / np.sqrt(n), n - 1, n)
-    out = test_against_target(table, adjust="none", min_n=None)
-    lo, hi = stats.binom.ppf([0.0005, 0.9995], reps, 0.05)  # 99.9% band of the count
-    for column in ("p_greater", "p_less"):
-        rejections = int((out[column] <= 0.05).sum())
-        assert lo <= rejections <= hi, (column, rejections, lo, hi)
