@@ -26,9 +26,11 @@ from meting.knelpunten.matrix import (
     plot_importance_performance,
 )
 from meting.knelpunten.norms import NORM_NAMES, norm_shares, weakest_norms
+from meting.knelpunten.texts import EXPLANATIONS
 from meting.knelpunten.trim import trim_index, trim_respondent_index
 
 __all__ = [
+    "EXPLANATIONS",
     "NORM_NAMES",
     "QUADRANT_LABELS",
     "assign_quadrants",
