@@ -33,7 +33,8 @@ def notebook_from_py(path: Path) -> nbformat.NotebookNode:
     jt = nb.metadata.setdefault("jupytext", {})
     jt["formats"] = "ipynb,py:percent"
     jt.pop("text_representation", None)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"  # stable ids: a re-sync gives the same bytes (clean diffs)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None

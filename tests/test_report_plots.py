@@ -1,0 +1,65 @@
+"""House-style figures: Dutch ticks, suppressed cells left out with a note (meting.report.plots)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from meting.report.plots import (
+    DutchPercentFormatter,
+    DutchScalarFormatter,
+    bar_plot,
+    forest_plot,
+    trend_plot,
+)
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "event": ["a", "b", "c", "d"],
+            "estimate": [7.4, 6.5, 7.0, 5.0],
+            "ci_lower": [7.2, 6.2, 6.8, 4.0],
+            "ci_upper": [7.6, 6.8, 7.2, 6.0],
+            "n": [200, 150, 80, 12],
+        }
+    )
+
+
+def test_tick_labels_use_decimal_comma() -> None:
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xlim(6.4, 7.6)
+    ax.xaxis.set_major_formatter(DutchScalarFormatter())
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert "7,0" in labels and all("." not in t for t in labels), labels
+    ax.yaxis.set_major_formatter(DutchPercentFormatter(xmax=1.0, decimals=1))
+    fig.canvas.draw()
+    assert "20,0%" in [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_forest_plot_leaves_out_small_cells_with_note() -> None:
+    fig = forest_plot(_table(), "event", min_n=30, what="levensgebeurtenissen")
+    ax = fig.figure.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == ["a", "b", "c"]  # d (n = 12) left out
+    assert labels == ["b", "c", "a"]  # sorted by estimate, highest on top
+    assert fig.note == "1 levensgebeurtenissen met minder dan 30 respondenten niet getoond."
+    x_lines = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert x_lines == [7.0]  # the target line
+    html = fig._repr_html_()
+    assert html.count('src="data:image/png;base64,') == 1 and "niet getoond" in html
+    assert fig.png().startswith(b"\x89PNG")
+
+
+def test_bar_and_trend_plots() -> None:
+    shares = pd.DataFrame({"kanaal": ["balie", "internet"], "estimate": [0.5, 0.6], "n": [100, 10]})
+    bars = bar_plot(shares, "kanaal", "estimate", min_n=30)
+    ax = bars.figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["balie"]
+    waves = _table().assign(wave=["2008", "2009", "2008", "2009"], group=["x", "x", "y", "y"])
+    trend = trend_plot(waves, "wave", "group", min_n=30, order=["2008", "2009"])
+    assert trend.note.startswith("1 cellen")

@@ -1,0 +1,95 @@
+"""Provenance block: hashes, git state, versions, date (meting.report.provenance)."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from meting.report.provenance import (
+    FileRecord,
+    collect_provenance,
+    git_state,
+    package_versions,
+    report_date,
+    sha256_file,
+)
+
+# SHA-256 of b"abc" (FIPS 180-2, appendix B.1)
+ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_sha256_matches_the_standard_vector(tmp_path: Path) -> None:
+    (tmp_path / "abc.txt").write_bytes(b"abc")
+    assert sha256_file(tmp_path / "abc.txt") == ABC_SHA256
+    record = FileRecord.of(tmp_path / "abc.txt", root=tmp_path)
+    assert record == FileRecord(path="abc.txt", size=3, sha256=ABC_SHA256)
+    outside = FileRecord.of(tmp_path / "abc.txt", root=tmp_path / "elsewhere")
+    assert outside.path == "abc.txt"  # no absolute (home) paths in a report
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_git_state_reports_commit_and_dirty(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    assert git_state(tmp_path) == (None, None)
+    git("init", "-q")
+    (tmp_path / "f.txt").write_text("1")
+    git("add", "f.txt")
+    git("commit", "-q", "-m", "x")
+    head = git("rev-parse", "HEAD")
+    assert git_state(tmp_path) == (head, False)
+    (tmp_path / "f.txt").write_text("2")
+    assert git_state(tmp_path) == (head, True)
+
+
+def test_date_from_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1267401600")  # 2010-03-01T00:00:00Z
+    assert report_date().date() == datetime.date(2010, 3, 1)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "gisteren")
+    with pytest.raises(Exception, match="SOURCE_DATE_EPOCH"):
+        report_date()
+
+
+def test_block_lists_everything_in_dutch(tmp_path: Path) -> None:
+    params = tmp_path / "params"
+    (params / "waves").mkdir(parents=True)
+    (params / "analysis.yaml").write_text("target: 7.0\n")
+    (params / "waves" / "2008.yaml").write_text("label: x\n")
+    (params / "notes.txt").write_text("not a parameter file")
+    data = tmp_path / "respondents.csv"
+    data.write_bytes(b"abc")
+    prov = collect_provenance(
+        data_files=[data],
+        params_dir=params,
+        seeds={"MCMC": 22081},
+        parameters={"wave": "2008-nulmeting"},
+        root=tmp_path,
+        now=datetime.datetime(2010, 3, 1, 14, 5),
+    )
+    assert [f.path for f in prov.parameter_files] == [
+        "params/analysis.yaml",
+        "params/waves/2008.yaml",
+    ]
+    html = prov.to_html()
+    assert 'class="meting-provenance"' in html and "Herkomst en reproduceerbaarheid" in html
+    assert "1 maart 2010, 14:05" in html
+    assert ABC_SHA256 in html and "respondents.csv" in html
+    assert "22081" in html and "2008-nulmeting" in html
+    assert "onbekend (geen git-werkmap)" in html
+    md = prov.to_markdown()
+    assert md.startswith("## Herkomst en reproduceerbaarheid") and "| MCMC | 22081 |" in md
+    assert prov.as_dict()["seeds"] == {"MCMC": 22081}
+    versions = dict(package_versions(["pandas", "surely-not-installed-xyz"]))
+    assert versions["surely-not-installed-xyz"] == "niet geïnstalleerd"
+    assert versions["python"].count(".") == 2
