@@ -16,15 +16,20 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from meting import columns as C
 from meting.comparison import (
+    bayes_change_results,
     bayes_improvement,
     change_results,
     compare_waves,
+    verdicts_for_waves,
     welch_satterthwaite_df,
 )
 from meting.errors import ParameterError, SchemaError
 from meting.registry import CodeChange, load_registry
 from meting.significance import RESULT_COLUMNS
+from meting.synthetic import generate_wave
+from meting.wave_weighting import design_for_wave
 
 BETTER, SAME, WORSE = "verbeterd", "geen aantoonbare verandering", "verslechterd"
 
@@ -210,3 +215,96 @@ def test_bayes_improvement_normal_closed_form_and_alignment():
     assert out.loc["GM0505", "reason"] == "alleen in de latere meting"
     with pytest.raises(SchemaError, match="draws_later must be a pandas DataFrame"):
         bayes_improvement(earlier, later.to_numpy())
+    with pytest.raises(SchemaError, match="at least one numeric draw"):
+        bayes_improvement(earlier.iloc[:, :0], later)
+
+
+def test_bayes_change_results_and_sae_like_input():
+    class FakeSae:  # the two members bayes_improvement uses of meting.sae's result
+        def __init__(self, shift: float, seed: int) -> None:
+            self.cells = pd.DataFrame(
+                {C.MUNICIPALITY: ["GM0014", "GM0014"], C.LIFE_EVENT: ["a", "b"], "mean": 0.0}
+            )
+            self._draws = np.random.default_rng(seed).normal([0.0, shift], 0.1, (4000, 2))
+
+        def draws(self) -> np.ndarray:  # samples x cells, as SaeResult.draws()
+            return self._draws
+
+    improvement = bayes_improvement(FakeSae(0.0, 1), FakeSae(1.0, 2))
+    assert improvement.index.names == [C.MUNICIPALITY, C.LIFE_EVENT]
+    # cell b moved up by 10 posterior sds: improvement is certain; cell a is a coin toss
+    np.testing.assert_allclose(improvement["prob_improvement"], [0.5, 1.0], atol=0.02)
+    np.testing.assert_allclose(improvement["difference"], [0.0, 1.0], atol=0.01)
+    np.testing.assert_allclose(improvement["sd"], [0.1 * np.sqrt(2)] * 2, rtol=0.05)
+    res = bayes_change_results(
+        improvement,
+        level="gemeente x levensgebeurtenis",
+        variable="score_chain",
+        earlier_wave="2008-nulmeting",
+        later_wave="2010-vervolgmeting",
+    )
+    assert tuple(res.columns) == RESULT_COLUMNS
+    assert res["verdict"].tolist() == ["onzeker", "waarschijnlijk verbeterd"]
+    assert res["keys"].tolist() == [
+        "municipality=GM0014; life_event=a",
+        "municipality=GM0014; life_event=b",
+    ]
+
+
+# --- two synthetic waves in one call ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_waves(registry):
+    waves, designs = {}, {}
+    for label in ("2008-nulmeting", "2010-vervolgmeting"):
+        waves[label] = generate_wave(registry, label, n_respondents=3000)
+        designs[label] = design_for_wave(waves[label].respondents, registry, label)[0]
+    return waves, designs
+
+
+def test_verdicts_for_waves_with_a_merger(registry, two_waves):
+    waves, designs = two_waves
+    merger = (
+        CodeChange("GM0153", "GM1999", "Fusie", dt.date(2009, 1, 1), 1.0, "test"),
+        CodeChange("GM0226", "GM1999", "Fusie", dt.date(2009, 1, 1), 1.0, "test"),
+    )
+    reg = dataclasses.replace(registry, code_changes=merger)
+    res = verdicts_for_waves(
+        designs["2008-nulmeting"],
+        designs["2010-vervolgmeting"],
+        registry=reg,
+        earlier_wave="2008-nulmeting",
+        later_wave="2010-vervolgmeting",
+    )
+    assert tuple(res.columns) == RESULT_COLUMNS
+    assert set(res["level"]) == {
+        "landelijk",
+        "levensgebeurtenis",
+        "kanaal",
+        "gemeente x levensgebeurtenis",
+    }
+    assert (res["test"] == "change").all()
+    # the merged municipality is one domain in both waves: its respondents are those of both
+    cells = res[
+        (res["level"] == "gemeente x levensgebeurtenis") & (res["variable"] == "score_chain")
+    ]
+    assert not cells["keys"].str.contains("GM0153|GM0226").any()
+    merged = cells[cells["keys"].str.startswith("municipality=GM1999")]
+    for wave, column in (("2008-nulmeting", "n_reference"), ("2010-vervolgmeting", "n")):
+        r = waves[wave].respondents
+        in_merger = r[C.MUNICIPALITY].isin(["GM0153", "GM0226"]) & r["score_chain"].notna()
+        assert merged[column].sum() == in_merger.sum()
+    # national changes agree with the synthetic truth (chain 6,7 -> 6,7; government 6,4 -> 6,6)
+    national = res[res["level"] == "landelijk"].set_index("variable")
+    assert national.loc["score_chain", "verdict"] == "geen aantoonbare verandering"
+    assert national.loc["score_government", "verdict"] == "verbeterd"
+    # the intervals of the three national changes cover the true changes (95% each; fixed seed)
+    before, after = waves["2008-nulmeting"].truth_overall, waves["2010-vervolgmeting"].truth_overall
+    for variable, key in (
+        ("score_chain", "chain"),
+        ("score_government", "government"),
+        ("score_cooperation", "cooperation"),
+    ):
+        row = national.loc[variable]
+        assert row["ci_lower"] <= after[key] - before[key] <= row["ci_upper"], variable

@@ -15,7 +15,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from meting import columns as C
+from meting.design import SurveyDesign
 from meting.errors import ParameterError, SchemaError
+from meting.registry import load_registry
 from meting.significance import (
     RESULT_COLUMN_DOCS,
     RESULT_COLUMNS,
@@ -25,7 +28,10 @@ from meting.significance import (
     bayes_verdicts,
     target_results,
     test_against_target,
+    verdicts_for_wave,
 )
+from meting.synthetic import generate_wave
+from meting.wave_weighting import design_for_wave
 
 ABOVE, SAME, BELOW = "significant boven 7", "niet te onderscheiden van 7", "significant onder 7"
 
@@ -111,6 +117,25 @@ def test_reproduces_r_svyttest(svyttest, design):
     assert direct["verdict"].iloc[0] == "significant onder 700"
 
 
+DESIGNS = {
+    "clus1": ("apiclus1.csv", {"ids": "dnum", "fpc": "fpc", "weights": "pw"}),
+    "strat": ("apistrat.csv", {"strata": "stype", "fpc": "fpc", "weights": "pw"}),
+}
+
+
+@pytest.mark.parametrize("design", ["clus1", "strat"])
+def test_reproduces_r_svyttest_from_the_design(svyttest, reference_dir, design):
+    """The same, starting from meting's SurveyDesign on R's api data."""
+    ref = svyttest[f"{design}_one_sample_api00_vs_700"]
+    file, spec = DESIGNS[design]
+    survey = SurveyDesign(pd.read_csv(reference_dir / "survey" / file), **spec)
+    out = test_against_target(survey.mean("api00"), target=700, svyttest_df=True, min_n=None)
+    assert out["df"].iloc[0] == ref["df"]
+    np.testing.assert_allclose(out["t"].iloc[0], ref["statistic_t"], rtol=1e-9)
+    np.testing.assert_allclose(out["p_two_sided"].iloc[0], ref["p_value"], rtol=1e-8)
+    np.testing.assert_allclose(out["estimate"].iloc[0] - 700, ref["estimate"], rtol=1e-9)
+
+
 # --- closed forms -----------------------------------------------------------------------------
 
 
@@ -132,6 +157,16 @@ def test_srs_of_five_matches_classical_t_test():
     ci = stats.ttest_1samp(x, 7.0).confidence_interval(0.95)
     np.testing.assert_allclose(out[["ci_lower", "ci_upper"]].iloc[0], [ci.low, ci.high])
     assert out["verdict"].iloc[0] == SAME  # p = 0.21
+
+
+def test_srs_of_five_through_the_design():
+    x = np.array([6.0, 8.0, 7.5, 9.0, 8.5])
+    survey = SurveyDesign(pd.DataFrame({"score_chain": x}))
+    out = test_against_target(survey.mean("score_chain"), min_n=None)
+    assert out["df"].iloc[0] == 4
+    ref = stats.ttest_1samp(x, 7.0, alternative="greater")
+    np.testing.assert_allclose(out["p_greater"].iloc[0], ref.pvalue, rtol=1e-10)
+    np.testing.assert_allclose(out["t"].iloc[0], ref.statistic, rtol=1e-10)
 
 
 def test_one_sided_and_two_sided_relations():
@@ -343,3 +378,53 @@ def test_result_tables_have_the_documented_columns():
     assert bayes["probability"].tolist() == [0.97, 0.5]
     assert bayes["verdict"].tolist() == ["waarschijnlijk ≥ 7", "onzeker"]
     assert bayes["method"].iloc[0] == "fay-herriot; posterior"
+
+
+# --- a whole synthetic wave in one call -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic_2008():
+    registry = load_registry()
+    wave = generate_wave(registry, "2008-nulmeting", n_respondents=3000)
+    design, _ = design_for_wave(wave.respondents, registry, "2008-nulmeting")
+    return registry, wave, design
+
+
+def test_verdicts_for_wave_against_the_synthetic_truth(synthetic_2008):
+    registry, wave, design = synthetic_2008
+    res = verdicts_for_wave(design, registry=registry, wave="2008-nulmeting")
+    assert tuple(res.columns) == RESULT_COLUMNS
+    assert set(res["level"]) == {
+        "landelijk",
+        "levensgebeurtenis",
+        "kanaal",
+        "gemeente x levensgebeurtenis",
+    }
+    assert (res["wave"] == "2008-nulmeting").all() and (res["adjustment"].dropna() == "holm").all()
+    # every cell below the registry's minimum cell size has no verdict and says why
+    small = res["n"] < registry.settings.min_cell_size
+    assert small.any() and res.loc[small, "verdict"].isna().all()
+    assert (res.loc[small, "reason"] == "te weinig waarnemingen (n < 30)").all()
+    assert res.loc[~small, "verdict"].notna().all()
+    # one family per level and variable, of the tested rows only
+    tested = res[~small]
+    sizes = tested.groupby(["level", "variable"])["family_size"].agg(["min", "max", "size"])
+    assert (sizes["min"] == sizes["size"]).all() and (sizes["max"] == sizes["size"]).all()
+    # national counts of respondents with a chain score, counted from the data directly
+    national = res[(res["level"] == "landelijk") & (res["variable"] == C.SCORE_CHAIN)].iloc[0]
+    assert national["n"] == wave.respondents[C.SCORE_CHAIN].notna().sum()
+
+    # Directional verdicts agree with the truth (Holm keeps the chance of any wrong direction in
+    # a family below 5%; the seed is fixed).
+    truth = wave.truth_cells
+    by_event = truth.groupby(C.LIFE_EVENT).apply(
+        lambda g: np.average(g["true_chain"], weights=g["population"]), include_groups=False
+    )
+    events = res[(res["level"] == "levensgebeurtenis") & (res["variable"] == C.SCORE_CHAIN)]
+    true_mean = events["keys"].str.removeprefix("life_event=").map(by_event)
+    assert true_mean.notna().all()
+    assert not ((events["verdict"] == "significant boven 7") & (true_mean < 7)).any()
+    assert not ((events["verdict"] == "significant onder 7") & (true_mean > 7)).any()
+    assert national["verdict"] == "significant onder 7"  # true national chain mark 6,7
+    assert (events["verdict"] == "significant onder 7").sum() >= 3

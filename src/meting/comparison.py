@@ -15,6 +15,7 @@ conservative when the correlation is positive.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from meting.columns import MUNICIPALITY
+from meting.columns import MUNICIPALITY, SCORES
 from meting.errors import ParameterError, SchemaError
 from meting.significance import (
     TEST_COLUMNS,
@@ -35,7 +36,9 @@ from meting.significance import (
     check_level,
     check_min_n,
     directional_verdicts,
+    estimates_for_wave,
     keys_string,
+    resolve_settings,
     t_test_arrays,
     untested_reason,
 )
@@ -247,6 +250,26 @@ def compare_waves(
     return out
 
 
+def draw_table(result: Any) -> Any:
+    """Cells x draws DataFrame from a small-area result (``.cells`` and ``.draws()``).
+
+    The index is built from the cell table's group columns (those before ``mean``); anything
+    else is returned unchanged.
+    """
+    if isinstance(result, pd.DataFrame) or not (
+        hasattr(result, "cells") and callable(getattr(result, "draws", None))
+    ):
+        return result
+    cells = result.cells
+    groups = list(cells.columns[: list(cells.columns).index("mean")])
+    index = (
+        pd.MultiIndex.from_frame(cells[groups].astype("str"))
+        if len(groups) > 1
+        else pd.Index(cells[groups[0]].astype("str"), name=groups[0])
+    )
+    return pd.DataFrame(np.asarray(result.draws()).T, index=index)
+
+
 def bayes_improvement(
     draws_earlier: pd.DataFrame,
     draws_later: pd.DataFrame,
@@ -263,10 +286,11 @@ def bayes_improvement(
 
     Parameters
     ----------
-    draws_earlier, draws_later : pandas.DataFrame
+    draws_earlier, draws_later : pandas.DataFrame or SaeResult
         Posterior draws of the cell means, one row per cell (the index identifies the cell; a
         MultiIndex with a level named ``municipality`` is mapped through the registry) and one
-        column per draw (chains stacked). The numbers of draws may differ.
+        column per draw (chains stacked). The numbers of draws may differ. A small-area result
+        (anything with ``.cells`` and ``.draws()``) is converted with :func:`draw_table`.
     registry : Registry, optional
         Maps the ``municipality`` index level of both to ``later_wave``'s reference date.
     later_wave : str, optional
@@ -275,18 +299,25 @@ def bayes_improvement(
     Returns
     -------
     pandas.DataFrame
-        Indexed by the union of cells: ``prob_improvement``, ``n_draws_earlier``,
-        ``n_draws_later`` and ``reason`` (why a cell has no probability).
+        Indexed by the union of cells: ``prob_improvement``, ``difference`` (posterior mean of
+        later - earlier), ``sd`` (its posterior sd, the fits being independent),
+        ``n_draws_earlier``, ``n_draws_later`` and ``reason`` (why a cell has no probability).
     """
     frames = []
     on = _reference_date(registry, later_wave) if registry is not None else None
     for what, draws in (("earlier", draws_earlier), ("later", draws_later)):
+        draws = draw_table(draws)
         if not isinstance(draws, pd.DataFrame):
             raise SchemaError(
                 f"draws_{what} must be a pandas DataFrame (cells x draws); got "
                 f"{type(draws).__name__}. Put one row per cell, one column per posterior draw."
             )
-        values = draws.apply(pd.to_numeric, errors="coerce")
+        try:
+            values = pd.DataFrame(
+                draws.to_numpy(dtype=float), index=draws.index, columns=draws.columns
+            )
+        except (TypeError, ValueError):
+            values = pd.DataFrame(np.nan, index=draws.index, columns=draws.columns)
         if values.isna().to_numpy().any() or draws.shape[1] == 0:
             raise SchemaError(
                 f"draws_{what} must hold at least one numeric draw per cell and no missing values; "
@@ -319,6 +350,9 @@ def bayes_improvement(
 
     out = pd.DataFrame(index=cells)
     out["prob_improvement"] = prob.reindex(cells)
+    out["difference"] = (late.mean(axis=1) - early.mean(axis=1)).reindex(cells)
+    out["sd"] = np.sqrt(late.var(axis=1, ddof=1) + early.var(axis=1, ddof=1)).reindex(cells)
+    out.loc[out["prob_improvement"].isna(), ["difference", "sd"]] = np.nan
     out["n_draws_earlier"] = early.shape[1]
     out["n_draws_later"] = late.shape[1]
     in_e = cells.isin(early.index)
@@ -361,3 +395,138 @@ def change_results(
         **{c: compared[c] for c in TEST_COLUMNS},
     }
     return as_result_table(cols, compared.index)
+
+
+def remap_design_municipalities(design: Any, registry: CodeMapper, on: dt.date) -> Any:
+    """The same design with its ``municipality`` column mapped to the division valid on ``on``.
+
+    Only the domain labels change: weights, strata, clusters and calibration records are kept
+    (``dataclasses.replace`` on the frozen :class:`meting.design.SurveyDesign`), so a merged
+    municipality is estimated as one domain with the design's own variance.
+    """
+    if MUNICIPALITY not in design.data.columns:
+        return design
+    data = design.data.copy()
+    data[MUNICIPALITY] = map_municipality_codes(data[MUNICIPALITY], registry, on)
+    return dataclasses.replace(design, data=data)
+
+
+def verdicts_for_waves(
+    earlier: Any,
+    later: Any,
+    *,
+    registry: CodeMapper | None = None,
+    earlier_wave: str | None = None,
+    later_wave: str | None = None,
+    variables: Sequence[str] = SCORES,
+    organisations_earlier: Any = None,
+    organisations_later: Any = None,
+    level: float | None = None,
+    min_n: int | None = None,
+    adjust: Adjustment | None = None,
+) -> pd.DataFrame:
+    """All changes between two waves, as one tidy result table (test 'change').
+
+    Both designs' municipality codes are first mapped to the later wave's reference date
+    (:func:`remap_design_municipalities`), so merged municipalities are estimated as one domain
+    in both waves; then every level of :func:`meting.significance.estimates_for_wave` present in
+    both waves is compared with :func:`compare_waves` (one family per level and variable).
+
+    Parameters
+    ----------
+    earlier, later : meting.design.SurveyDesign
+        Weighted designs of the two waves.
+    registry : meting.registry.Registry, optional
+        Code mapping and analysis settings (confidence, min_cell_size, multiple_testing) for any
+        argument left as None; ``later_wave`` is then required.
+    earlier_wave, later_wave : str, optional
+        Wave labels.
+    variables, organisations_earlier, organisations_later
+        Score columns, and designs over the long organisation tables (level 'organisatie').
+    level, min_n, adjust
+        Override the registry's settings (defaults without a registry: 0.95, 30, 'holm').
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`meting.significance.RESULT_COLUMNS`.
+    """
+    _, level, min_n, adjust = resolve_settings(registry, None, level, min_n, adjust)
+    if registry is not None:
+        on = _reference_date(registry, later_wave)
+        earlier = remap_design_municipalities(earlier, registry, on)
+        later = remap_design_municipalities(later, registry, on)
+    tables_e = estimates_for_wave(
+        earlier, variables=variables, organisations=organisations_earlier, level=level
+    )
+    tables_l = estimates_for_wave(
+        later, variables=variables, organisations=organisations_later, level=level
+    )
+    parts = []
+    for label, (table_l, keys) in tables_l.items():
+        if label not in tables_e:
+            continue
+        compared = compare_waves(
+            tables_e[label][0],
+            table_l,
+            keys=keys,
+            registry=registry,
+            earlier_wave=earlier_wave,
+            later_wave=later_wave,
+            level=level,
+            adjust=adjust,
+            min_n=min_n,
+            family="variable",
+        )
+        parts.append(change_results(compared, level=label, keys=keys))
+    return pd.concat(parts, ignore_index=True)
+
+
+def bayes_change_results(
+    improvement: pd.DataFrame,
+    *,
+    level: str,
+    variable: str | None = None,
+    earlier_wave: str | None = None,
+    later_wave: str | None = None,
+    upper: float = 0.95,
+    lower: float = 0.05,
+    method: str = "bayes",
+) -> pd.DataFrame:
+    """Tidy result table (test 'change') from :func:`bayes_improvement`.
+
+    ``probability`` is the posterior probability of improvement; the verdict is
+    "waarschijnlijk verbeterd" when it is at least ``upper``, "waarschijnlijk verslechterd" when
+    at most ``lower``, else "onzeker". ``estimate`` and ``se`` are the posterior mean and sd of the
+    difference; the keys come from the index.
+    """
+    check_columns(improvement, ("prob_improvement", "difference", "sd", "reason"), "improvement")
+    if not (0.0 <= lower < upper <= 1.0):
+        raise ParameterError(
+            f"bayes thresholds must satisfy 0 <= lower < upper <= 1; got lower={lower!r}, "
+            f"upper={upper!r}. Use e.g. lower=0.05, upper=0.95."
+        )
+    flat = improvement.reset_index()
+    keys = [str(k) for k in improvement.index.names if k is not None]
+    prob = improvement["prob_improvement"].to_numpy(dtype=float)
+    verdict = np.select(
+        [np.isnan(prob), prob >= upper, prob <= lower],
+        [None, "waarschijnlijk verbeterd", "waarschijnlijk verslechterd"],
+        default="onzeker",
+    ).astype(object)
+    cols: dict[str, Any] = {
+        "level": level,
+        "keys": keys_string(flat, keys),
+        "variable": variable,
+        "test": "change",
+        "method": f"{method}; posterior",
+        "wave": later_wave,
+        "reference_wave": earlier_wave,
+        "null_value": 0.0,
+        "estimate": flat["difference"],
+        "se": flat["sd"],
+        "probability": flat["prob_improvement"],
+        "verdict": pd.Series(verdict, index=flat.index, dtype="str"),
+        "reason": flat["reason"],
+    }
+    return as_result_table(cols, flat.index)

@@ -31,6 +31,15 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from meting.columns import (
+    CHANNEL_COLUMNS,
+    CHANNELS,
+    LIFE_EVENT,
+    MUNICIPALITY,
+    ORGANISATION,
+    ORGANISATION_SCORE,
+    SCORES,
+)
 from meting.errors import ParameterError, SchemaError
 
 Adjustment = Literal["holm", "bh", "none"]
@@ -601,3 +610,132 @@ def bayes_results(
         "reason": verdicts["reason"],
     }
     return as_result_table(cols, verdicts.index)
+
+
+# --- one call per wave ---------------------------------------------------------------------------
+
+
+def resolve_settings(
+    registry: Any,
+    target: float | None,
+    level: float | None,
+    min_n: int | None,
+    adjust: str | None,
+) -> tuple[float, float, int | None, str]:
+    """Explicit arguments win; else the registry's analysis settings; else the defaults."""
+    s = getattr(registry, "settings", None)
+    target = target if target is not None else getattr(s, "target", 7.0)
+    level = level if level is not None else getattr(s, "confidence", 0.95)
+    min_n = min_n if min_n is not None else getattr(s, "min_cell_size", 30)
+    adjust = adjust if adjust is not None else getattr(s, "multiple_testing", "holm")
+    return float(target), check_level(level), min_n, check_adjust(adjust)
+
+
+def estimates_for_wave(
+    design: Any,
+    *,
+    variables: Sequence[str] = SCORES,
+    organisations: Any = None,
+    level: float = 0.95,
+) -> dict[str, tuple[pd.DataFrame, list[str]]]:
+    """Estimate tables of one wave per aggregation level, through the design's ``mean``.
+
+    Parameters
+    ----------
+    design : meting.design.SurveyDesign
+        The (weighted) design of the respondent table.
+    variables : sequence of str
+        Score columns to estimate at every level except 'organisatie'.
+    organisations : meting.design.SurveyDesign, optional
+        Design over the long organisation table (respondents as clusters); gives the level
+        'organisatie' (``score`` by ``organisation``).
+    level : float
+        Confidence level of the intervals.
+
+    Returns
+    -------
+    dict
+        Dutch level label -> (estimate table, key columns). Levels whose columns the data lack
+        are left out. 'kanaal' holds the mean among users of each channel, keyed by ``channel``.
+    """
+    columns = set(design.data.columns)
+
+    def plain(table: pd.DataFrame) -> pd.DataFrame:
+        # keep scalar attrs only: a covariance matrix in attrs breaks pandas.concat
+        table.attrs = {"method": table.attrs.get("method", "taylor"), "level": level}
+        return table
+
+    def means(by: str | list[str] | None) -> pd.DataFrame:
+        parts = [plain(design.mean(v, by=by, level=level)) for v in variables]
+        return plain(pd.concat(parts, ignore_index=True))
+
+    out: dict[str, tuple[pd.DataFrame, list[str]]] = {LEVEL_LABELS["national"]: (means(None), [])}
+    if LIFE_EVENT in columns:
+        out[LEVEL_LABELS["life_event"]] = (means(LIFE_EVENT), [LIFE_EVENT])
+    if organisations is not None:
+        table = plain(organisations.mean(ORGANISATION_SCORE, by=ORGANISATION, level=level))
+        out[LEVEL_LABELS["organisation"]] = (table, [ORGANISATION])
+    present = [(c, col) for c, col in zip(CHANNELS, CHANNEL_COLUMNS, strict=True) if col in columns]
+    if present:
+        parts = []
+        for channel, col in present:  # one estimator call per channel, not per row
+            t = means(col)
+            t = t.loc[pd.to_numeric(t[col], errors="coerce") == 1].drop(columns=col)
+            parts.append(t.assign(channel=channel))
+        table = plain(pd.concat(parts, ignore_index=True))
+        table = plain(table[["channel", *[c for c in table.columns if c != "channel"]]])
+        out[LEVEL_LABELS["channel"]] = (table, ["channel"])
+    if {MUNICIPALITY, LIFE_EVENT} <= columns:
+        keys = [MUNICIPALITY, LIFE_EVENT]
+        out[LEVEL_LABELS["municipality_life_event"]] = (means(keys), keys)
+    return out
+
+
+def verdicts_for_wave(
+    design: Any,
+    *,
+    registry: Any = None,
+    wave: str | None = None,
+    variables: Sequence[str] = SCORES,
+    organisations: Any = None,
+    target: float | None = None,
+    level: float | None = None,
+    min_n: int | None = None,
+    adjust: Adjustment | None = None,
+) -> pd.DataFrame:
+    """All verdicts of one wave against the target, as one tidy result table.
+
+    Estimates every level of :func:`estimates_for_wave`, tests each against the target with
+    :func:`test_against_target` (one family of tests per level and variable, e.g. the 55 life
+    events for the chain score) and stacks the :func:`target_results` tables.
+
+    Parameters
+    ----------
+    design : meting.design.SurveyDesign
+        The weighted design of the wave.
+    registry : meting.registry.Registry, optional
+        Supplies ``settings`` (target, confidence, min_cell_size, multiple_testing) for any
+        argument left as None.
+    wave : str, optional
+        Wave label written in the ``wave`` column.
+    variables, organisations
+        See :func:`estimates_for_wave`.
+    target, level, min_n, adjust
+        Override the registry's settings (defaults without a registry: 7, 0.95, 30, 'holm').
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RESULT_COLUMNS`.
+    """
+    target, level, min_n, adjust = resolve_settings(registry, target, level, min_n, adjust)
+    tables = estimates_for_wave(
+        design, variables=variables, organisations=organisations, level=level
+    )
+    parts = []
+    for label, (table, keys) in tables.items():
+        tested = test_against_target(
+            table, target=target, min_n=min_n, level=level, adjust=adjust, family="variable"
+        )
+        parts.append(target_results(tested, level=label, keys=keys, wave=wave))
+    return pd.concat(parts, ignore_index=True)
