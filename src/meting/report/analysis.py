@@ -339,7 +339,9 @@ def direct_cells(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     ).to_frame(index=False)
     cells = grid.merge(est, on=groups, how="left")
     cells["n"] = cells["n"].fillna(0).astype(int)
-    observed = cells["estimate"].notna() & (cells["n"] >= 2) & (cells["se"] > 0)
+    # every cell with respondents keeps its estimate; cells with n = 1 or se = 0 get the pooled
+    # variance from smooth_variances, so no observed cell is thrown away
+    observed = cells["estimate"].notna() & (cells["n"] >= 1)
     smoothed = smooth_variances(cells.loc[observed], pool_by=[C.LIFE_EVENT])
     cells["se_smoothed"] = smoothed["se_smoothed"].reindex(cells.index)
     cells.loc[~observed, "estimate"] = np.nan

@@ -1,0 +1,107 @@
+"""The analysis behind the reports on a generated wave (meting.report.analysis, .tables).
+
+Checks against independent quantities: the population margins from params/, the raw respondent
+counts, and the rule of the minimum cell size. The model fit is a slow test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meting import columns as C
+from meting.registry import load_registry
+from meting.report import analysis as A
+from meting.report import tables
+from meting.synthetic import generate_command
+
+PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params"
+WAVE = "2008-nulmeting"
+
+
+@pytest.fixture(scope="module")
+def an(tmp_path_factory: pytest.TempPathFactory) -> A.WaveAnalysis:
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(PROJECT_PARAMS, root / "params")
+    generate_command([WAVE], out_dir=root / "data" / "synthetic", params_dir=root / "params")
+    return A.analyse_wave(load_registry(root / "params"), WAVE)
+
+
+def test_margins_come_from_the_registry(an: A.WaveAnalysis) -> None:
+    pop = an.registry.population()
+    total = float(pop["count"].sum())
+    joint = an.margins[(C.MUNICIPALITY, C.AGE_BAND, C.SEX)]
+    assert sum(joint.values()) == pytest.approx(total)
+    assert sum(an.margins[C.EDUCATION].values()) == pytest.approx(total)
+    assert set(an.margins[C.EDUCATION]) == set(C.EDUCATION_LEVELS)
+
+
+def test_weighted_sample_matches_population_shares(an: A.WaveAnalysis) -> None:
+    pop = an.registry.population().groupby(C.AGE_BAND, observed=True)["count"].sum()
+    comp = A.sample_composition(an, C.AGE_BAND).set_index(C.AGE_BAND)
+    expected = (pop / pop.sum()).reindex(comp.index.astype(str))
+    np.testing.assert_allclose(comp["gewogen"], expected.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(comp["populatie"], expected.to_numpy(), atol=1e-12)
+    raw = an.data.respondents[C.AGE_BAND].astype(str).value_counts()
+    assert comp["n"].to_dict() == raw.reindex(comp.index).to_dict()
+    assert an.weighting.converged
+
+
+def test_estimate_tables_count_the_right_respondents(an: A.WaveAnalysis) -> None:
+    r = an.data.respondents
+    levels = A.level_estimates(an)
+    assert levels["variable"].tolist() == [*C.SCORES, "organisations"]
+    assert int(levels.loc[levels["variable"] == C.SCORE_CHAIN, "n"].iloc[0]) == int(
+        r[C.SCORE_CHAIN].notna().sum()
+    )
+    events = A.life_event_estimates(an)
+    assert int(events["n"].sum()) == int(r[C.SCORE_CHAIN].notna().sum())
+    assert events["levensgebeurtenis"].notna().all()
+    bsc = A.bsc_shares(an)
+    assert len(bsc) == 10 and bsc["estimate"].between(0, 1).all()
+    first = r[C.BSC_NORMS[0]]
+    assert int(bsc["n"].iloc[0]) == int(first.notna().sum())
+    channels = A.channel_shares(an)
+    assert channels["kanaal"].tolist() == ["balie", "telefoon", "internet", "brief of e-mail"]
+    for table in (levels, events, bsc, channels, A.organisation_estimates(an)):
+        assert C.RESPONDENT_ID not in table.columns
+
+
+def test_direct_cells_cover_the_grid(an: A.WaveAnalysis) -> None:
+    cells = A.direct_cells(an)
+    assert len(cells) == len(an.registry.life_events) * len(an.registry.municipalities)
+    assert not cells.duplicated([C.LIFE_EVENT, C.MUNICIPALITY]).any()
+    empty = cells["n"] == 0
+    assert cells.loc[empty, "estimate"].isna().all()
+    assert cells.loc[~empty, "estimate"].notna().all()
+    assert (cells.loc[~empty, "se_smoothed"] > 0).all()
+    raw = an.data.respondents.groupby([C.LIFE_EVENT, C.MUNICIPALITY], observed=True)[C.SCORE_CHAIN]
+    counts = (
+        raw.count().rename("raw").reset_index().astype({C.LIFE_EVENT: str, C.MUNICIPALITY: str})
+    )
+    both = cells.merge(counts, on=[C.LIFE_EVENT, C.MUNICIPALITY], how="left").fillna({"raw": 0})
+    assert (both["n"] == both["raw"]).all()
+
+
+def test_report_table_suppresses_small_cells(an: A.WaveAnalysis) -> None:
+    events = A.tested(an, A.life_event_estimates(an))
+    events.loc[0, "n"] = 5  # make one cell small
+    html = tables.estimate_table(events, "levensgebeurtenis", "levensgebeurtenis", min_n=30).html
+    name = events.loc[0, "levensgebeurtenis"]
+    row = html[html.index(name) : html.index("</tr>", html.index(name))]
+    assert row.count(">–<") == 3  # mark, interval and p suppressed
+    assert "niet getoond (te weinig respondenten)" in row
+    assert "1 cel met minder dan 30 respondenten niet getoond" in html
+
+
+@pytest.mark.slow
+def test_small_area_fit_and_municipality_table(an: A.WaveAnalysis) -> None:
+    sae = A.fit_small_areas(an)
+    cells = A.municipality_cells(an, sae, "GM0505")
+    assert len(cells) == len(an.registry.life_events)
+    assert cells["kans_hoger"].between(0, 1).all()
+    by_mun = A.sae_by(an, sae, C.MUNICIPALITY)
+    assert set(by_mun[C.MUNICIPALITY].astype(str)) == set(an.registry.municipalities)
