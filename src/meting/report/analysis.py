@@ -35,7 +35,6 @@ __all__ = [
     "life_event_estimates",
     "load_wave_data",
     "organisation_estimates",
-    "population_margins",
     "sample_composition",
     "tested",
     "weighting_table",
@@ -104,41 +103,6 @@ def load_wave_data(registry: Any, label: str) -> Any:
     )
 
 
-def population_margins(registry: Any, label: str) -> dict[Any, dict[Any, float]]:
-    """Population counts for every weighting margin of the wave (``params/waves/<label>.yaml``).
-
-    Margins over municipality, age band and sex come from ``params/municipalities/``. The
-    education margin is the population by age band times the education shares per age band of
-    ``params/synthetic.yaml`` (an ASSUMPTION stated there; real data need real margins).
-    """
-    wave = registry.waves[label]
-    pop = registry.population()
-    margins: dict[Any, dict[Any, float]] = {}
-    for margin in wave.weighting:
-        cols = list(margin)
-        if set(cols) <= {C.MUNICIPALITY, C.AGE_BAND, C.SEX}:
-            counts = pop.groupby(cols, observed=True)["count"].sum()
-        elif cols == [C.EDUCATION]:
-            from meting.synthetic import load_synthetic_params
-
-            shares = load_synthetic_params(registry.params_dir).education_shares
-            by_age = pop.groupby(C.AGE_BAND, observed=True)["count"].sum()
-            by_age = by_age.reindex(list(C.AGE_BANDS)).to_numpy(dtype=float)
-            counts = pd.Series(by_age @ shares, index=list(C.EDUCATION_LEVELS))
-        else:
-            raise ParameterError(
-                f"{wave.file}: field 'weighting.margins' must use municipality, age_band, sex "
-                f"or education alone; got {cols}. Population margins exist only for those."
-            )
-        key = cols[0] if len(cols) == 1 else tuple(cols)
-        levels = counts.index.tolist()
-        margins[key] = {
-            (tuple(k) if isinstance(k, tuple) else k): float(v)
-            for k, v in zip(levels, counts.to_numpy(), strict=True)
-        }
-    return margins
-
-
 def _prepare(respondents: pd.DataFrame) -> pd.DataFrame:
     """Float scores and 0/1 indicators ('goed' per norm, channels), NaN where not applicable."""
     df = respondents.copy()
@@ -164,7 +128,7 @@ class WaveAnalysis:
     weighting
         The :class:`~meting.weighting.WeightingReport` of the raking.
     margins
-        The population margins weighted to.
+        The population margins weighted to: margin (tuple of columns) -> {levels: count}.
     """
 
     registry: Any
@@ -182,19 +146,20 @@ class WaveAnalysis:
 
 
 def analyse_wave(registry: Any, label: str) -> WaveAnalysis:
-    """Load the wave and rake it to its population margins."""
+    """Load the wave and rake it to its population margins
+    (:func:`meting.wave_weighting.design_for_wave`)."""
     from meting.design import SurveyDesign
-    from meting.weighting import rake
+    from meting.wave_weighting import design_for_wave, population_margins
 
     data = load_wave_data(registry, label)
     frame = _prepare(data.respondents)
     weights = C.DESIGN_WEIGHT if C.DESIGN_WEIGHT in frame.columns else None
     unweighted = SurveyDesign(frame, weights=weights)
-    margins = population_margins(registry, label)
-    design, report = rake(unweighted, margins, max_iter=200, epsilon=1e-8)
-    return WaveAnalysis(
-        registry, label, registry.waves[label], data, unweighted, design, report, margins
-    )
+    design, report = design_for_wave(frame, registry, label, max_iter=200, epsilon=1e-8)
+    wave = registry.waves[label]
+    municipalities = sorted(frame[C.MUNICIPALITY].astype(str).unique().tolist())
+    margins = population_margins(registry, tuple(tuple(m) for m in wave.weighting), municipalities)
+    return WaveAnalysis(registry, label, wave, data, unweighted, design, report, margins)
 
 
 def tested(an: WaveAnalysis, table: pd.DataFrame, family: str | None = None) -> pd.DataFrame:
@@ -291,14 +256,11 @@ def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:
     weighted = pd.Series(an.design.w, index=data.index).groupby(key).sum()
     out = pd.DataFrame({"n": n, "steekproef": n / n.sum(), "gewogen": weighted / weighted.sum()})
     pop = None
-    if column in an.margins:
-        pop = pd.Series(an.margins[column])
-    elif column in (C.MUNICIPALITY, C.AGE_BAND, C.SEX):
-        joint = next((k for k in an.margins if isinstance(k, tuple) and column in k), None)
-        if joint is not None:
-            pos = joint.index(column)
-            m = pd.Series(an.margins[joint])
-            pop = m.groupby([k[pos] for k in m.index]).sum()
+    key = next((k for k in an.margins if column in k), None)
+    if key is not None:
+        pos = key.index(column)
+        m = pd.Series(an.margins[key])
+        pop = m.groupby([k[pos] for k in an.margins[key]]).sum()
     if pop is not None:
         pop.index = pop.index.astype(str)
         out["populatie"] = (pop / pop.sum()).reindex(out.index)
