@@ -6,6 +6,7 @@ reports in :mod:`meting.report` (imported on demand, since they pull in PyMC and
 
 from __future__ import annotations
 
+from meting.comparison import bayes_improvement, compare_waves, verdicts_for_waves
 from meting.design import SurveyDesign, WeightingRecord
 from meting.errors import (
     ConvergenceError,
@@ -17,6 +18,12 @@ from meting.errors import (
 )
 from meting.loaders import WaveData, load_wave
 from meting.registry import Registry, load_registry
+from meting.significance import (
+    RESULT_COLUMNS,
+    bayes_verdicts,
+    test_against_target,
+    verdicts_for_wave,
+)
 from meting.synthetic import SyntheticWave, generate_wave
 from meting.validate import validate_files
 from meting.wave_weighting import design_for_wave
@@ -34,6 +41,13 @@ from meting.weighting import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "RESULT_COLUMNS",
+    "bayes_improvement",
+    "bayes_verdicts",
+    "compare_waves",
+    "test_against_target",
+    "verdicts_for_wave",
+    "verdicts_for_waves",
     "ConvergenceError",
     "DesignError",
     "MetingError",
