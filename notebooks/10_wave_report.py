@@ -15,6 +15,7 @@ params_dir = ""  # empty: the project's params/
 # %% tags=["remove-cell"]
 from IPython.display import HTML
 
+from meting.knelpunten import EXPLANATIONS, importance_performance, plot_importance_performance
 from meting.registry import load_registry
 from meting.report import analysis as A
 from meting.report import (
@@ -169,6 +170,16 @@ plots.bar_plot(
     title="Aandeel 'goed' per norm van de BurgerServiceCode",
     what="normen",
 )
+
+# %% [markdown]
+# ### Knelpunten: belang en prestatie van de normen
+
+# %%
+matrix = importance_performance(an.design)
+HTML(f"<p>{EXPLANATIONS['matrix']}</p>")
+
+# %%
+plot_importance_performance(matrix)
 
 # %% [markdown]
 # ## 6. Kleine-domeinschattingen per gemeente

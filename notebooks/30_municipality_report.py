@@ -14,8 +14,9 @@ municipality = "GM0505"  # a code from params/municipalities/
 params_dir = ""  # empty: the project's params/
 
 # %% tags=["remove-cell"]
-from IPython.display import HTML
+from IPython.display import HTML, display
 
+from meting.knelpunten import EXPLANATIONS, improvement_agenda
 from meting.registry import load_registry
 from meting.report import analysis as A
 from meting.report import (
@@ -110,7 +111,22 @@ tables.sae_table(
 )
 
 # %% [markdown]
-# ## 4. Wat niet getoond wordt
+# ## 4. Verbeteragenda
+#
+# De levensgebeurtenissen waar verbetering het meeste oplevert: prioriteit = afstand tot de 7 x hoe
+# vaak de levensgebeurtenis voorkomt (directe schattingen; kleine cellen niet getoond).
+
+# %%
+agenda = improvement_agenda(an.design, target=s.target, min_cell_size=s.min_cell_size)
+agenda = A.agenda_for(an, agenda, municipality)
+if agenda.empty:
+    display(HTML("<p>Geen levensgebeurtenissen met genoeg respondenten voor een agenda.</p>"))
+else:
+    display(HTML(f"<p>{EXPLANATIONS['agenda']}</p>"))
+    display(tables.agenda_table(agenda, min_n=s.min_cell_size, caption="Tabel 4. Verbeteragenda"))
+
+# %% [markdown]
+# ## 5. Wat niet getoond wordt
 #
 # Directe schattingen op minder dan de minimumcelgrootte worden niet getoond; de modelschatting
 # wel, omdat die op alle gemeenten steunt en niets over individuele respondenten prijsgeeft.

@@ -21,6 +21,7 @@ from meting import columns as C
 from meting.errors import ParameterError
 
 __all__ = [
+    "agenda_for",
     "BSC_NAMES",
     "CHANNEL_NAMES",
     "LEVEL_NAMES",
@@ -462,3 +463,12 @@ def validation_summary(comparison: pd.DataFrame, min_n: int = 0) -> pd.DataFrame
             }
         )
     return pd.DataFrame(rows)
+
+
+def agenda_for(an: WaveAnalysis, agenda: pd.DataFrame, code: str) -> pd.DataFrame:
+    """One municipality's rows of :func:`meting.knelpunten.improvement_agenda`, by rank, with the
+    Dutch life-event name in ``levensgebeurtenis``."""
+    mine = agenda.loc[agenda[C.MUNICIPALITY].astype(str) == code].sort_values("rank")
+    names = {k: v.name for k, v in an.registry.life_events.items()}
+    mine = mine.assign(levensgebeurtenis=mine[C.LIFE_EVENT].astype(str).map(names))
+    return mine.reset_index(drop=True)

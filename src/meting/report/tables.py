@@ -21,6 +21,7 @@ from meting.report.formatting import (
 from meting.report.privacy import SUPPRESSED, suppress_small_cells, suppression_note
 
 __all__ = [
+    "agenda_table",
     "change_table",
     "diagnostics_table",
     "estimate_table",
@@ -185,3 +186,33 @@ def diagnostics_table(diagnostics: object, *, caption: str | None = None) -> Dut
         ("betrouwbaar", "ja" if d.trustworthy else "nee"),
     ]
     return to_html(pd.DataFrame(rows, columns=["kenmerk", "waarde"]), caption=caption)
+
+
+def agenda_table(agenda: pd.DataFrame, *, min_n: int, caption: str | None = None) -> DutchTable:
+    """The improvement agenda of one municipality (from ``analysis.agenda_for``): rank, life
+    event, mark, how often it occurs, gap to the target and priority; small cells blanked."""
+    shown = agenda.copy()
+    small = shown["onderdrukt"].fillna(False).astype(bool)
+    for col in ("score", "gap", "priority"):
+        shown[col] = shown[col].astype("float64").mask(small.to_numpy())
+    out = pd.DataFrame(
+        {
+            "rang": shown["rank"],
+            "levensgebeurtenis": shown["levensgebeurtenis"],
+            "rapportcijfer": shown["score"],
+            "komt voor bij": shown["frequency"],
+            "afstand tot doel": shown["gap"],
+            "prioriteit": shown["priority"],
+            "n": shown["n"],
+        }
+    )
+    formats = {
+        "rang": "int",
+        "rapportcijfer": "score",
+        "komt voor bij": "pct1",
+        "afstand tot doel": "score",
+        "prioriteit": 3,
+        "n": "int",
+    }
+    note = suppression_note(int(small.sum()), min_n) if small.any() else None
+    return to_html(out, formats, caption=caption, note=note)
