@@ -1,0 +1,517 @@
+"""Public entry points: :func:`fit_area_level`, :func:`fit_unit_level` and :class:`SaeResult`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from meting.errors import ParameterError, SchemaError
+from meting.sae import cache as _cache
+from meting.sae.aggregate import summarise_draws, weighted_aggregate
+from meting.sae.data import (
+    CellIndex,
+    _first_bad_row,
+    _numeric,
+    _require_columns,
+    build_index,
+    covariate_matrix,
+)
+from meting.sae.diagnostics import Diagnostics, diagnose
+from meting.sae.fit import Sampler, SampleSettings, sample_model
+from meting.sae.model import UnitRows, build_area_model, build_unit_model
+from meting.sae.spec import ModelSpec, Priors, spec_fingerprint
+
+CELL_COLUMNS = (
+    "mean", "sd", "q05", "q95", "q025", "q975", "prob_ge_target",
+    "direct", "direct_se", "n", "observed",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SaeResult:
+    """A fitted small-area model.
+
+    Attributes
+    ----------
+    cells
+        One row per cell: the group columns, then ``mean, sd, q05, q95, q025, q975,
+        prob_ge_target`` (posterior of the cell mean), ``direct, direct_se, n`` (the direct
+        estimate beside it) and ``observed`` (False: no respondents, predicted from the effects).
+    diagnostics
+        Convergence over every parameter; see :class:`~meting.sae.diagnostics.Diagnostics`.
+    idata
+        The posterior (and sampler statistics); no observed data. ``theta`` holds the cell draws,
+        in the row order of ``cells``.
+    target
+        The threshold of ``prob_ge_target`` (the cabinet's 7).
+    population
+        Population count per cell when the model was post-stratified (MRP), else None; the default
+        weights of :meth:`aggregate`.
+    """
+
+    cells: pd.DataFrame
+    diagnostics: Diagnostics
+    idata: az.InferenceData
+    target: float = 7.0
+    population: np.ndarray | None = None
+
+    @property
+    def groups(self) -> list[str]:
+        return list(self.cells.columns[: list(self.cells.columns).index("mean")])
+
+    def draws(self) -> np.ndarray:
+        """Cell draws as an array (chains x draws flattened, cells), in the order of ``cells``."""
+        theta = self.idata.posterior["theta"]
+        return theta.stack(sample=("chain", "draw")).transpose("sample", "cell").to_numpy()
+
+    def aggregate(
+        self,
+        by: str | list[str] | None,
+        weights: pd.DataFrame | None = None,
+        *,
+        weight: str = "population",
+    ) -> pd.DataFrame:
+        """Population-weighted aggregates of the cell means, computed on the draws.
+
+        Parameters
+        ----------
+        by
+            Group column(s) to aggregate to, e.g. ``"life_event"`` (a life event nationally) or
+            ``"municipality"`` (a municipality over all life events); None or ``[]`` gives one
+            national figure.
+        weights
+            A table with the model's group columns and a ``weight`` column (population counts per
+            cell). Every cell of the result must appear once. None uses the population of the
+            MRP fit.
+        weight
+            Name of the weight column in ``weights``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``by`` columns, then ``mean, sd, q05, q95, q025, q975, prob_ge_target``,
+            ``population`` (total weight) and ``n`` (respondents).
+        """
+        by_list = [by] if isinstance(by, str) else list(by or [])
+        groups = self.groups
+        if weights is None:
+            if self.population is None:
+                raise ParameterError(
+                    "weights must be given for a model fitted without population; got None. "
+                    "Pass a table with the group columns and population counts per cell."
+                )
+            w = np.asarray(self.population, dtype=float)
+        else:
+            _require_columns(weights, [*groups, weight], "weights")
+            if weights.duplicated(groups).any():
+                raise SchemaError(
+                    f"weights must have one row per cell of {groups}; got duplicates. "
+                    "Sum the population per cell first."
+                )
+            keyed = self.cells[groups].merge(
+                weights[[*groups, weight]].astype({g: str for g in groups}),
+                on=groups,
+                how="left",
+            )
+            w = _numeric(keyed, weight, "weights")
+            bad = ~np.isfinite(w) | (w < 0)
+            if bad.any():
+                raise SchemaError(
+                    f"weights column {weight!r} must be a count >= 0 for every cell; got "
+                    f"{w[bad][0]!r} for {keyed.loc[bad, groups].iloc[0].to_dict()}. "
+                    "Add the missing cells (weight 0 if they have no population)."
+                )
+        return weighted_aggregate(self.draws(), self.cells, by_list, w, self.target)
+
+
+def _settings(sampler, chains, draws, tune, target_accept, random_seed) -> SampleSettings:
+    return SampleSettings(
+        sampler=sampler,
+        chains=chains,
+        draws=draws,
+        tune=tune,
+        target_accept=target_accept,
+        random_seed=random_seed,
+    )
+
+
+def _run(
+    kind: str,
+    model_builder,
+    key_parts: dict[str, object],
+    settings: SampleSettings,
+    index: CellIndex,
+    cache_dir: Path | None,
+) -> tuple[az.InferenceData, Diagnostics]:
+    """Load the fit from the cache or build, sample, diagnose and save it."""
+    start = time.perf_counter()
+    path = None
+    if cache_dir is not None:
+        key = _cache.cache_key(kind, {**key_parts, "settings": asdict(settings)})
+        path = _cache.cache_path(Path(cache_dir), kind, key)
+        cached = _cache.load(path)
+        if cached is not None:
+            attrs = cached.posterior.attrs
+            diagnostics = diagnose(
+                cached,
+                sampler=str(attrs.get("meting_sampler", settings.sampler)),
+                compile_s=float(attrs.get("meting_compile_s", 0.0)),
+                sample_s=float(attrs.get("meting_sample_s", 0.0)),
+                total_s=time.perf_counter() - start,
+                from_cache=True,
+            )
+            return cached, diagnostics
+    model = model_builder()
+    idata, timings, used = sample_model(model, settings)
+    idata.posterior.attrs.update(
+        {
+            "meting_sampler": used,
+            "meting_compile_s": timings.compile_s,
+            "meting_sample_s": timings.sample_s,
+            "meting_model": kind,
+        }
+    )
+    # the group labels of each cell, so the NetCDF file is self-describing
+    idata.posterior = idata.posterior.assign_coords(
+        {
+            f"cell_{g}": ("cell", index.table[g].to_numpy(dtype=object).astype(str))
+            for g in index.groups
+        }
+    )
+    if path is not None:
+        _cache.save(idata, path)
+    diagnostics = diagnose(
+        idata,
+        sampler=used,
+        compile_s=timings.compile_s,
+        sample_s=timings.sample_s,
+        total_s=time.perf_counter() - start,
+    )
+    return idata, diagnostics
+
+
+def _cells_table(
+    index: CellIndex,
+    theta_draws: np.ndarray,
+    target: float,
+    direct: np.ndarray,
+    direct_se: np.ndarray,
+    n: np.ndarray,
+    observed: np.ndarray,
+) -> pd.DataFrame:
+    summary = summarise_draws(theta_draws, target)
+    table = pd.concat([index.table.reset_index(drop=True), summary], axis=1)
+    return table.assign(
+        direct=direct,
+        direct_se=direct_se,
+        n=pd.array(np.where(np.isnan(n), pd.NA, n), dtype="Int64")
+        if np.isnan(n).any()
+        else n.astype(np.int64),
+        observed=observed.astype(bool),
+    )
+
+
+def _theta_draws(idata: az.InferenceData) -> np.ndarray:
+    theta = idata.posterior["theta"]
+    return theta.stack(sample=("chain", "draw")).transpose("sample", "cell").to_numpy()
+
+
+def fit_area_level(
+    cells: pd.DataFrame,
+    estimate: str,
+    se: str,
+    groups: list[str],
+    *,
+    covariates: list[str] | None = None,
+    priors: Priors | None = None,
+    n: str | None = "n",
+    target: float = 7.0,
+    sampler: Sampler = "nutpie",
+    chains: int = 4,
+    draws: int = 1000,
+    tune: int = 1000,
+    target_accept: float = 0.8,
+    random_seed: int,
+    cache_dir: Path | None = None,
+) -> SaeResult:
+    """Fit the Fay-Herriot (area-level) model to direct estimates per cell.
+
+    ``direct_c ~ Normal(theta_c, se_c)`` with ``theta_c = mu + sum_g effect_g + cell_c (+ x_c'
+    beta)``; see :class:`~meting.sae.spec.Priors` for the priors and parameterisation. The
+    sampling variances ``se_c**2`` are treated as known: smooth them first for small cells
+    (:func:`~meting.sae.data.smooth_variances`).
+
+    Parameters
+    ----------
+    cells
+        One row per cell (unique combination of ``groups``). Rows with a missing ``estimate`` are
+        cells without respondents: they get a prediction and ``observed=False``.
+    estimate, se
+        Columns with the direct estimate and its standard error (> 0 wherever there is an
+        estimate).
+    groups
+        Group columns, e.g. ``["life_event", "municipality"]``. The first one is written centred
+        by default (see ``Priors.centred``).
+    covariates
+        Cell-level covariate columns (numeric: centred; otherwise dummy-coded).
+    priors
+        Priors and parameterisation; None uses the documented defaults.
+    n
+        Column with the number of respondents per cell (shown beside the estimate), or None.
+    target
+        Threshold for ``prob_ge_target``.
+    sampler, chains, draws, tune, target_accept
+        MCMC settings; ``"nutpie"`` (default, fast) or ``"pymc"``.
+    random_seed
+        Integer seed (required, so every fit is reproducible).
+    cache_dir
+        When given, the posterior is loaded from / saved to this folder.
+    """
+    if not isinstance(cells, pd.DataFrame):
+        raise SchemaError(f"cells must be a pandas DataFrame; got {type(cells).__name__}.")
+    groups = list(groups) if not isinstance(groups, str) else [groups]
+    covariates = list(covariates or [])
+    _require_columns(cells, [estimate, se, *([n] if n else [])], "cells")
+    index, row_cell = build_index(cells, groups, "cells")
+    if index.n_cells != len(cells):
+        dup = cells.duplicated(groups, keep=False).to_numpy()
+        raise SchemaError(
+            f"cells must have one row per combination of {groups}; got {int(dup.sum())} duplicate "
+            f"rows (first at {_first_bad_row(cells, dup)}). Aggregate them first."
+        )
+    order = np.argsort(row_cell)  # input row of each cell
+    est = _numeric(cells, estimate, "cells")[order]
+    sev = _numeric(cells, se, "cells")[order]
+    observed = np.isfinite(est)
+    bad_se = observed & ~(np.isfinite(sev) & (sev > 0))
+    if bad_se.any():
+        row = cells.index[order[np.flatnonzero(bad_se)[0]]]
+        raise SchemaError(
+            f"cells column {se!r} must be > 0 wherever {estimate!r} is given; got "
+            f"{int(bad_se.sum())} cells without (first at row {row!r}, value "
+            f"{sev[bad_se][0]!r}). Use smooth_variances() to give small cells a variance."
+        )
+    if not observed.any():
+        raise SchemaError(
+            f"cells column {estimate!r} must hold at least one estimate; got none. "
+            "Check the input table."
+        )
+    counts = _numeric(cells, n, "cells")[order] if n else np.full(index.n_cells, np.nan)
+    x, x_names = covariate_matrix(cells.iloc[order].reset_index(drop=True), covariates, "cells")
+    spec = ModelSpec(
+        kind="area", groups=tuple(groups), covariates=tuple(covariates), priors=priors or Priors()
+    )
+    settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
+    frame = index.table.assign(_est=est, _se=np.where(observed, sev, np.nan))
+    if covariates:
+        frame = frame.assign(**{f"_x{i}": x[:, i] for i in range(x.shape[1])})
+    key_parts = {"data": _cache.frame_digest(frame), "spec": spec_fingerprint(spec)}
+    idata, diagnostics = _run(
+        "area",
+        lambda: build_area_model(spec, index, est, sev, x, x_names),
+        key_parts,
+        settings,
+        index,
+        cache_dir,
+    )
+    table = _cells_table(
+        index, _theta_draws(idata), target, est, np.where(observed, sev, np.nan), counts, observed
+    )
+    return SaeResult(cells=table, diagnostics=diagnostics, idata=idata, target=target)
+
+
+def _unit_rows(
+    stats: pd.DataFrame,
+    groups: list[str],
+    n: str,
+    mean: str,
+    sumsq: str,
+    population: pd.DataFrame | None,
+    population_count: str,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the unit-level model: stats (and population) merged, strata named."""
+    _require_columns(stats, [*groups, n, mean, sumsq], "stats")
+    if population is None:
+        strata: list[str] = []
+        rows = stats.copy()
+        rows["_weight"] = 1.0
+    else:
+        _require_columns(population, [*groups, population_count], "population")
+        strata = [c for c in population.columns if c not in (*groups, population_count)]
+        _require_columns(stats, strata, "stats")
+        keys = [*groups, *strata]
+        for frame, what in ((population, "population"), (stats, "stats")):
+            dup = frame.duplicated(keys, keep=False).to_numpy()
+            if dup.any():
+                raise SchemaError(
+                    f"{what} must have one row per combination of {keys}; got {int(dup.sum())} "
+                    f"duplicate rows (first at {_first_bad_row(frame, dup)}). Aggregate them."
+                )
+        pop = population[[*keys, population_count]].astype({k: str for k in keys})
+        st = stats[[*keys, n, mean, sumsq]].astype({k: str for k in keys})
+        rows = pop.merge(st, on=keys, how="outer", indicator=True)
+        orphan = (rows["_merge"] == "right_only").to_numpy()
+        if orphan.any():
+            raise SchemaError(
+                f"stats rows must all appear in population; got {int(orphan.sum())} missing, first "
+                f"{rows.loc[orphan, keys].iloc[0].to_dict()}. Add them to the population table."
+            )
+        rows = rows.drop(columns="_merge")
+        rows[n] = rows[n].fillna(0)
+        rows["_weight"] = _numeric(rows, population_count, "population")
+        bad = ~np.isfinite(rows["_weight"].to_numpy()) | (rows["_weight"].to_numpy() < 0)
+        if bad.any():
+            raise SchemaError(
+                f"population column {population_count!r} must be a count >= 0; got "
+                f"{rows.loc[bad, population_count].iloc[0]!r} for "
+                f"{rows.loc[bad, keys].iloc[0].to_dict()}. Fix the population table."
+            )
+    counts = _numeric(rows, n, "stats")
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
+    if bad.any():
+        raise SchemaError(
+            f"stats column {n!r} must be a whole count >= 0; got {counts[bad][0]!r} at "
+            f"{_first_bad_row(rows, bad)}. Fix the counts."
+        )
+    obs = counts > 0
+    mean_v = _numeric(rows, mean, "stats")
+    ss_v = _numeric(rows, sumsq, "stats")
+    bad = obs & ~(np.isfinite(mean_v) & np.isfinite(ss_v) & (ss_v >= 0))
+    if bad.any():
+        raise SchemaError(
+            f"stats columns {mean!r} and {sumsq!r} must be finite (sumsq >= 0) where {n!r} > 0; "
+            f"got {int(bad.sum())} bad rows (first at {_first_bad_row(rows, bad)}). "
+            "Recompute them with sufficient_statistics()."
+        )
+    rows = rows.assign(_n=counts, _mean=np.where(obs, mean_v, np.nan), _ss=np.where(obs, ss_v, 0.0))
+    return rows, strata
+
+
+def fit_unit_level(
+    stats: pd.DataFrame,
+    groups: list[str],
+    *,
+    n: str = "n",
+    mean: str = "mean",
+    sumsq: str = "sumsq",
+    population: pd.DataFrame | None = None,
+    population_count: str = "population",
+    priors: Priors | None = None,
+    target: float = 7.0,
+    sampler: Sampler = "nutpie",
+    chains: int = 4,
+    draws: int = 1000,
+    tune: int = 1000,
+    target_accept: float = 0.8,
+    random_seed: int,
+    cache_dir: Path | None = None,
+) -> SaeResult:
+    """Fit the unit-level model ``score ~ Normal(theta, sigma)`` on per-cell sufficient statistics.
+
+    The likelihood of ``n`` scores with mean ``ybar`` and within-cell sum of squares ``SS`` is
+    ``Normal(ybar | theta, sigma / sqrt(n))`` times ``sigma^-(n-1) exp(-SS / (2 sigma^2))``: the
+    one-row-per-respondent likelihood up to a constant, at the cost of one term per cell.
+
+    Parameters
+    ----------
+    stats
+        One row per cell (without ``population``) or per cell x weighting stratum (with it), with
+        ``n`` respondents, their ``mean`` score and ``sumsq`` = sum of (score - mean)^2. Build it
+        with :func:`~meting.sae.data.sufficient_statistics`. Rows with n = 0 are cells without
+        respondents.
+    groups
+        Group columns defining the output cells, e.g. ``["life_event", "municipality"]``.
+    n, mean, sumsq
+        Column names in ``stats``.
+    population
+        MRP: one row per population cell, i.e. the ``groups`` plus weighting variables (every other
+        column except ``population_count``, e.g. ``age_band``, ``sex``), with the population
+        count. Each weighting variable gets a sum-to-zero effect; the estimate per output cell is
+        the population-weighted mean of its strata predictions, computed on every draw.
+        Population cells missing from ``stats`` are predicted.
+    population_count
+        Name of the count column in ``population``.
+    priors, target, sampler, chains, draws, tune, target_accept, random_seed, cache_dir
+        As in :func:`fit_area_level`.
+    """
+    if not isinstance(stats, pd.DataFrame):
+        raise SchemaError(f"stats must be a pandas DataFrame; got {type(stats).__name__}.")
+    groups = list(groups) if not isinstance(groups, str) else [groups]
+    rows, strata = _unit_rows(stats, groups, n, mean, sumsq, population, population_count)
+    index, row_cell = build_index(rows, groups, "stats")
+    if not strata and index.n_cells != len(rows):
+        dup = rows.duplicated(groups, keep=False).to_numpy()
+        raise SchemaError(
+            f"stats must have one row per combination of {groups} when no population is given; "
+            f"got {int(dup.sum())} duplicate rows (first at {_first_bad_row(rows, dup)}). "
+            "Aggregate them, or pass population= for post-stratification."
+        )
+    weight = rows["_weight"].to_numpy(dtype=float)
+    cell_weight = np.bincount(row_cell, weights=weight, minlength=index.n_cells)
+    if (cell_weight <= 0).any():
+        empty = index.table.iloc[int(np.flatnonzero(cell_weight <= 0)[0])].to_dict()
+        raise SchemaError(
+            f"population must be > 0 in every cell; got 0 for {empty}. "
+            "Drop cells without population."
+        )
+    strata_codes: dict[str, np.ndarray] = {}
+    strata_levels: dict[str, np.ndarray] = {}
+    for k in strata:
+        cat = pd.Categorical(rows[k].astype(str))
+        strata_codes[k] = cat.codes.astype(np.int64)
+        strata_levels[k] = np.asarray(cat.categories, dtype=object).astype(str)
+    counts = rows["_n"].to_numpy(dtype=float)
+    unit_rows = UnitRows(
+        row_cell=row_cell,
+        n=counts.astype(np.int64),
+        mean=rows["_mean"].to_numpy(dtype=float),
+        sumsq=rows["_ss"].to_numpy(dtype=float),
+        weight=weight,
+        strata_codes=strata_codes,
+        strata_levels=strata_levels,
+    )
+    spec = ModelSpec(
+        kind="unit", groups=tuple(groups), strata=tuple(strata), priors=priors or Priors()
+    )
+    settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
+    frame = (
+        rows[[*groups, *strata]]
+        .astype(str)
+        .assign(_n=counts, _mean=unit_rows.mean, _ss=unit_rows.sumsq, _w=weight)
+    )
+    key_parts = {"data": _cache.frame_digest(frame), "spec": spec_fingerprint(spec)}
+    idata, diagnostics = _run(
+        "unit",
+        lambda: build_unit_model(spec, index, unit_rows),
+        key_parts,
+        settings,
+        index,
+        cache_dir,
+    )
+    # direct (unweighted) cell statistics pooled over the strata rows
+    n_cell = np.bincount(row_cell, weights=counts, minlength=index.n_cells)
+    total = np.bincount(
+        row_cell, weights=counts * np.nan_to_num(unit_rows.mean), minlength=index.n_cells
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cell_mean = np.where(n_cell > 0, total / n_cell, np.nan)
+        between = counts * (np.nan_to_num(unit_rows.mean) - cell_mean[row_cell]) ** 2
+        ss_cell = np.bincount(
+            row_cell,
+            weights=unit_rows.sumsq + np.where(counts > 0, between, 0.0),
+            minlength=index.n_cells,
+        )
+        cell_se = np.where(n_cell >= 2, np.sqrt(ss_cell / (n_cell - 1) / n_cell), np.nan)
+    table = _cells_table(index, _theta_draws(idata), target, cell_mean, cell_se, n_cell, n_cell > 0)
+    return SaeResult(
+        cells=table,
+        diagnostics=diagnostics,
+        idata=idata,
+        target=target,
+        population=cell_weight if strata else None,
+    )

@@ -1,0 +1,208 @@
+"""Build the PyMC models of the small-area estimates from a :class:`~meting.sae.spec.ModelSpec`.
+
+Three likelihoods share one linear predictor (see :class:`~meting.sae.spec.Priors`):
+
+* area level (Fay-Herriot): ``direct_c ~ Normal(theta_c, se_c)`` for the observed cells;
+* unit level on sufficient statistics: ``mean_r ~ Normal(eta_r, sigma / sqrt(n_r))`` plus a
+  ``Potential`` ``-(N - R) log(sigma) - sum_r SS_r / (2 sigma^2)`` for the within-row part, which
+  is the one-row-per-respondent likelihood ``score_i ~ Normal(eta_r[i], sigma)`` up to a constant;
+* the one-row-per-respondent model itself (:func:`build_respondent_model`, slow, for validation).
+
+``theta`` (per output cell) is a ``Deterministic``; in the MRP model it is the population-weighted
+mean of the row predictions, so the stored draws are the post-stratified cell means.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+with warnings.catch_warnings():
+    # The BLAS probe warns on machines without libopenblas-dev + libgfortran; these models have no
+    # matrix products worth speaking of, so the warning would only end up in reports.
+    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import pymc as pm
+    import pytensor.tensor as pt
+
+from meting.sae.data import CellIndex
+from meting.sae.spec import ModelSpec, ScalePrior
+
+
+@dataclass(frozen=True)
+class UnitRows:
+    """Rows of the unit-level model (cells, or cells x weighting strata in MRP).
+
+    ``row_cell`` maps each row to its output cell; ``strata_codes``/``strata_levels`` code the
+    weighting variables; ``n``, ``mean`` and ``sumsq`` are the sufficient statistics (n = 0 for rows
+    without respondents); ``weight`` is the population count of the row (1 without MRP).
+    """
+
+    row_cell: np.ndarray
+    n: np.ndarray
+    mean: np.ndarray
+    sumsq: np.ndarray
+    weight: np.ndarray
+    strata_codes: dict[str, np.ndarray] = field(default_factory=dict)
+    strata_levels: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _scale_rv(name: str, prior: ScalePrior) -> pt.TensorVariable:
+    if prior.family == "halfnormal":
+        return pm.HalfNormal(name, sigma=prior.scale)
+    if prior.family == "halfcauchy":
+        return pm.HalfCauchy(name, beta=prior.scale)
+    if prior.family == "halfstudentt":
+        return pm.HalfStudentT(name, nu=prior.nu, sigma=prior.scale)
+    return pm.Exponential(name, lam=1.0 / prior.scale)
+
+
+def _coords(index: CellIndex, covariate_names: list[str]) -> dict[str, np.ndarray]:
+    coords: dict[str, np.ndarray] = {g: index.levels[g] for g in index.groups}
+    coords["cell"] = index.labels
+    if covariate_names:
+        coords["covariate"] = np.asarray(covariate_names, dtype=object)
+    return coords
+
+
+def _cell_predictor(
+    spec: ModelSpec, index: CellIndex, x: np.ndarray, covariate_names: list[str]
+) -> pt.TensorVariable:
+    """The linear predictor per cell; must be called inside a model context."""
+    priors = spec.priors
+    mu = pm.Normal("mu", mu=priors.mu_loc, sigma=priors.mu_scale)
+    centred = priors.centred_groups(list(spec.groups))
+    terms: list[pt.TensorVariable] = []
+    mu_absorbed = False
+    for g in spec.groups:
+        sd = _scale_rv(f"sd_{g}", priors.sd_prior(g))
+        codes = index.codes[g]
+        if g in centred and not mu_absorbed:
+            level = pm.Normal(f"level_{g}", mu=mu, sigma=sd, dims=g)
+            terms.append(level[codes])
+            mu_absorbed = True
+        elif g in centred:
+            effect = pm.Normal(f"effect_{g}", mu=0.0, sigma=sd, dims=g)
+            terms.append(effect[codes])
+        else:
+            z = pm.Normal(f"z_{g}", mu=0.0, sigma=1.0, dims=g)
+            terms.append(sd * z[codes])
+    eta = terms[0] if mu_absorbed else mu + terms[0]
+    for term in terms[1:]:
+        eta = eta + term
+    if spec.has_cell_effect:
+        sd_cell = _scale_rv("sd_cell", priors.cell_sd)
+        z_cell = pm.Normal("z_cell", mu=0.0, sigma=1.0, dims="cell")
+        eta = eta + sd_cell * z_cell
+    if covariate_names:
+        beta = pm.Normal("beta", mu=0.0, sigma=priors.beta_scale, dims="covariate")
+        eta = eta + pt.dot(pt.as_tensor_variable(x), beta)
+    return eta
+
+
+def build_area_model(
+    spec: ModelSpec,
+    index: CellIndex,
+    estimate: np.ndarray,
+    se: np.ndarray,
+    x: np.ndarray | None = None,
+    covariate_names: list[str] | None = None,
+) -> pm.Model:
+    """The Fay-Herriot model: ``direct_c ~ Normal(theta_c, se_c)`` on cells with an estimate.
+
+    ``estimate`` and ``se`` have one entry per cell of ``index``; cells with a missing estimate
+    are predicted from the group effects only.
+    """
+    covariate_names = covariate_names or []
+    observed = np.flatnonzero(np.isfinite(estimate))
+    coords = _coords(index, covariate_names)
+    coords["obs"] = observed
+    with pm.Model(coords=coords) as model:
+        eta = _cell_predictor(
+            spec, index, x if x is not None else np.zeros((0, 0)), covariate_names
+        )
+        theta = pm.Deterministic("theta", eta, dims="cell")
+        pm.Normal(
+            "direct",
+            mu=theta[observed],
+            sigma=se[observed],
+            observed=estimate[observed],
+            dims="obs",
+        )
+    return model
+
+
+def _row_predictor(spec: ModelSpec, eta_cell: pt.TensorVariable, rows: UnitRows):
+    eta = eta_cell[rows.row_cell]
+    for k in spec.strata:
+        effect = pm.ZeroSumNormal(f"effect_{k}", sigma=spec.priors.strata_scale, dims=k)
+        eta = eta + effect[rows.strata_codes[k]]
+    return eta
+
+
+def _theta_from_rows(index: CellIndex, rows: UnitRows, eta_row: pt.TensorVariable):
+    """Population-weighted mean of the row predictions per output cell."""
+    weight = rows.weight.astype(float)
+    totals = np.bincount(rows.row_cell, weights=weight, minlength=index.n_cells)
+    summed = pt.inc_subtensor(pt.zeros(index.n_cells)[rows.row_cell], weight * eta_row)
+    return summed / totals
+
+
+def build_unit_model(
+    spec: ModelSpec,
+    index: CellIndex,
+    rows: UnitRows,
+    x: np.ndarray | None = None,
+    covariate_names: list[str] | None = None,
+) -> pm.Model:
+    """Unit-level model ``score ~ Normal(eta_row, sigma)`` written on sufficient statistics."""
+    covariate_names = covariate_names or []
+    coords = _coords(index, covariate_names)
+    coords.update(rows.strata_levels)
+    obs = np.flatnonzero(rows.n > 0)
+    coords["obs"] = obs
+    n_obs = rows.n[obs].astype(float)
+    n_total = float(n_obs.sum())
+    ss_total = float(rows.sumsq[obs].sum())
+    with pm.Model(coords=coords) as model:
+        eta_cell = _cell_predictor(
+            spec, index, x if x is not None else np.zeros((0, 0)), covariate_names
+        )
+        sigma = _scale_rv("sigma", spec.priors.sigma)
+        eta_row = _row_predictor(spec, eta_cell, rows) if spec.strata else eta_cell[rows.row_cell]
+        pm.Normal(
+            "mean",
+            mu=eta_row[obs],
+            sigma=sigma / np.sqrt(n_obs),
+            observed=rows.mean[obs],
+            dims="obs",
+        )
+        pm.Potential("within", -(n_total - len(obs)) * pt.log(sigma) - ss_total / (2 * sigma**2))
+        if spec.strata:
+            pm.Deterministic("theta", _theta_from_rows(index, rows, eta_row), dims="cell")
+        else:
+            pm.Deterministic("theta", eta_cell, dims="cell")
+    return model
+
+
+def build_respondent_model(
+    spec: ModelSpec,
+    index: CellIndex,
+    rows: UnitRows,
+    respondent_row: np.ndarray,
+    score: np.ndarray,
+) -> pm.Model:
+    """The same unit-level model with one likelihood term per respondent (slow; for validation).
+
+    ``respondent_row`` gives, per respondent, the row of ``rows`` it belongs to.
+    """
+    coords = _coords(index, [])
+    coords.update(rows.strata_levels)
+    with pm.Model(coords=coords) as model:
+        eta_cell = _cell_predictor(spec, index, np.zeros((0, 0)), [])
+        sigma = _scale_rv("sigma", spec.priors.sigma)
+        eta_row = _row_predictor(spec, eta_cell, rows) if spec.strata else eta_cell[rows.row_cell]
+        pm.Normal("score", mu=eta_row[respondent_row], sigma=sigma, observed=score)
+    return model

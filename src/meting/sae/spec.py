@@ -1,0 +1,163 @@
+"""Priors and the model specification of the small-area models, as plain dataclasses.
+
+Nothing here imports PyMC: a specification says *what* model is fitted (which groups, which
+priors, which levels are centred); :mod:`meting.sae.model` turns it into a ``pm.Model``. This keeps
+the choices reviewable and hashable (the cache key includes :func:`spec_fingerprint`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from meting.errors import ParameterError
+
+ScaleFamily = Literal["halfnormal", "halfcauchy", "halfstudentt", "exponential"]
+_SCALE_FAMILIES: tuple[str, ...] = ("halfnormal", "halfcauchy", "halfstudentt", "exponential")
+
+
+@dataclass(frozen=True)
+class ScalePrior:
+    """Prior of a standard deviation (a group-level sd, the cell sd or the unit-level sigma).
+
+    Parameters
+    ----------
+    family
+        ``"halfnormal"``, ``"halfcauchy"``, ``"halfstudentt"`` (with ``nu`` degrees of freedom)
+        or ``"exponential"`` (``scale`` is then the mean, i.e. ``lam = 1 / scale``).
+    scale
+        Scale of the distribution, in the units of the score (marks on the 1-10 scale).
+    nu
+        Degrees of freedom, used by ``"halfstudentt"`` only.
+    """
+
+    family: ScaleFamily = "halfnormal"
+    scale: float = 1.0
+    nu: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.family not in _SCALE_FAMILIES:
+            raise ParameterError(
+                f"ScalePrior.family must be one of {sorted(_SCALE_FAMILIES)}; got {self.family!r}. "
+                "Pick one of the listed families."
+            )
+        if not self.scale > 0:
+            raise ParameterError(
+                f"ScalePrior.scale must be > 0; got {self.scale!r}. Give a positive scale."
+            )
+        if not self.nu > 0:
+            raise ParameterError(f"ScalePrior.nu must be > 0; got {self.nu!r}. Give nu > 0.")
+
+
+def HalfNormal(scale: float) -> ScalePrior:
+    """A half-normal prior with the given scale."""
+    return ScalePrior("halfnormal", scale)
+
+
+def HalfCauchy(scale: float) -> ScalePrior:
+    """A half-Cauchy prior with the given scale (as in the eight schools model)."""
+    return ScalePrior("halfcauchy", scale)
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Priors of the small-area models, with defaults for marks on the 1-10 scale.
+
+    The linear predictor of cell ``c`` is::
+
+        theta_c = mu + sum_g effect_g[level_g(c)] + cell_c (+ x_c @ beta)
+
+    with ``effect_g ~ Normal(0, sd_g)`` per group ``g`` (life event, municipality, ...),
+    ``cell_c ~ Normal(0, sd_cell)`` (only with two or more groups: with one group the cell *is*
+    the group level) and, in the unit-level model, ``score ~ Normal(theta_cell, sigma)``.
+
+    Parameters
+    ----------
+    mu_loc, mu_scale
+        ``mu ~ Normal(mu_loc, mu_scale)``. Default ``Normal(6.5, 2.5)``: centred near the
+        published national marks (6,5-7), two sds cover the whole 1-10 scale.
+    group_sd
+        Prior of every group-level sd (``sd_<group>``). Default ``HalfNormal(1)``: life events or
+        municipalities that differ by more than about two marks are a priori unlikely.
+        A dict ``{group: ScalePrior}`` gives a prior per group (missing groups get the default).
+    cell_sd
+        Prior of the sd of the cell (interaction) effects. Default ``HalfNormal(0.5)``.
+    sigma
+        Prior of the unit-level residual sd (``fit_unit_level`` only). Default ``HalfNormal(3)``:
+        the sd of individual marks is typically 1-2.
+    beta_scale
+        ``beta_k ~ Normal(0, beta_scale)`` for covariates (numeric covariates are centred first,
+        categorical ones dummy-coded against their first level). Default 1.
+    strata_scale
+        In the MRP model, each weighting variable (e.g. age band, sex) gets a sum-to-zero effect
+        ``ZeroSumNormal(strata_scale)``. Default 0.5.
+    centred
+        Names of the groups whose effects are written centred (``level_g ~ Normal(mu, sd_g)``)
+        instead of non-centred (``mu + sd_g * z_g``). ``None`` (default) centres the first group
+        only: the life events are each backed by thousands of respondents, and the non-centred
+        form then makes mu, sd and z fight each other (see TOOLCHAIN.md section 2.2). Use ``()``
+        for a fully non-centred model (the right choice when every level has little data, as in
+        eight schools).
+    """
+
+    mu_loc: float = 6.5
+    mu_scale: float = 2.5
+    group_sd: ScalePrior | dict[str, ScalePrior] = field(default_factory=lambda: HalfNormal(1.0))
+    cell_sd: ScalePrior = field(default_factory=lambda: HalfNormal(0.5))
+    sigma: ScalePrior = field(default_factory=lambda: HalfNormal(3.0))
+    beta_scale: float = 1.0
+    strata_scale: float = 0.5
+    centred: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("mu_scale", "beta_scale", "strata_scale"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ParameterError(
+                    f"Priors.{name} must be > 0; got {value!r}. Give a positive scale."
+                )
+        if self.centred is not None and isinstance(self.centred, str):
+            raise ParameterError(
+                f"Priors.centred must be a tuple of group names or None; got {self.centred!r}. "
+                f"Write centred=({self.centred!r},)."
+            )
+
+    def sd_prior(self, group: str) -> ScalePrior:
+        """The prior of ``sd_<group>``."""
+        if isinstance(self.group_sd, dict):
+            return self.group_sd.get(group, HalfNormal(1.0))
+        return self.group_sd
+
+    def centred_groups(self, groups: list[str]) -> tuple[str, ...]:
+        """The groups written centred, for a model on ``groups``."""
+        if self.centred is None:
+            return tuple(groups[:1])
+        unknown = sorted(set(self.centred) - set(groups))
+        if unknown:
+            raise ParameterError(
+                f"Priors.centred must name model groups {groups}; got unknown {unknown}. "
+                "Remove them or add them to groups."
+            )
+        return tuple(self.centred)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What is fitted: the kind of likelihood, the groups, covariates and priors."""
+
+    kind: Literal["area", "unit"]
+    groups: tuple[str, ...]
+    covariates: tuple[str, ...] = ()
+    strata: tuple[str, ...] = ()
+    priors: Priors = field(default_factory=Priors)
+
+    @property
+    def has_cell_effect(self) -> bool:
+        """Cells get their own effect only when they are an interaction of two or more groups."""
+        return len(self.groups) >= 2
+
+
+def spec_fingerprint(spec: ModelSpec) -> str:
+    """A canonical JSON text of the specification (for the cache key)."""
+    return json.dumps(asdict(spec), sort_keys=True, default=str)
