@@ -466,8 +466,30 @@ class SurveyDesign:
             )
         out.attrs.update(method="taylor", level=level)
         if full_cov:
-            out.attrs["vcov"] = v
+            out.attrs["vcov"] = Covariance(v)
         return out
+
+
+class Covariance(np.ndarray):
+    """The covariance matrix of a table's estimates, kept in ``attrs["vcov"]``.
+
+    A plain ndarray subclass whose ``==`` answers one bool (identical matrices or not): pandas
+    compares ``attrs`` when it concatenates or merges tables, and an elementwise comparison there
+    raises "the truth value of an array is ambiguous".
+    """
+
+    def __new__(cls, values: np.ndarray) -> Covariance:
+        return np.asarray(values, dtype=float).view(cls)
+
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        return isinstance(other, np.ndarray) and np.array_equal(
+            np.asarray(self), np.asarray(other), equal_nan=True
+        )
+
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _add_test(
