@@ -51,8 +51,10 @@ def tests_slow(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff, and a check that every paired notebook (.py / .ipynb) is in sync."""
     _install(session, "test")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "notebooks", "noxfile.py")
+    session.run(
+        "ruff", "format", "--check", "src", "tests", "benchmarks", "notebooks", "noxfile.py"
+    )
     session.run("python", "-m", "meting.report.notebooks", "--check", env=ENV)
 
 
@@ -69,6 +71,14 @@ def lock(session: nox.Session) -> None:
     """Regenerate requirements/lock.txt from pyproject.toml (needs network)."""
     session.install("uv")
     session.run(
-        "uv", "pip", "compile", "pyproject.toml", "--extra", "test",
-        "--python-version", PYTHON, "-o", str(LOCK),
+        "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--extra",
+        "test",
+        "--python-version",
+        PYTHON,
+        "-o",
+        str(LOCK),
     )

@@ -23,7 +23,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from meting.synthetic import generate_command
 
-    return generate_command(args.waves, out_dir=args.out, params_dir=args.params, national=args.national)
+    return generate_command(
+        args.waves, out_dir=args.out, params_dir=args.params, national=args.national
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -35,7 +37,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meting", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--params", type=Path, default=None, help="parameter folder (default: the project's params/)"
+        "--params",
+        type=Path,
+        default=None,
+        help="parameter folder (default: the project's params/)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -60,5 +60,12 @@ ORGANISATION_SCORE: Final = "score"  # rapportcijfer 1-10
 
 # --- estimate tables (design-based and Bayesian alike) ----------------------------------------
 ESTIMATE_COLUMNS: Final = (
-    "variable", "estimate", "se", "df", "ci_lower", "ci_upper", "deff", "n",
+    "variable",
+    "estimate",
+    "se",
+    "df",
+    "ci_lower",
+    "ci_upper",
+    "deff",
+    "n",
 )
