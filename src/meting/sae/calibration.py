@@ -187,7 +187,7 @@ def run_calibration(
     n_events: int = 8,
     respondents: int = 3000,
     sampler: Literal["nutpie", "pymc"] = "nutpie",
-    chains: int = 2,
+    chains: int = 4,
     draws: int = 1000,
     tune: int = 1000,
 ) -> CalibrationResult:

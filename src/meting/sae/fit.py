@@ -107,6 +107,7 @@ def sample_model(
         try:
             with model, warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*at least 4 chains.*")
+                warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
                 # compile once up front so the compile time can be told apart from sampling
                 model.compile_logp()
                 model.compile_dlogp()
