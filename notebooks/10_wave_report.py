@@ -13,8 +13,9 @@ wave = "2008-nulmeting"  # a label from params/waves/
 params_dir = ""  # empty: the project's params/
 
 # %% tags=["remove-cell"]
-from IPython.display import HTML
+from IPython.display import HTML, display
 
+from meting import columns as C
 from meting.knelpunten import EXPLANATIONS, importance_performance, plot_importance_performance
 from meting.registry import load_registry
 from meting.report import analysis as A
@@ -28,6 +29,7 @@ from meting.report import (
     to_html,
     warning_box,
 )
+from meting.report import knelpunten_tables as KT
 from meting.report.provenance import notebook_file
 
 setup_notebook()
@@ -36,6 +38,9 @@ s = registry.settings
 an = A.analyse_wave(registry, wave)
 sae = A.fit_small_areas(an)
 T = s.target
+event_names = {k: v.name for k, v in registry.life_events.items()}
+org_names = {k: v.name for k, v in registry.organisations.items()}
+mun_names = {k: v.name for k, v in registry.municipalities.items()}
 
 # %% tags=["remove-cell"]
 problems = [] if an.weighting.converged else ["De weging is niet geconvergeerd."]
@@ -147,6 +152,17 @@ plots.bar_plot(
     what="kanalen",
 )
 
+# %%
+channel_table = KT.channel_table(an.design, min_n=s.min_cell_size)
+display(KT.explanation("channels"))
+KT.channel_table_html(channel_table, caption="Tabel 4. Gebruik en ketencijfer per kanaal")
+
+# %%
+plots.forest_plot(
+    channel_table, "kanaal", target=T, min_n=s.min_cell_size, what="kanalen",
+    title="Ketencijfer van de gebruikers per kanaal",
+)  # fmt: skip
+
 # %% [markdown]
 # ## 5. De tien normen van de BurgerServiceCode
 #
@@ -154,10 +170,12 @@ plots.bar_plot(
 # voor wie de norm van toepassing was.
 
 # %%
+display(KT.explanation("norms"))
+norms = KT.norms_table(an.design, min_n=s.min_cell_size, level=s.confidence)
+KT.norms_html(norms, caption="Tabel 5. Aandeel 'goed' en 'niet goed' per norm")
+
+# %%
 bsc = A.bsc_shares(an)
-tables.share_table(
-    bsc, "norm", "norm", min_n=s.min_cell_size, caption="Tabel 4. Aandeel 'goed' per norm"
-)
 
 # %%
 plots.bar_plot(
@@ -172,17 +190,67 @@ plots.bar_plot(
 )
 
 # %% [markdown]
-# ### Knelpunten: belang en prestatie van de normen
+# ### De zwakste normen per levensgebeurtenis
 
 # %%
-matrix = importance_performance(an.design)
+weak = KT.weakest_table(an.design, min_n=s.min_cell_size, names=event_names)
+display(KT.explanation("weakest"))
+KT.norms_heatmap(weak, title="Aandeel 'goed' per norm en levensgebeurtenis")
+
+# %%
+KT.weakest_html(KT.weakest_summary(weak), caption="Tabel 6. Zwakste normen per levensgebeurtenis")
+
+# %% [markdown]
+# ## 6. Knelpunten: wat verbeteren het meest oplevert
+#
+# ### Sleutelfactoren van het ketencijfer
+
+# %%
+drivers = KT.drivers_table(an.design, min_n=s.min_cell_size, level=s.confidence)
+display(KT.explanation("drivers"), KT.drivers_note(drivers))
+KT.drivers_html(drivers, caption="Tabel 7. Sleutelfactoren van het ketencijfer (landelijk)")
+
+# %%
+KT.drivers_plot(drivers, title="Belang van de normen voor het ketencijfer")
+
+# %% [markdown]
+# ### Belang en prestatie van de normen
+
+# %%
+matrix = importance_performance(an.design, aspects=drivers.attrs["predictors"])
 HTML(f"<p>{EXPLANATIONS['matrix']}</p>")
 
 # %%
 plot_importance_performance(matrix)
 
 # %% [markdown]
-# ## 6. Kleine-domeinschattingen per gemeente
+# ### Het ketenbeeld per levensgebeurtenis
+
+# %%
+orgs_long = an.data.organisations
+if orgs_long is None:
+    display(HTML("<p>Deze meting bevat geen oordelen per organisatie.</p>"))
+else:
+    chain = KT.chain_table(
+        an.design, orgs_long, min_n=s.min_cell_size, names=event_names, organisation_names=org_names
+    )
+    display(KT.explanation("chain"), KT.chain_headline(an.design, orgs_long))
+    display(KT.chain_plot(chain, target=T, title="Organisaties, keten en samenwerking"))
+    display(KT.chain_html(chain, caption="Tabel 8. Ketenbeeld per levensgebeurtenis"))
+
+# %% [markdown]
+# ### TRI*M-index per gemeente
+
+# %%
+if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
+    trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=mun_names)
+    display(KT.explanation("trim"), KT.trim_plot(trim, title="TRI*M-index per gemeente"))
+    display(KT.trim_html(trim, caption="Tabel 9. TRI*M-index per gemeente"))
+else:
+    display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
+
+# %% [markdown]
+# ## 7. Kleine-domeinschattingen per gemeente
 #
 # Per gemeente zijn er te weinig respondenten per levensgebeurtenis voor een betrouwbare directe
 # schatting. Een hiërarchisch Bayesiaans model (Fay-Herriot) leent kracht van andere gemeenten en
@@ -196,7 +264,7 @@ tables.sae_table(
     "naam",
     "gemeente",
     min_n=s.min_cell_size,
-    caption="Tabel 5. Keten per gemeente (modelschatting)",
+    caption="Tabel 10. Keten per gemeente (modelschatting)",
 )
 
 # %%
@@ -213,29 +281,29 @@ plots.forest_plot(
 )
 
 # %% [markdown]
-# ## 7. Steekproef en weging
+# ## 8. Steekproef en weging
 #
 # De steekproef wijkt af van de bevolking; daarom is gewogen naar de bevolkingsverdeling
-# (raking op gemeente x leeftijd x geslacht en op opleiding). Tabel 6 laat de verdeling
-# vóór en na weging zien; tabel 7 de kenmerken van de weging.
+# (raking op gemeente x leeftijd x geslacht en op opleiding). Tabel 11 laat de verdeling
+# vóór en na weging zien; tabel 12 de kenmerken van de weging.
 
 # %%
 comp = A.sample_composition(an, "age_band")
 to_html(
     comp.rename(columns={"age_band": "leeftijd"}),
     {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
-    caption="Tabel 6. Leeftijd: steekproef, gewogen en bevolking",
+    caption="Tabel 11. Leeftijd: steekproef, gewogen en bevolking",
 )
 
 # %%
 to_html(
     A.sample_composition(an, "education").rename(columns={"education": "opleiding"}),
     {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
-    caption="Tabel 6b. Opleiding",
+    caption="Tabel 11b. Opleiding",
 )
 
 # %%
-to_html(A.weighting_table(an), caption="Tabel 7. Kenmerken van de weging")
+to_html(A.weighting_table(an), caption="Tabel 12. Kenmerken van de weging")
 
 # %% [markdown]
 # ## Verantwoording

@@ -17,6 +17,7 @@ from IPython.display import HTML, display
 from meting.registry import load_registry
 from meting.report import analysis as A
 from meting.report import collect_provenance, plots, setup_notebook, tables, to_html
+from meting.report import knelpunten_tables as KT
 from meting.report.provenance import notebook_file
 
 setup_notebook()
@@ -84,6 +85,21 @@ for a, b in pairs:
             caption=f"Keten per levensgebeurtenis: {a} → {b}",
         )
     )
+
+# %% [markdown]
+# ## 4. Contactkanalen: de verschuiving
+
+# %%
+display(KT.explanation("channels"))
+designs = {label: an.design for label, an in waves.items()}
+KT.channel_use_plot(
+    designs, min_n=s.min_cell_size, title="Gebruik van de contactkanalen per meting"
+)
+
+# %%
+for a, b in pairs:
+    shift = KT.channel_shift_table(waves[a].design, waves[b].design, min_n=s.min_cell_size)
+    display(KT.channel_shift_html(shift, caption=f"Contactkanalen: {a} → {b}"))
 
 # %%
 collect_provenance(

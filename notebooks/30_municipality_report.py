@@ -16,6 +16,7 @@ params_dir = ""  # empty: the project's params/
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
 
+from meting import columns as C
 from meting.knelpunten import EXPLANATIONS, improvement_agenda
 from meting.registry import load_registry
 from meting.report import analysis as A
@@ -30,6 +31,7 @@ from meting.report import (
     to_html,
     warning_box,
 )
+from meting.report import knelpunten_tables as KT
 from meting.report.provenance import notebook_file
 
 setup_notebook()
@@ -39,6 +41,7 @@ an = A.analyse_wave(registry, wave)
 sae = A.fit_small_areas(an)  # from the cache filled by the wave report
 mun = registry.municipalities[municipality]
 cells = A.municipality_cells(an, sae, municipality)
+event_names = {k: v.name for k, v in registry.life_events.items()}
 
 # %%
 HTML(
@@ -111,7 +114,55 @@ tables.sae_table(
 )
 
 # %% [markdown]
-# ## 4. Verbeteragenda
+# ## 4. De normen van de BurgerServiceCode
+#
+# Per norm het aandeel inwoners van deze gemeente dat de norm 'goed' en 'niet goed' vindt, met
+# het landelijke aandeel 'goed' ernaast.
+
+# %%
+norms = KT.norms_table(an.design, min_n=s.min_cell_size, by=C.MUNICIPALITY, level=s.confidence)
+norms = KT.select(norms, C.MUNICIPALITY, municipality)
+national_norms = KT.norms_table(an.design, min_n=s.min_cell_size, level=s.confidence)
+display(KT.explanation("norms"))
+KT.norms_html(norms, reference=national_norms, caption="Tabel 4. Normen in de gemeente")
+
+# %%
+plots.bar_plot(
+    norms, "norm_label", "goed", lower="goed_lower", upper="goed_upper", min_n=s.min_cell_size,
+    title=f"{mun.name}: aandeel 'goed' per norm", what="normen",
+)  # fmt: skip
+
+# %% [markdown]
+# ## 5. TRI*M-index naast de andere gemeenten
+
+# %%
+if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
+    names = {k: v.name for k, v in registry.municipalities.items()}
+    trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=names, level=s.confidence)
+    display(KT.explanation("trim"), KT.trim_plot(trim, highlight=municipality))
+    display(KT.trim_html(trim, highlight=municipality, caption="Tabel 5. TRI*M-index"))
+else:
+    display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
+
+# %% [markdown]
+# ## 6. Het ketenbeeld in de gemeente
+#
+# Alleen levensgebeurtenissen met genoeg respondenten in deze gemeente; organisaties met te weinig
+# beoordelingen tellen niet mee voor 'beste organisatie'.
+
+# %%
+chain = KT.municipality_chain(
+    an.design, an.data.organisations, municipality, min_n=s.min_cell_size, names=event_names,
+    organisation_names={k: v.name for k, v in registry.organisations.items()},
+)  # fmt: skip
+if chain is None or (~chain["onderdrukt"]).sum() == 0:
+    display(HTML("<p>Te weinig respondenten per levensgebeurtenis voor een ketenbeeld.</p>"))
+else:
+    display(KT.explanation("chain"), KT.chain_plot(chain, target=s.target))
+    display(KT.chain_html(chain, caption="Tabel 6. Ketenbeeld per levensgebeurtenis"))
+
+# %% [markdown]
+# ## 7. Verbeteragenda
 #
 # De levensgebeurtenissen waar verbetering het meeste oplevert: prioriteit = afstand tot de 7 x hoe
 # vaak de levensgebeurtenis voorkomt (directe schattingen; kleine cellen niet getoond).
@@ -123,10 +174,10 @@ if agenda.empty:
     display(HTML("<p>Geen levensgebeurtenissen met genoeg respondenten voor een agenda.</p>"))
 else:
     display(HTML(f"<p>{EXPLANATIONS['agenda']}</p>"))
-    display(tables.agenda_table(agenda, min_n=s.min_cell_size, caption="Tabel 4. Verbeteragenda"))
+    display(tables.agenda_table(agenda, min_n=s.min_cell_size, caption="Tabel 7. Verbeteragenda"))
 
 # %% [markdown]
-# ## 5. Wat niet getoond wordt
+# ## 8. Wat niet getoond wordt
 #
 # Directe schattingen op minder dan de minimumcelgrootte worden niet getoond; de modelschatting
 # wel, omdat die op alle gemeenten steunt en niets over individuele respondenten prijsgeeft.

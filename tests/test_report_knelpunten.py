@@ -85,6 +85,16 @@ def test_small_norm_cells_are_blank_exactly_below_min_n(design) -> None:
     assert sub.loc[~small, ["goed", "niet_goed"]].notna().all().all()
     html = KT.norms_html(sub.reset_index(), caption="x").html
     assert "–" in html and "niet getoond" in html and C.RESPONDENT_ID not in html
+    # one municipality: the note counts only its own blank cells
+    code = str(sub.index[small.to_numpy()][0])
+    mine = KT.select(table, C.MUNICIPALITY, code)
+    assert len(mine) == 10 and mine.attrs["suppressed"] == int(mine[SUPPRESSED].sum())
+    big = str(sub.index[~small.to_numpy()][0])
+    national = KT.norms_table(design, min_n=100)
+    assert KT.select(table, C.MUNICIPALITY, big).attrs["suppressed"] == int(
+        table.loc[table[C.MUNICIPALITY].astype(str) == big, SUPPRESSED].sum()
+    )
+    assert "goed landelijk" in KT.norms_html(mine, reference=national).html
 
 
 def test_weakest_summary_names_the_lowest_ranked_norm(design, registry) -> None:
@@ -202,6 +212,12 @@ def test_chain_table_picks_best_among_large_organisations(design, wave, registry
     # organisation names are used when given
     named = KT.chain_table(design, wave.organisations, min_n=min_n, organisation_names=orgs)
     assert set(named.loc[~named[SUPPRESSED], "beste_organisatie"]) <= set(orgs.values()) | {"–"}
+    code = str(design.data[C.MUNICIPALITY].astype(str).value_counts().index[0])
+    mine = KT.municipality_chain(design, wave.organisations, code, min_n=min_n, names=names)
+    assert set(mine[C.MUNICIPALITY]) == {code}
+    assert mine.attrs["suppressed"] == int(mine[SUPPRESSED].sum())
+    assert (mine.loc[~mine[SUPPRESSED], "n"] >= min_n).all()
+    assert KT.municipality_chain(design, None, code, min_n=min_n) is None
     head = KT.chain_headline(design, wave.organisations).html
     assert "organisaties gemiddeld een" in head and "7,0 tegen 6,7" in head
 
@@ -232,6 +248,9 @@ def test_channel_table_and_shift_by_hand(design, earlier) -> None:
     assert blank.loc[~small, "difference"].notna().all()
     html = KT.channel_shift_html(shift).html
     assert "procentpunten" in html and "," in html
+    fig = KT.channel_use_plot({EARLIER: earlier, WAVE: design}, min_n=30)
+    assert fig.note == "" and fig.png()[:4] == b"\x89PNG"
+    assert "8 cellen" in KT.channel_use_plot({EARLIER: earlier, WAVE: design}, min_n=10**5).note
 
 
 def test_trim_index_by_hand_and_suppressed(design, registry) -> None:

@@ -82,15 +82,18 @@ __all__ = [
     "channel_shift_table",
     "channel_table",
     "channel_table_html",
+    "channel_use_plot",
     "drivers_html",
     "drivers_note",
     "drivers_plot",
     "drivers_table",
     "explanation",
+    "municipality_chain",
     "norm_label",
     "norms_heatmap",
     "norms_html",
     "norms_table",
+    "select",
     "trim_html",
     "trim_plot",
     "trim_table",
@@ -126,6 +129,22 @@ def explanation(*keys: str) -> Note:
 
     body = " ".join(html.escape(EXPLANATIONS[k]) for k in keys)
     return Note(f'<p class="meting-explanation">{body}</p>')
+
+
+def select(table: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
+    """The rows of a suppressed table where ``column == value`` (for example one municipality),
+    with ``attrs["suppressed"]`` recounted on those rows, so the note under it is right."""
+    if column not in table.columns:
+        raise ParameterError(
+            f"column to select on must be in the table; got {column!r}, columns are "
+            f"{[str(c) for c in table.columns]}."
+        )
+    out = table.loc[table[column].astype(str) == str(value)].reset_index(drop=True)
+    out.attrs = dict(table.attrs)
+    if SUPPRESSED in out.columns:
+        out.attrs["suppressed"] = int(out[SUPPRESSED].sum())
+        out.attrs["suppressed_secondary"] = 0
+    return out
 
 
 def _check_min_n(min_n: int) -> int:
@@ -595,6 +614,32 @@ def chain_table(
     return shown.loc[order].reset_index(drop=True)
 
 
+def municipality_chain(
+    design: SurveyDesign,
+    organisations: pd.DataFrame | None,
+    code: str,
+    *,
+    min_n: int,
+    names: Mapping[str, str] | None = None,
+    organisation_names: Mapping[str, str] | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame | None:
+    """:func:`chain_table` per life event within one municipality (None without organisation
+    ratings); life events of the municipality below ``min_n`` are blank."""
+    if organisations is None:
+        return None
+    table = chain_table(
+        design,
+        organisations,
+        min_n=min_n,
+        by=[C.MUNICIPALITY, C.LIFE_EVENT],
+        names=names,
+        organisation_names=organisation_names,
+        level=level,
+    )
+    return select(table, C.MUNICIPALITY, code)
+
+
 def chain_headline(
     design: SurveyDesign, organisations: pd.DataFrame, *, level: float = 0.95
 ) -> Note:
@@ -616,31 +661,33 @@ def chain_headline(
 
 
 def chain_html(table: pd.DataFrame, *, caption: str | None = None) -> DutchTable:
-    """Print a :func:`chain_table`."""
+    """Print a :func:`chain_table` (the best organisation with its mark in one column, the gap
+    with its interval in another, so the table fits an A4 page)."""
+    best = [
+        EMPTY if pd.isna(v) else f"{org} ({fmt_score(v)})"
+        for org, v in zip(table["beste_organisatie"], table["best_score"], strict=True)
+    ]
+    gap = [
+        EMPTY if pd.isna(g) else f"{fmt_diff(g)} ({fmt_diff(lo)} tot {fmt_diff(hi)})"
+        for g, lo, hi in zip(table["gap"], table["gap_lower"], table["gap_upper"], strict=True)
+    ]
     out = pd.DataFrame(
         {
             "levensgebeurtenis": table["naam"],
-            "beste organisatie": table["beste_organisatie"],
-            "cijfer beste": table["best_score"],
-            "organisaties samen": table["organisations_score"],
             "keten": table["chain_score"],
-            "samenwerking": table["cooperation_score"],
-            "beste min keten": table["gap"],
-            "95%-interval verschil": [
-                EMPTY if pd.isna(lo) else f"{fmt_diff(lo)} – {fmt_diff(hi)}"
-                for lo, hi in zip(table["gap_lower"], table["gap_upper"], strict=True)
-            ],
+            "samen­werking": table["cooperation_score"],
+            "organisaties samen": table["organisations_score"],
+            "beste organisatie (cijfer)": best,
+            "beste min keten (95%-interval)": gap,
             "n": table["n"],
         }
     )
     formats = {
-        "beste organisatie": "text",
-        "cijfer beste": "score",
-        "organisaties samen": "score",
         "keten": "score",
-        "samenwerking": "score",
-        "beste min keten": "diff",
-        "95%-interval verschil": "text",
+        "samen­werking": "score",
+        "organisaties samen": "score",
+        "beste organisatie (cijfer)": "text",
+        "beste min keten (95%-interval)": "text",
         "n": "int",
     }
     return to_html(out, formats, caption=caption, note=suppression_note(table) or None)
@@ -793,6 +840,54 @@ def channel_shift_table(
         value_cols=["estimate_earlier", "estimate_later", "difference", "ci_lower", "ci_upper",
                     "p_value"],
     )  # fmt: skip
+
+
+def channel_use_plot(
+    designs: Mapping[str, SurveyDesign],
+    *,
+    min_n: int,
+    level: float = 0.95,
+    title: str | None = None,
+) -> ReportFigure:
+    """Grouped bars: the use share of each channel per wave (``designs``: wave label -> design,
+    in display order), with intervals; cells below ``min_n`` respondents left out."""
+    min_n = _check_min_n(min_n)
+    labels = list(designs)
+    palette = [COLORS["accent"], COLORS["second"], COLORS["above"], COLORS["below"], "#009E73"]
+    width = 0.8 / max(len(labels), 1)
+    left_out = 0
+    with mpl.rc_context(HOUSE_STYLE):
+        fig = Figure(figsize=(FIG_WIDTH_IN, 3.2), layout="constrained")
+        ax = fig.add_subplot()
+        ax.grid(axis="x", visible=False)
+        ax.grid(axis="y", visible=True)
+        x = np.arange(len(C.CHANNELS))
+        for k, label in enumerate(labels):
+            use = channel_use(designs[label], level=level).set_index("channel")
+            use = use.reindex(list(C.CHANNELS))
+            ok = (use["n"] >= min_n).to_numpy()
+            left_out += int((~ok).sum())
+            est = use["estimate"].to_numpy(dtype=float)
+            err = np.vstack([est - use["ci_lower"], use["ci_upper"] - est])
+            pos = x + (k - (len(labels) - 1) / 2) * width
+            ax.bar(
+                pos[ok], est[ok], width=width * 0.95, yerr=err[:, ok], label=label,
+                color=palette[k % len(palette)],
+                error_kw={"ecolor": "#444444", "elinewidth": 0.8, "capsize": 2},
+            )  # fmt: skip
+        ax.set_xticks(x, [CHANNEL_LABELS[c] for c in C.CHANNELS])
+        ax.yaxis.set_major_formatter(DutchPercentFormatter(xmax=1.0, decimals=0))
+        ax.set_ylabel("aandeel dat het kanaal gebruikte")
+        ax.legend(loc="upper left", ncol=len(labels))
+        ax.set_ylim(0, 1)
+        if title:
+            ax.set_title(title)
+    note = (
+        f"{left_out} cellen met minder dan {min_n} respondenten niet getoond." if left_out else ""
+    )
+    return ReportFigure(
+        fig, alt=f"Staafdiagram: kanaalgebruik in {len(labels)} metingen.", note=note
+    )
 
 
 _ORDER = {"gebruik": 0, "ketencijfer": 1, "balie": 0, "telefoon": 1, "internet": 2, "brief": 3}
