@@ -101,3 +101,16 @@ def test_synthetic_wave_organisations_above_chain():
     view = chain_view(SurveyDesign(wave.respondents), wave.organisations, by=[])
     row = view.set_index("item").loc["organisaties"]
     assert row["gap_to_chain"] - 3 * row["gap_se"] > 0
+
+
+def test_group_without_best_organisation_gets_no_gap():
+    # After dropping small organisations a life event may have no best organisation left: its
+    # gap must be missing, and the other groups' gaps and intervals must be unaffected.
+    design, org, _ = _wave()
+    view = chain_view(design, org)
+    full = chain_gaps(view).set_index("life_event")
+    view.loc[(view["life_event"] == "b") & view["is_best"], "is_best"] = False
+    gaps = chain_gaps(view).set_index("life_event")
+    assert np.isnan(gaps.loc["b", "gap"]) and np.isnan(gaps.loc["b", "gap_lower"])
+    for col in ("gap", "gap_lower", "gap_upper"):
+        assert gaps.loc["a", col] == pytest.approx(full.loc["a", col])

@@ -247,7 +247,9 @@ def chain_gaps(view: pd.DataFrame, by: str | Sequence[str] = LIFE_EVENT) -> pd.D
             "n_chain": chain["n"],
         }
     )
-    q = t_quantile(level, best["df"].to_numpy(float)) if len(best) else np.array([])
+    # Groups without a best organisation have no gap: align the df on the output's index first.
+    df_best = best["df"].reindex(out.index).to_numpy(float)
+    q = t_quantile(level, df_best) if len(out) else np.array([])
     out["gap_lower"] = out["gap"] - q * out["gap_se"]
     out["gap_upper"] = out["gap"] + q * out["gap_se"]
     out = out.reset_index() if by_cols else out.reset_index(drop=True)
