@@ -108,9 +108,14 @@ def test_group_without_best_organisation_gets_no_gap():
     # gap must be missing, and the other groups' gaps and intervals must be unaffected.
     design, org, _ = _wave()
     view = chain_view(design, org)
+    # a third group (a copy of "a"), so that the groups with a best organisation are neither
+    # all groups nor a single row that would broadcast
+    view = pd.concat([view, view[view["life_event"] == "a"].assign(life_event="c")])
+    view = view.reset_index(drop=True)
     full = chain_gaps(view).set_index("life_event")
     view.loc[(view["life_event"] == "b") & view["is_best"], "is_best"] = False
     gaps = chain_gaps(view).set_index("life_event")
     assert np.isnan(gaps.loc["b", "gap"]) and np.isnan(gaps.loc["b", "gap_lower"])
-    for col in ("gap", "gap_lower", "gap_upper"):
-        assert gaps.loc["a", col] == pytest.approx(full.loc["a", col])
+    for group in ("a", "c"):
+        for col in ("gap", "gap_lower", "gap_upper"):
+            assert gaps.loc[group, col] == pytest.approx(full.loc[group, col])
