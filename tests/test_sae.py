@@ -249,3 +249,40 @@ def test_bad_input_messages(fh_cells):
         fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=1.5)
     with pytest.raises(TypeError):
         fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS)  # seed is required
+
+
+def test_covariates_enter_the_model(fh_cells):
+    from meting.sae.data import build_index, covariate_matrix
+    from meting.sae.model import build_area_model
+    from meting.sae.spec import ModelSpec, Priors
+
+    cells = fh_cells.assign(
+        size_class=np.where(fh_cells["municipality"] < "GM0005", "klein", "groot"),
+        density=np.arange(len(fh_cells), dtype=float),
+    )
+    x, names = covariate_matrix(cells, ["size_class", "density"], "cells")
+    assert names == ["size_class[klein]", "density"]
+    np.testing.assert_allclose(x[:, 1], cells["density"] - cells["density"].mean())
+    np.testing.assert_array_equal(x[:, 0], (cells["size_class"] == "klein").astype(float))
+    index, row_cell = build_index(cells, GROUPS, "cells")
+    order = np.argsort(row_cell)  # model cells are sorted by their labels
+    cells, x = cells.iloc[order], x[order]
+    spec = ModelSpec("area", tuple(GROUPS), ("size_class", "density"), Priors())
+    est = cells["estimate"].to_numpy(dtype=float)
+    se = cells["se_smoothed"].to_numpy(dtype=float)
+    model = build_area_model(spec, index, est, se, x, names)
+    assert list(model.coords["covariate"]) == names
+    import pytensor
+
+    (theta_expr,) = model.replace_rvs_by_values([model["theta"]])
+    theta_of = pytensor.function(model.value_vars, theta_expr, on_unused_input="ignore")
+    point = model.initial_point()
+    values = [point[v.name] for v in model.value_vars]
+    at = [v.name for v in model.value_vars].index("beta")
+    values[at] = np.array([0.5, 0.01])
+    theta = np.array(theta_of(*values), copy=True)
+    values[at] = np.zeros(2)
+    base = np.array(theta_of(*values), copy=True)
+    np.testing.assert_allclose(theta - base, x @ np.array([0.5, 0.01]), atol=1e-12)
+    with pytest.raises(SchemaError, match="no missing values"):
+        covariate_matrix(cells.assign(density=np.nan), ["density"], "cells")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
+import scipy.fft
 import xarray as xr
 from scipy.special import ndtri
 
@@ -167,10 +168,11 @@ def rhat_rank(x: np.ndarray) -> np.ndarray:
 
 def _autocov(x: np.ndarray) -> np.ndarray:
     n = x.shape[-1]
-    m = 1 << int(np.ceil(np.log2(2 * n)))
+    m = scipy.fft.next_fast_len(2 * n, real=True)
     centred = x - x.mean(axis=-1, keepdims=True)
-    f = np.fft.rfft(centred, n=m, axis=-1)
-    return np.fft.irfft(f * np.conjugate(f), n=m, axis=-1)[..., :n] / n
+    f = scipy.fft.rfft(centred, n=m, axis=-1, workers=-1)
+    f *= np.conjugate(f)
+    return scipy.fft.irfft(f, n=m, axis=-1, workers=-1)[..., :n] / n
 
 
 def _ess(x: np.ndarray) -> np.ndarray:

@@ -108,6 +108,8 @@ def sample_model(
             with model, warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*at least 4 chains.*")
                 warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+                # early tuning steps can overflow the kinetic energy; divergences are counted anyway
+                warnings.filterwarnings("ignore", message="overflow encountered", module="pymc")
                 # compile once up front so the compile time can be told apart from sampling
                 model.compile_logp()
                 model.compile_dlogp()
