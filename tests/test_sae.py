@@ -109,8 +109,10 @@ def test_empty_cells_predicted_and_flagged(fh_fit):
 def test_diagnostics_fields(fh_fit):
     d = fh_fit.diagnostics
     n_cells = len(fh_fit.cells)
-    # mu, 3 sds, 4 levels, 10 z_municipality, 40 z_cell, 40 theta
-    assert d.n_parameters == 1 + 3 + 4 + 10 + n_cells + n_cells
+    # mu, 3 sds, 4 levels, 10 z_municipality, 40 theta (the cell effects are integrated out
+    # while sampling and theta drawn from its conditional: no z_cell, no eta)
+    assert d.n_parameters == 1 + 3 + 4 + 10 + n_cells
+    assert "z_cell" not in fh_fit.idata.posterior and "eta" not in fh_fit.idata.posterior
     assert d.sampler == "pymc" and d.chains == 2 and d.draws == 300
     assert d.max_rhat >= 1.0 and d.min_ess_bulk > 0 and d.min_ess_tail > 0
     assert d.trustworthy == (

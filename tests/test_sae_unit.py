@@ -42,7 +42,10 @@ def _models(survey, strata: list[str]):
         strata_codes=codes,
         strata_levels=levels,
     )
-    spec = ModelSpec("unit", tuple(GROUPS), strata=tuple(strata), priors=Priors())
+    # the plain model: cell effects sampled, as in the one-row-per-respondent model
+    spec = ModelSpec(
+        "unit", tuple(GROUPS), strata=tuple(strata), priors=Priors(), marginalise_cells=False
+    )
     key = stats[keys].agg("|".join, axis=1)
     resp_key = survey.respondents[keys].astype(str).agg("|".join, axis=1)
     respondent_row = pd.Index(key).get_indexer(resp_key)

@@ -15,7 +15,7 @@ mean of the row predictions, so the stored draws are the post-stratified cell me
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -69,8 +69,13 @@ def _coords(index: CellIndex, covariate_names: list[str]) -> dict[str, np.ndarra
 
 def _cell_predictor(
     spec: ModelSpec, index: CellIndex, x: np.ndarray, covariate_names: list[str]
-) -> pt.TensorVariable:
-    """The linear predictor per cell; must be called inside a model context."""
+) -> tuple[pt.TensorVariable, pt.TensorVariable | None]:
+    """The linear predictor per cell and ``sd_cell``; must be called inside a model context.
+
+    With ``spec.marginal_cells`` the predictor leaves out the cell effect (it is integrated out
+    by the likelihood); otherwise it includes ``sd_cell * z_cell``. ``sd_cell`` is None for a
+    model on one group.
+    """
     priors = spec.priors
     mu = pm.Normal("mu", mu=priors.mu_loc, sigma=priors.mu_scale)
     centred = priors.centred_groups(list(spec.groups))
@@ -92,14 +97,16 @@ def _cell_predictor(
     eta = terms[0] if mu_absorbed else mu + terms[0]
     for term in terms[1:]:
         eta = eta + term
-    if spec.has_cell_effect:
-        sd_cell = _scale_rv("sd_cell", priors.cell_sd)
-        z_cell = pm.Normal("z_cell", mu=0.0, sigma=1.0, dims="cell")
-        eta = eta + sd_cell * z_cell
     if covariate_names:
         beta = pm.Normal("beta", mu=0.0, sigma=priors.beta_scale, dims="covariate")
         eta = eta + pt.dot(pt.as_tensor_variable(x), beta)
-    return eta
+    sd_cell = None
+    if spec.has_cell_effect:
+        sd_cell = _scale_rv("sd_cell", priors.cell_sd)
+        if not spec.marginal_cells:
+            z_cell = pm.Normal("z_cell", mu=0.0, sigma=1.0, dims="cell")
+            eta = eta + sd_cell * z_cell
+    return eta, sd_cell
 
 
 def build_area_model(
@@ -113,24 +120,26 @@ def build_area_model(
     """The Fay-Herriot model: ``direct_c ~ Normal(theta_c, se_c)`` on cells with an estimate.
 
     ``estimate`` and ``se`` have one entry per cell of ``index``; cells with a missing estimate
-    are predicted from the group effects only.
+    are predicted from the group effects only. With ``spec.marginal_cells`` the model holds
+    ``eta`` (the cell means without their cell effect) instead of ``theta``, and the likelihood is
+    ``direct_c ~ Normal(eta_c, sqrt(se_c^2 + sd_cell^2))``; draw ``theta`` afterwards with
+    :func:`meting.sae.conditional.draw_cell_means`.
     """
     covariate_names = covariate_names or []
     observed = np.flatnonzero(np.isfinite(estimate))
     coords = _coords(index, covariate_names)
     coords["obs"] = observed
     with pm.Model(coords=coords) as model:
-        eta = _cell_predictor(
+        eta, sd_cell = _cell_predictor(
             spec, index, x if x is not None else np.zeros((0, 0)), covariate_names
         )
-        theta = pm.Deterministic("theta", eta, dims="cell")
-        pm.Normal(
-            "direct",
-            mu=theta[observed],
-            sigma=se[observed],
-            observed=estimate[observed],
-            dims="obs",
-        )
+        if spec.marginal_cells:
+            mean = pm.Deterministic("eta", eta, dims="cell")
+            sigma = pt.sqrt(se[observed] ** 2 + sd_cell**2)
+        else:
+            mean = pm.Deterministic("theta", eta, dims="cell")
+            sigma = se[observed]
+        pm.Normal("direct", mu=mean[observed], sigma=sigma, observed=estimate[observed], dims="obs")
     return model
 
 
@@ -157,7 +166,12 @@ def build_unit_model(
     x: np.ndarray | None = None,
     covariate_names: list[str] | None = None,
 ) -> pm.Model:
-    """Unit-level model ``score ~ Normal(eta_row, sigma)`` written on sufficient statistics."""
+    """Unit-level model ``score ~ Normal(eta_row, sigma)`` written on sufficient statistics.
+
+    With ``spec.marginal_cells`` (no strata) the cell effect is integrated out:
+    ``mean_c ~ Normal(eta_c, sqrt(sigma^2 / n_c + sd_cell^2))``; the model then holds ``eta``
+    instead of ``theta`` (see :func:`build_area_model`).
+    """
     covariate_names = covariate_names or []
     coords = _coords(index, covariate_names)
     coords.update(rows.strata_levels)
@@ -167,21 +181,20 @@ def build_unit_model(
     n_total = float(n_obs.sum())
     ss_total = float(rows.sumsq[obs].sum())
     with pm.Model(coords=coords) as model:
-        eta_cell = _cell_predictor(
+        eta_cell, sd_cell = _cell_predictor(
             spec, index, x if x is not None else np.zeros((0, 0)), covariate_names
         )
         sigma = _scale_rv("sigma", spec.priors.sigma)
         eta_row = _row_predictor(spec, eta_cell, rows) if spec.strata else eta_cell[rows.row_cell]
-        pm.Normal(
-            "mean",
-            mu=eta_row[obs],
-            sigma=sigma / np.sqrt(n_obs),
-            observed=rows.mean[obs],
-            dims="obs",
-        )
+        sampling_sd = sigma / np.sqrt(n_obs)
+        if spec.marginal_cells:
+            sampling_sd = pt.sqrt(sigma**2 / n_obs + sd_cell**2)
+        pm.Normal("mean", mu=eta_row[obs], sigma=sampling_sd, observed=rows.mean[obs], dims="obs")
         pm.Potential("within", -(n_total - len(obs)) * pt.log(sigma) - ss_total / (2 * sigma**2))
         if spec.strata:
             pm.Deterministic("theta", _theta_from_rows(index, rows, eta_row), dims="cell")
+        elif spec.marginal_cells:
+            pm.Deterministic("eta", eta_cell, dims="cell")
         else:
             pm.Deterministic("theta", eta_cell, dims="cell")
     return model
@@ -196,12 +209,14 @@ def build_respondent_model(
 ) -> pm.Model:
     """The same unit-level model with one likelihood term per respondent (slow; for validation).
 
-    ``respondent_row`` gives, per respondent, the row of ``rows`` it belongs to.
+    ``respondent_row`` gives, per respondent, the row of ``rows`` it belongs to. The cell effects
+    are always sampled here (``marginalise_cells`` is ignored): the point is the plain model.
     """
+    spec = replace(spec, marginalise_cells=False)
     coords = _coords(index, [])
     coords.update(rows.strata_levels)
     with pm.Model(coords=coords) as model:
-        eta_cell = _cell_predictor(spec, index, np.zeros((0, 0)), [])
+        eta_cell, _ = _cell_predictor(spec, index, np.zeros((0, 0)), [])
         sigma = _scale_rv("sigma", spec.priors.sigma)
         eta_row = _row_predictor(spec, eta_cell, rows) if spec.strata else eta_cell[rows.row_cell]
         pm.Normal("score", mu=eta_row[respondent_row], sigma=sigma, observed=score)
