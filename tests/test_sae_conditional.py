@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -101,7 +102,9 @@ def _z_differences(a: az.InferenceData, b: az.InferenceData, name: str) -> np.nd
     return np.atleast_1d((diff / se).to_numpy())
 
 
-@pytest.mark.parametrize("model", ["area", pytest.param("unit", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "model", ["area", *(pytest.param(m, marks=pytest.mark.slow) for m in ("unit", "mrp"))]
+)
 def test_marginal_fit_gives_the_same_posterior_as_sampling_the_cell_effects(survey, model):
     # small data: every level non-centred and a high target_accept against divergences
     settings = dict(
@@ -116,10 +119,17 @@ def test_marginal_fit_gives_the_same_posterior_as_sampling_the_cell_effects(surv
                 cells, "estimate", "se_smoothed", GROUPS, random_seed=5,
                 marginalise_cells=marginal, **settings,
             )  # fmt: skip
-        else:
+        elif model == "unit":
             fit = fit_unit_level(
                 stats, GROUPS, random_seed=5, marginalise_cells=marginal, **settings
             )
+        else:  # MRP: the strata rows of a cell share its effect
+            keys = [*GROUPS, "age_band", "sex"]
+            strata_stats = sufficient_statistics(survey.respondents, "score", keys)
+            fit = fit_unit_level(
+                strata_stats, GROUPS, population=survey.population, random_seed=5,
+                marginalise_cells=marginal, **settings,
+            )  # fmt: skip
         fits.append(fit.idata)
     assert "z_cell" not in fits[0].posterior and "z_cell" in fits[1].posterior
     # a stray divergence (sd near 0 on this tiny data) is tolerated; many would bias the means
@@ -132,3 +142,51 @@ def test_marginal_fit_gives_the_same_posterior_as_sampling_the_cell_effects(surv
     # and the posterior sd of each cell mean agrees within 15 %
     sd = [f.posterior["theta"].std(("chain", "draw")).to_numpy() for f in fits]
     np.testing.assert_allclose(sd[0], sd[1], rtol=0.15)
+
+
+def test_mrp_marginal_likelihood_is_the_multivariate_normal_of_each_cell(survey):
+    """With the cell effect shared by the strata rows of a cell integrated out, the data part of
+    the log density must be, per cell, the multivariate normal of the row means with covariance
+    diag(sigma^2 / n_r) + tau^2 (scipy, independent of the model code)."""
+    from scipy.stats import multivariate_normal
+
+    from meting.sae.data import build_index
+    from meting.sae.model import UnitRows, build_unit_model
+    from meting.sae.spec import ModelSpec
+
+    strata = ["age_band", "sex"]
+    stats = sufficient_statistics(survey.respondents, "score", [*GROUPS, *strata])
+    index, row_cell = build_index(stats, GROUPS, "stats")
+    rows = UnitRows(
+        row_cell=row_cell,
+        n=stats["n"].to_numpy(),
+        mean=stats["mean"].to_numpy(),
+        sumsq=stats["sumsq"].to_numpy(),
+        weight=np.ones(len(stats)),
+        strata_codes={k: pd.Categorical(stats[k]).codes.astype(np.int64) for k in strata},
+        strata_levels={k: np.asarray(pd.Categorical(stats[k]).categories) for k in strata},
+    )
+    spec = ModelSpec("unit", tuple(GROUPS), strata=tuple(strata), priors=Priors())
+    model = build_unit_model(spec, index, rows)
+    data_logp = model.compile_fn(
+        model.logp(vars=[model["mean"], model["cell_effect"]], sum=True),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+    )
+    point = model.initial_point()
+    n, means = rows.n.astype(float), rows.mean
+    for m, tau, sigma in [(6.5, 0.3, 1.2), (7.1, 0.05, 0.8), (5.9, 1.0, 2.0)]:
+        # every effect at zero, so each row's prediction is m (the first level is centred on mu)
+        values = {k: np.zeros_like(v) for k, v in point.items()}
+        values.update(
+            mu=np.asarray(m),
+            level_life_event=np.full_like(point["level_life_event"], m),
+            sd_cell_log__=np.log(tau),
+            sigma_log__=np.log(sigma),
+        )
+        expected = 0.0
+        for c in range(index.n_cells):
+            r = np.flatnonzero((row_cell == c) & (n > 0))
+            cov = np.diag(sigma**2 / n[r]) + tau**2
+            expected += multivariate_normal(np.full(r.size, m), cov).logpdf(means[r])
+        np.testing.assert_allclose(data_logp(values), expected, rtol=1e-10)

@@ -464,8 +464,9 @@ def fit_unit_level(
     priors, target, sampler, chains, draws, tune, target_accept, random_seed, cache_dir
         As in :func:`fit_area_level`.
     marginalise_cells
-        As in :func:`fit_area_level`; used only without ``population`` (the MRP model samples
-        the cell effects).
+        As in :func:`fit_area_level`. In the MRP model the strata rows of a cell share its
+        effect; it is integrated out in closed form all the same (see
+        :func:`meting.sae.model.build_unit_model`).
     """
     if not isinstance(stats, pd.DataFrame):
         raise SchemaError(f"stats must be a pandas DataFrame; got {type(stats).__name__}.")
@@ -511,15 +512,16 @@ def fit_unit_level(
         marginalise_cells=marginalise_cells,
     )
     complete = None
-    if spec.marginal_cells:  # one row per cell: the cell mean and n in cell order
-        cell_mean = np.full(index.n_cells, np.nan)
-        cell_n = np.zeros(index.n_cells)
-        has = counts > 0
-        cell_mean[row_cell[has]] = unit_rows.mean[has]
-        cell_n[row_cell[has]] = counts[has]
+    if spec.marginal_cells:
+        respondents = np.bincount(row_cell, weights=counts, minlength=index.n_cells)
+        cell_mean = None  # MRP: the data enter through the stored cell_score
+        if not strata:  # one row per cell: the cell means in cell order
+            cell_mean = np.full(index.n_cells, np.nan)
+            has = counts > 0
+            cell_mean[row_cell[has]] = unit_rows.mean[has]
 
         def complete(post: xr.Dataset) -> xr.Dataset:
-            return draw_cell_means(post, cell_mean, n=cell_n, random_seed=random_seed)
+            return draw_cell_means(post, cell_mean, n=respondents, random_seed=random_seed)
 
     settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
     frame = (

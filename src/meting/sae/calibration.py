@@ -261,3 +261,60 @@ def run_calibration(
     return CalibrationResult(
         pd.concat(frames, ignore_index=True), pd.DataFrame(rows), model, source
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m meting.sae.calibration``: run the calibration, print and write the figures."""
+    import argparse
+    import logging
+    import time
+    import warnings
+
+    parser = argparse.ArgumentParser(
+        prog="python -m meting.sae.calibration",
+        description="Simulation-based calibration of the small-area models against the truth.",
+    )
+    parser.add_argument("--datasets", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=2008)
+    parser.add_argument("--models", nargs="+", default=["area", "mrp"])
+    parser.add_argument("--source", choices=["simulate", "synthetic"], default="simulate")
+    parser.add_argument("--municipalities", type=int, default=40)
+    parser.add_argument("--events", type=int, default=8)
+    parser.add_argument("--respondents", type=int, default=3000)
+    parser.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie")
+    parser.add_argument("--out", type=Path, default=None, help="folder for CSV files and figures")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    summaries = []
+    for model in args.models:
+        start = time.perf_counter()
+        result = run_calibration(
+            args.datasets,
+            seed=args.seed,
+            model=model,
+            source=args.source,
+            n_municipalities=args.municipalities,
+            n_events=args.events,
+            respondents=args.respondents,
+            sampler=args.sampler,
+        )
+        summary = result.summary().assign(seconds=round(time.perf_counter() - start, 1))
+        summaries.append(summary)
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            print(summary.to_string(index=False))
+            print(result.by_size().to_string(index=False), flush=True)
+        if args.out is not None:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            stem = f"{model}_{args.source}"
+            result.per_dataset.to_csv(out / f"per_dataset_{stem}.csv", index=False)
+            result.by_size().to_csv(out / f"by_size_{stem}.csv", index=False)
+            result.plot(out)
+    if args.out is not None:
+        pd.concat(summaries).to_csv(Path(args.out) / f"summary_{args.source}.csv", index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -23,7 +23,7 @@ import xarray as xr
 
 def draw_cell_means(
     posterior: xr.Dataset,
-    estimate: np.ndarray,
+    estimate: np.ndarray | None = None,
     *,
     variance: np.ndarray | None = None,
     n: np.ndarray | None = None,
@@ -35,36 +35,51 @@ def draw_cell_means(
     ----------
     posterior
         Draws with ``eta`` (chain, draw, cell) and ``sd_cell`` (chain, draw); for the unit-level
-        model also ``sigma`` (chain, draw).
+        model also ``sigma`` (chain, draw); for the MRP model also ``cell_score`` (chain, draw,
+        cell), which is dropped as well.
     estimate
         The data per cell: the direct estimate (Fay-Herriot) or the cell mean (unit level); NaN
-        for cells without data.
+        for cells without data. None for the MRP model (the data enter through ``cell_score``).
     variance
         Fay-Herriot: the known sampling variance ``se_c^2`` per cell.
     n
-        Unit level: the respondents per cell; the variance is then ``sigma^2 / n_c`` per draw.
+        Unit level and MRP: the respondents per cell; the data precision is ``n_c / sigma^2``.
     random_seed
         Seed of the normal draws, so that the same fit gives the same ``theta`` byte for byte.
+
+    Notes
+    -----
+    In all three cases the conditional is ``theta_c = eta_c + Normal(S_c / P_c, 1 / sqrt(P_c))``
+    with ``P_c = 1 / sd_cell^2 + W_c``; ``W_c`` is the data precision of the cell (``1 / v_c``
+    or ``n_c / sigma^2``) and ``S_c = W_c (y_c - eta_c)`` (MRP: the stored ``cell_score``).
     """
     if (variance is None) == (n is None):
         raise ValueError("give exactly one of variance (area level) or n (unit level)")
+    mrp = "cell_score" in posterior
+    if (estimate is None) != mrp:
+        raise ValueError("give estimate, except for an MRP posterior (with cell_score)")
     eta = posterior["eta"]
     tau2 = posterior["sd_cell"].to_numpy() ** 2  # (chain, draw)
-    y = np.asarray(estimate, dtype=float)
-    observed = np.isfinite(y)
-    y_obs = np.where(observed, y, 0.0)
+    if estimate is not None:
+        y = np.asarray(estimate, dtype=float)
+        observed = np.isfinite(y)
+        y_obs = np.where(observed, y, 0.0)
     rng = np.random.default_rng(random_seed)
     theta = np.empty(eta.shape)
     for chain in range(eta.sizes["chain"]):  # one chain at a time keeps the memory small
-        prior_precision = 1.0 / tau2[chain][:, None]
+        eta_c = eta[chain].to_numpy()
         if variance is not None:
             v = np.asarray(variance, dtype=float)[None, :]
+            data_precision = np.where(observed, 1.0 / np.where(observed, v, 1.0), 0.0)
         else:
-            counts = np.asarray(n, dtype=float)[None, :]
             sigma = posterior["sigma"].to_numpy()[chain][:, None]
-            v = sigma**2 / np.where(observed, counts, 1.0)
-        data_precision = np.where(observed, 1.0 / np.where(observed, v, 1.0), 0.0)
-        precision = prior_precision + data_precision
-        mean = (eta[chain].to_numpy() * prior_precision + y_obs * data_precision) / precision
-        theta[chain] = mean + rng.standard_normal(mean.shape) / np.sqrt(precision)
-    return posterior.drop_vars("eta").assign(theta=(eta.dims, theta))
+            data_precision = np.asarray(n, dtype=float)[None, :] / sigma**2
+        if mrp:
+            score = posterior["cell_score"][chain].to_numpy()
+        else:
+            score = data_precision * np.where(observed, y_obs - eta_c, 0.0)
+        precision = 1.0 / tau2[chain][:, None] + data_precision
+        shift = score / precision + rng.standard_normal(eta_c.shape) / np.sqrt(precision)
+        theta[chain] = eta_c + shift
+    drop = ["eta", "cell_score"] if mrp else ["eta"]
+    return posterior.drop_vars(drop).assign(theta=(eta.dims, theta))

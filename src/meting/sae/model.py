@@ -168,9 +168,12 @@ def build_unit_model(
 ) -> pm.Model:
     """Unit-level model ``score ~ Normal(eta_row, sigma)`` written on sufficient statistics.
 
-    With ``spec.marginal_cells`` (no strata) the cell effect is integrated out:
-    ``mean_c ~ Normal(eta_c, sqrt(sigma^2 / n_c + sd_cell^2))``; the model then holds ``eta``
-    instead of ``theta`` (see :func:`build_area_model`).
+    With ``spec.marginal_cells`` the cell effect is integrated out: without strata
+    ``mean_c ~ Normal(eta_c, sqrt(sigma^2 / n_c + sd_cell^2))``; with strata (MRP) the rows of
+    a cell share the effect and a ``Potential`` adds its integral
+    (:func:`_integrate_shared_cell_effect`). The model then holds ``eta`` (MRP: the
+    population-weighted mean of the row predictions without the cell effect) instead of
+    ``theta`` (see :func:`build_area_model`).
     """
     covariate_names = covariate_names or []
     coords = _coords(index, covariate_names)
@@ -187,17 +190,49 @@ def build_unit_model(
         sigma = _scale_rv("sigma", spec.priors.sigma)
         eta_row = _row_predictor(spec, eta_cell, rows) if spec.strata else eta_cell[rows.row_cell]
         sampling_sd = sigma / np.sqrt(n_obs)
-        if spec.marginal_cells:
+        if spec.marginal_cells and not spec.strata:
             sampling_sd = pt.sqrt(sigma**2 / n_obs + sd_cell**2)
         pm.Normal("mean", mu=eta_row[obs], sigma=sampling_sd, observed=rows.mean[obs], dims="obs")
         pm.Potential("within", -(n_total - len(obs)) * pt.log(sigma) - ss_total / (2 * sigma**2))
+        if spec.marginal_cells and spec.strata:
+            _integrate_shared_cell_effect(index, rows, obs, eta_row, sigma, sd_cell)
         if spec.strata:
-            pm.Deterministic("theta", _theta_from_rows(index, rows, eta_row), dims="cell")
+            name = "eta" if spec.marginal_cells else "theta"
+            pm.Deterministic(name, _theta_from_rows(index, rows, eta_row), dims="cell")
         elif spec.marginal_cells:
             pm.Deterministic("eta", eta_cell, dims="cell")
         else:
             pm.Deterministic("theta", eta_cell, dims="cell")
     return model
+
+
+def _integrate_shared_cell_effect(
+    index: CellIndex,
+    rows: UnitRows,
+    obs: np.ndarray,
+    eta_row: pt.TensorVariable,
+    sigma: pt.TensorVariable,
+    sd_cell: pt.TensorVariable,
+) -> None:
+    """Integrate out the cell effect that the strata rows of a cell share (MRP).
+
+    The rows ``r`` of cell ``c`` have ``mean_r ~ Normal(eta_r + cell_c, sigma / sqrt(n_r))``;
+    with ``w_r = n_r / sigma^2``, ``W_c = sum_r w_r`` and ``S_c = sum_r w_r (mean_r - eta_r)``,
+    integrating ``cell_c ~ Normal(0, tau)`` out multiplies the rows' likelihood (kept as it is)
+    by ``exp(tau^2 S_c^2 / (2 (1 + tau^2 W_c))) / sqrt(1 + tau^2 W_c)`` (Sherman-Morrison and the
+    matrix determinant lemma). ``cell_score`` = ``S_c`` is kept per draw: the conditional of the
+    cell effect is ``Normal(S_c / P_c, 1 / sqrt(P_c))`` with ``P_c = 1 / tau^2 + W_c``, which
+    :func:`meting.sae.conditional.draw_cell_means` draws from.
+    """
+    cell_of_obs = rows.row_cell[obs]
+    n_obs = rows.n[obs].astype(float)
+    n_cell = np.bincount(cell_of_obs, weights=n_obs, minlength=index.n_cells)
+    residual = rows.mean[obs] - eta_row[obs]
+    score = pt.inc_subtensor(pt.zeros(index.n_cells)[cell_of_obs], n_obs * residual) / sigma**2
+    score = pm.Deterministic("cell_score", score, dims="cell")
+    tau2 = sd_cell**2
+    ratio = 1.0 + tau2 * n_cell / sigma**2
+    pm.Potential("cell_effect", pt.sum(tau2 * score**2 / (2.0 * ratio) - 0.5 * pt.log(ratio)))
 
 
 def build_respondent_model(

@@ -169,10 +169,10 @@ class ModelSpec:
         explores only the hyperparameters and group effects (about 360 instead of 5,500
         parameters at national scale), and each draw of the cell means is drawn afterwards from
         its exact normal conditional (:mod:`meting.sae.conditional`): the same joint posterior,
-        reached faster. Not available with weighting strata (MRP), where a cell's rows share one
-        effect; there the cell effects are sampled (non-centred).
+        reached faster. With weighting strata (MRP) the rows of a cell share its effect; it is
+        integrated out in closed form as well (:func:`meting.sae.model.build_unit_model`).
         """
-        return self.marginalise_cells and self.has_cell_effect and not self.strata
+        return self.marginalise_cells and self.has_cell_effect
 
 
 def spec_fingerprint(spec: ModelSpec) -> str:
