@@ -314,7 +314,10 @@ to_html(A.weighting_table(an), caption="Tabel 12. Kenmerken van de weging")
 #   meervoudig toetsen (instelling `multiple_testing` in `params/analysis.yaml`). Oordeel
 #   'significant boven/onder 7' als de gecorrigeerde p-waarde kleiner is dan 0,05.
 # * **Kleine domeinen.** Fay-Herriot-model op de directe schattingen per levensgebeurtenis x
-#   gemeente, geschat met MCMC; oordeel 'waarschijnlijk ≥ 7' als de kans op ten minste 7 groot is.
+#   gemeente (varianties van kleine cellen gepoold per levensgebeurtenis), geschat met MCMC
+#   (nutpie). Het celeffect wordt exact weggeïntegreerd tijdens het samplen en per trekking uit
+#   zijn normale voorwaardelijke verdeling getrokken: dezelfde posterior, sneller. Oordeel
+#   'waarschijnlijk ≥ 7' als de kans op ten minste 7 groot is.
 # * **Privacy.** Cellen met minder respondenten dan de minimumcelgrootte worden niet getoond (–).
 #   Het rapport bevat geen gegevens van individuele respondenten.
 
