@@ -276,7 +276,8 @@ def test_covariates_enter_the_model(fh_cells):
     assert list(model.coords["covariate"]) == names
     import pytensor
 
-    (theta_expr,) = model.replace_rvs_by_values([model["theta"]])
+    # the cell effects are integrated out: the covariates enter the predictor eta
+    (theta_expr,) = model.replace_rvs_by_values([model["eta"]])
     theta_of = pytensor.function(model.value_vars, theta_expr, on_unused_input="ignore")
     point = model.initial_point()
     values = [point[v.name] for v in model.value_vars]
