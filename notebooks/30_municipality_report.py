@@ -34,6 +34,7 @@ from meting.report import (
 from meting.report import knelpunten_tables as KT
 from meting.report.provenance import notebook_file
 
+# %% tags=["remove-cell"]
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
