@@ -511,17 +511,27 @@ def fit_unit_level(
         priors=priors or Priors(),
         marginalise_cells=marginalise_cells,
     )
+    # direct (unweighted) cell statistics pooled over the strata rows
+    n_cell = np.bincount(row_cell, weights=counts, minlength=index.n_cells)
+    total = np.bincount(
+        row_cell, weights=counts * np.nan_to_num(unit_rows.mean), minlength=index.n_cells
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cell_mean = np.where(n_cell > 0, total / n_cell, np.nan)
+        between = counts * (np.nan_to_num(unit_rows.mean) - cell_mean[row_cell]) ** 2
+        ss_cell = np.bincount(
+            row_cell,
+            weights=unit_rows.sumsq + np.where(counts > 0, between, 0.0),
+            minlength=index.n_cells,
+        )
+        cell_se = np.where(n_cell >= 2, np.sqrt(ss_cell / (n_cell - 1) / n_cell), np.nan)
     complete = None
     if spec.marginal_cells:
-        respondents = np.bincount(row_cell, weights=counts, minlength=index.n_cells)
-        cell_mean = None  # MRP: the data enter through the stored cell_score
-        if not strata:  # one row per cell: the cell means in cell order
-            cell_mean = np.full(index.n_cells, np.nan)
-            has = counts > 0
-            cell_mean[row_cell[has]] = unit_rows.mean[has]
+        # MRP: the data enter through the stored cell_score; otherwise through the cell means
+        data = None if strata else cell_mean
 
         def complete(post: xr.Dataset) -> xr.Dataset:
-            return draw_cell_means(post, cell_mean, n=respondents, random_seed=random_seed)
+            return draw_cell_means(post, data, n=n_cell, random_seed=random_seed)
 
     settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
     frame = (
@@ -539,20 +549,6 @@ def fit_unit_level(
         cache_dir,
         complete=complete,
     )
-    # direct (unweighted) cell statistics pooled over the strata rows
-    n_cell = np.bincount(row_cell, weights=counts, minlength=index.n_cells)
-    total = np.bincount(
-        row_cell, weights=counts * np.nan_to_num(unit_rows.mean), minlength=index.n_cells
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cell_mean = np.where(n_cell > 0, total / n_cell, np.nan)
-        between = counts * (np.nan_to_num(unit_rows.mean) - cell_mean[row_cell]) ** 2
-        ss_cell = np.bincount(
-            row_cell,
-            weights=unit_rows.sumsq + np.where(counts > 0, between, 0.0),
-            minlength=index.n_cells,
-        )
-        cell_se = np.where(n_cell >= 2, np.sqrt(ss_cell / (n_cell - 1) / n_cell), np.nan)
     table = _cells_table(index, _theta_draws(idata), target, cell_mean, cell_se, n_cell, n_cell > 0)
     return SaeResult(
         cells=table,
