@@ -118,7 +118,7 @@ def main() -> None:
                 res = fit_unit_level(stats_strata, GROUPS, population=wave.population, **kwargs)
             wall = time.perf_counter() - start
             d = res.diagnostics
-            est = res.cells.set_index(GROUPS)["mean"]
+            est = res.cells.set_index(GROUPS)["estimate"]
             rmse = float(np.sqrt(((est - truth.reindex(est.index)) ** 2).mean()))
             post = wall - d.compile_s - d.sample_s
             print(

@@ -16,9 +16,9 @@ params_dir = ""  # empty: the project's params/
 from IPython.display import HTML, display
 
 from meting import columns as C
+from meting import pipeline
 from meting.knelpunten import EXPLANATIONS, importance_performance, plot_importance_performance
 from meting.registry import load_registry
-from meting.report import analysis as A
 from meting.report import (
     collect_provenance,
     fmt_date,
@@ -36,8 +36,8 @@ from meting.report.provenance import notebook_file
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
-an = A.analyse_wave(registry, wave)
-sae = A.fit_small_areas(an)
+an = pipeline.analyse_wave(registry, wave)
+sae = pipeline.fit_small_areas(an)
 T = s.target
 event_names = {k: v.name for k, v in registry.life_events.items()}
 org_names = {k: v.name for k, v in registry.organisations.items()}
@@ -66,7 +66,7 @@ warning_box(problems, "Let op: modelcontrole")
 # gewogen gemiddelde met 95%-betrouwbaarheidsinterval en een toets tegen de 7.
 
 # %%
-levels = A.tested(an, A.level_estimates(an))
+levels = pipeline.tested(an, pipeline.level_estimates(an))
 tables.estimate_table(
     levels, "niveau", "niveau", min_n=s.min_cell_size, caption="Tabel 1. Rapportcijfer per niveau"
 )
@@ -88,7 +88,7 @@ plots.forest_plot(
 # het aantal toetsen (de methode staat in de verantwoording).
 
 # %%
-events = A.tested(an, A.life_event_estimates(an))
+events = pipeline.tested(an, pipeline.life_event_estimates(an))
 tables.estimate_table(
     events.sort_values("estimate", ascending=False),
     "levensgebeurtenis",
@@ -111,8 +111,8 @@ plots.forest_plot(
 # ## 3. Organisaties
 
 # %%
-orgs = A.organisation_estimates(an)
-orgs = A.tested(an, orgs) if orgs is not None else None
+orgs = pipeline.organisation_estimates(an)
+orgs = pipeline.tested(an, orgs) if orgs is not None else None
 (
     tables.estimate_table(
         orgs.sort_values("estimate", ascending=False),
@@ -141,13 +141,11 @@ plots.forest_plot(
 # Het aandeel respondenten dat een kanaal gebruikte; iemand kan meer kanalen gebruiken.
 
 # %%
-channels = A.channel_shares(an)
+channels = pipeline.channel_shares(an)
 plots.bar_plot(
     channels,
     "kanaal",
     "estimate",
-    lower="ci_lower",
-    upper="ci_upper",
     min_n=s.min_cell_size,
     title="Gebruikte contactkanalen",
     what="kanalen",
@@ -176,15 +174,13 @@ norms = KT.norms_table(an.design, min_n=s.min_cell_size, level=s.confidence)
 KT.norms_html(norms, caption="Tabel 5. Aandeel 'goed' en 'niet goed' per norm")
 
 # %%
-bsc = A.bsc_shares(an)
+bsc = pipeline.bsc_shares(an)
 
 # %%
 plots.bar_plot(
     bsc,
     "norm",
     "estimate",
-    lower="ci_lower",
-    upper="ci_upper",
     min_n=s.min_cell_size,
     title="Aandeel 'goed' per norm van de BurgerServiceCode",
     what="normen",
@@ -259,9 +255,9 @@ else:
 # levensgebeurtenissen, de kans dat het werkelijke gemiddelde ten minste 7 is, en het oordeel.
 
 # %%
-by_mun = A.sae_by(an, sae, "municipality")
+by_mun = pipeline.sae_by(an, sae, "municipality")
 tables.sae_table(
-    by_mun.sort_values("mean", ascending=False),
+    by_mun.sort_values("estimate", ascending=False),
     "naam",
     "gemeente",
     min_n=s.min_cell_size,
@@ -272,9 +268,6 @@ tables.sae_table(
 plots.forest_plot(
     by_mun,
     "naam",
-    estimate="mean",
-    lower="q025",
-    upper="q975",
     n=None,
     target=T,
     what="gemeenten",
@@ -289,7 +282,7 @@ plots.forest_plot(
 # vóór en na weging zien; tabel 12 de kenmerken van de weging.
 
 # %%
-comp = A.sample_composition(an, "age_band")
+comp = pipeline.sample_composition(an, "age_band")
 to_html(
     comp.rename(columns={"age_band": "leeftijd"}),
     {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
@@ -298,13 +291,13 @@ to_html(
 
 # %%
 to_html(
-    A.sample_composition(an, "education").rename(columns={"education": "opleiding"}),
+    pipeline.sample_composition(an, "education").rename(columns={"education": "opleiding"}),
     {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
     caption="Tabel 11b. Opleiding",
 )
 
 # %%
-to_html(A.weighting_table(an), caption="Tabel 12. Kenmerken van de weging")
+to_html(tables.weighting_table(an.weighting), caption="Tabel 12. Kenmerken van de weging")
 
 # %% [markdown]
 # ## Verantwoording

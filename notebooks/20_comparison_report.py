@@ -14,8 +14,8 @@ params_dir = ""  # empty: the project's params/
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
 
+from meting import pipeline
 from meting.registry import load_registry
-from meting.report import analysis as A
 from meting.report import collect_provenance, plots, setup_notebook, tables, to_html
 from meting.report import knelpunten_tables as KT
 from meting.report.provenance import notebook_file
@@ -24,12 +24,14 @@ setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
 order = sorted(registry.waves, key=lambda w: (registry.waves[w].year, w))
-waves = {label: A.analyse_wave(registry, label) for label in order}
+waves = {label: pipeline.analyse_wave(registry, label) for label in order}
 
 # %% tags=["remove-cell"]
 import pandas as pd
 
-levels = pd.concat([A.level_estimates(an).assign(meting=label) for label, an in waves.items()])
+levels = pd.concat(
+    [pipeline.level_estimates(an).assign(meting=label) for label, an in waves.items()]
+)
 pairs = [(registry.waves[w].previous, w) for w in order if registry.waves[w].previous in waves]
 
 # %%
@@ -69,7 +71,9 @@ to_html(wide, {w: "score" for w in order}, caption="Tabel 1. Rapportcijfer per n
 for a, b in pairs:
     display(
         tables.change_table(
-            A.wave_changes(waves[a], waves[b], "levels"), "niveau", caption=f"Niveaus: {a} → {b}"
+            pipeline.wave_changes(waves[a], waves[b], "levels"),
+            "niveau",
+            caption=f"Niveaus: {a} → {b}",
         )
     )
 
@@ -80,7 +84,7 @@ for a, b in pairs:
 for a, b in pairs:
     display(
         tables.change_table(
-            A.wave_changes(waves[a], waves[b], "events"),
+            pipeline.wave_changes(waves[a], waves[b], "events"),
             "levensgebeurtenis",
             caption=f"Keten per levensgebeurtenis: {a} → {b}",
         )

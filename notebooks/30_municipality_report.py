@@ -17,9 +17,9 @@ params_dir = ""  # empty: the project's params/
 from IPython.display import HTML, display
 
 from meting import columns as C
+from meting import pipeline
 from meting.knelpunten import EXPLANATIONS, improvement_agenda
 from meting.registry import load_registry
-from meting.report import analysis as A
 from meting.report import (
     collect_provenance,
     fmt_date,
@@ -38,10 +38,10 @@ from meting.report.provenance import notebook_file
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
-an = A.analyse_wave(registry, wave)
-sae = A.fit_small_areas(an)  # from the cache filled by the wave report
+an = pipeline.analyse_wave(registry, wave)
+sae = pipeline.fit_small_areas(an)  # from the cache filled by the wave report
 mun = registry.municipalities[municipality]
-cells = A.municipality_cells(an, sae, municipality)
+cells = pipeline.municipality_cells(an, sae, municipality)
 event_names = {k: v.name for k, v in registry.life_events.items()}
 
 # %%
@@ -65,7 +65,7 @@ warning_box(
 
 # %%
 tables.sae_table(
-    cells.sort_values("mean", ascending=False),
+    cells.sort_values("estimate", ascending=False),
     "levensgebeurtenis",
     "levensgebeurtenis",
     min_n=s.min_cell_size,
@@ -76,9 +76,6 @@ tables.sae_table(
 plots.forest_plot(
     cells,
     "levensgebeurtenis",
-    estimate="mean",
-    lower="q025",
-    upper="q975",
     n=None,
     target=s.target,
     what="levensgebeurtenissen",
@@ -94,10 +91,10 @@ plots.forest_plot(
 # %%
 to_html(
     cells.sort_values("verschil", ascending=False)[
-        ["levensgebeurtenis", "mean", "landelijk", "verschil", "kans_hoger"]
+        ["levensgebeurtenis", "estimate", "landelijk", "verschil", "kans_hoger"]
     ],
-    {"mean": "score", "landelijk": "score", "verschil": "diff", "kans_hoger": "pct"},
-    rename={"mean": "gemeente", "kans_hoger": "kans gemeente hoger"},
+    {"estimate": "score", "landelijk": "score", "verschil": "diff", "kans_hoger": "pct"},
+    rename={"estimate": "gemeente", "kans_hoger": "kans gemeente hoger"},
     caption="Tabel 2. Gemeente en land",
 )
 
@@ -105,7 +102,7 @@ to_html(
 # ## 3. De gemeente als geheel
 
 # %%
-by_mun = A.sae_by(an, sae, "municipality")
+by_mun = pipeline.sae_by(an, sae, "municipality")
 tables.sae_table(
     by_mun.loc[by_mun["municipality"].astype(str) == municipality],
     "naam",
@@ -170,7 +167,7 @@ else:
 
 # %%
 agenda = improvement_agenda(an.design, target=s.target, min_cell_size=s.min_cell_size)
-agenda = A.agenda_for(an, agenda, municipality)
+agenda = pipeline.agenda_for(an, agenda, municipality)
 if agenda.empty:
     display(HTML("<p>Geen levensgebeurtenissen met genoeg respondenten voor een agenda.</p>"))
 else:

@@ -15,17 +15,17 @@ params_dir = ""  # empty: the project's params/
 # %% tags=["remove-cell"]
 from IPython.display import HTML
 
+from meting import pipeline
 from meting.registry import load_registry
-from meting.report import analysis as A
 from meting.report import collect_provenance, plots, setup_notebook, tables, to_html, warning_box
 from meting.report.provenance import notebook_file
 
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
-an = A.analyse_wave(registry, wave)
-sae = A.fit_small_areas(an)
-truth = A.truth_comparison(an, sae)
+an = pipeline.analyse_wave(registry, wave)
+sae = pipeline.fit_small_areas(an)
+truth = pipeline.truth_comparison(an, sae)
 
 # %%
 HTML(
@@ -47,7 +47,7 @@ warning_box(
 # 95%-interval de werkelijke waarde bevat (goed gekalibreerd: ongeveer 95%).
 
 # %%
-summary = A.validation_summary(truth)
+summary = pipeline.validation_summary(truth)
 to_html(
     summary,
     {"gemiddelde afwijking": "diff", "RMSE": 2, "dekking 95%-interval": "pct1"},
@@ -58,7 +58,7 @@ to_html(
 plots.scatter_truth_plot(
     truth.loc[truth["observed"]],
     "true_chain",
-    {"direct": "direct", "model": "mean"},
+    {"direct": "direct", "model": "estimate"},
     title="Schatting tegen werkelijke waarde per cel",
 )
 

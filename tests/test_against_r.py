@@ -144,7 +144,7 @@ def mean_entry(d: SurveyDesign, rest: tuple) -> float:
         z = stats.norm.ppf(0.975)
         return est + (-1 if rest[1] == 0 else 1) * z * se
     if key == "ci_95_t_degf":
-        return m.ci_lower[0] if rest[1] == 0 else m.ci_upper[0]
+        return m["lower"][0] if rest[1] == 0 else m["upper"][0]
     if key == "svyvar_api00":
         return svyvar(d, "api00")
     if key == "svytotal_api00":
@@ -159,7 +159,7 @@ def resolve(path: tuple) -> float:
         d = design(path[1])
         return {"n": d.n, "degf": d.degf(), "sum_weights": d.w.sum()}[path[2]]
     if top == "svymean_api00" and path[1] == "clus1_stype_proportions":
-        p = design("clus1").proportion("stype").set_index("level")
+        p = design("clus1").proportion("stype").set_index("category")
         level = path[3].removeprefix("stype")
         col = {"mean": "estimate", "se": "se", "deff": "deff"}[path[2]]
         return p.loc[level, col]
@@ -168,7 +168,7 @@ def resolve(path: tuple) -> float:
     if top == "svyby_api00_by_stype":
         table = design(path[1]).mean("api00", by="stype")
         if path[2] == "vcov":
-            return table.attrs["vcov"][path[3], path[4]]
+            return design(path[1]).covariance("api00", by="stype")[path[3], path[4]]
         col = {"mean": "estimate", "se": "se", "deff": "deff"}[path[2]]
         return table[col].iloc[path[3]]
     if top == "svyttest" and path[1] != "notes":
@@ -187,7 +187,7 @@ def resolve(path: tuple) -> float:
         if key == "se":
             return tt.se[0]
         if key == "conf_int_95":
-            return (tt.ci_lower[0] if path[3] == 0 else tt.ci_upper[0]) - 700
+            return (tt["lower"][0] if path[3] == 0 else tt["upper"][0]) - 700
         if key == "degf_design":
             return d.degf()
         if key == "p_value_with_df_degf":
@@ -330,7 +330,7 @@ def run_case(case: dict) -> dict:
             "statistic": t.statistic.to_numpy(),
             "df": t.df.to_numpy(),
             "p_value": t.p_value.to_numpy(),
-            "ci": np.r_[t.ci_lower.to_numpy(), t.ci_upper.to_numpy()],
+            "ci": np.r_[t["lower"].to_numpy(), t["upper"].to_numpy()],
         }
     table = getattr(d, fun)(est["var"], by=est.get("by"))
     groups = case["expected"].get("groups")

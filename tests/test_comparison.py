@@ -18,16 +18,14 @@ from scipy import stats
 
 from meting import columns as C
 from meting.comparison import (
-    bayes_change_results,
     bayes_improvement,
-    change_results,
     compare_waves,
-    verdicts_for_waves,
+    remap_design_municipalities,
     welch_satterthwaite_df,
 )
 from meting.errors import ParameterError, SchemaError
 from meting.registry import CodeChange, load_registry
-from meting.significance import RESULT_COLUMNS
+from meting.results import RESULT_COLUMNS, result_table
 from meting.synthetic import generate_wave
 from meting.wave_weighting import design_for_wave
 
@@ -35,17 +33,22 @@ BETTER, SAME, WORSE = "verbeterd", "geen aantoonbare verandering", "verslechterd
 
 
 def table(cells, estimate, se, df, n, key="life_event") -> pd.DataFrame:
-    frame = pd.DataFrame({key: cells})
-    frame["variable"] = "score_chain"
-    frame["estimate"] = np.asarray(estimate, dtype=float)
-    frame["se"] = se
-    frame["df"] = df
-    frame["ci_lower"] = np.nan
-    frame["ci_upper"] = np.nan
-    frame["deff"] = 1.0
-    frame["n"] = n
-    frame.attrs = {"method": "taylor", "level": 0.95}
-    return frame
+    """A hand-made result table (meting.results), intervals left empty."""
+    estimate = np.asarray(estimate, dtype=float)
+    k = estimate.size
+    return result_table(
+        pd.DataFrame({key: cells}),
+        variable="score_chain",
+        estimate=estimate,
+        se=np.broadcast_to(se, k),
+        lower=np.full(k, np.nan),
+        upper=np.full(k, np.nan),
+        level=0.95,
+        df=np.broadcast_to(np.asarray(df, dtype=float), k),
+        n=np.broadcast_to(n, k),
+        method="taylor",
+        extra={"deff": 1.0},
+    )
 
 
 def srs_row(x: np.ndarray, cell: str) -> pd.DataFrame:
@@ -68,7 +71,7 @@ def test_srs_difference_is_welch_t_test():
         ref_alt = stats.ttest_ind(y, x, equal_var=False, alternative=alt)
         np.testing.assert_allclose(row[col], ref_alt.pvalue, rtol=1e-10)
     ci = ref.confidence_interval(0.95)
-    np.testing.assert_allclose([row["ci_lower"], row["ci_upper"]], [ci.low, ci.high], rtol=1e-10)
+    np.testing.assert_allclose([row["lower"], row["upper"]], [ci.low, ci.high], rtol=1e-10)
     assert row["verdict"] == (BETTER if ref.pvalue <= 0.05 else SAME)
     np.testing.assert_allclose(
         row["se"], np.hypot(x.std(ddof=1) / 40**0.5, y.std(ddof=1) / 65**0.5)
@@ -108,12 +111,9 @@ def test_verdicts_reasons_and_families():
     p = by.loc[["a", "b", "c", "e"], "p_two_sided"]
     np.testing.assert_allclose(by.loc["a", "p_adjusted"], 4 * p.min())
 
-    res = change_results(out, level="levensgebeurtenis", keys=["life_event"])
-    assert tuple(res.columns) == RESULT_COLUMNS
-    assert (res["test"] == "change").all() and (res["null_value"] == 0).all()
-    assert (res["wave"] == "2010").all() and (res["reference_wave"] == "2008").all()
-    assert res["keys"].iloc[0] == "life_event=a"
-    np.testing.assert_array_equal(res["n_reference"], out["n_earlier"])
+    assert list(out.columns[:10]) == ["life_event", *RESULT_COLUMNS]
+    assert (out["method"] == "difference").all() and (out["null_value"] == 0).all()
+    assert (out["level"] == 0.95).all()
 
     out2 = compare_waves(earlier, later, keys=["life_event"], family="life_event", adjust="bh")
     tested = out2["reason"].isna()
@@ -169,7 +169,6 @@ def test_municipality_codes_mapped_through_registry(registry):
     assert by.loc["GM1999", "reason"].startswith("meerdere gemeenten")
     assert "01-05-2010" in by.loc["GM1999", "reason"]
     assert by.loc["GM0505", "verdict"] == SAME
-    assert out.attrs["mapped_to"] == dt.date(2010, 5, 1)
 
     with pytest.raises(ParameterError, match="later_wave must be given"):
         compare_waves(earlier, later, keys=["municipality"], registry=reg)
@@ -219,11 +218,16 @@ def test_bayes_improvement_normal_closed_form_and_alignment():
         bayes_improvement(earlier.iloc[:, :0], later)
 
 
-def test_bayes_change_results_and_sae_like_input():
+def test_bayes_improvement_takes_sae_like_input():
     class FakeSae:  # the two members bayes_improvement uses of meting.sae's result
         def __init__(self, shift: float, seed: int) -> None:
             self.cells = pd.DataFrame(
-                {C.MUNICIPALITY: ["GM0014", "GM0014"], C.LIFE_EVENT: ["a", "b"], "mean": 0.0}
+                {
+                    C.MUNICIPALITY: ["GM0014", "GM0014"],
+                    C.LIFE_EVENT: ["a", "b"],
+                    "variable": "score_chain",
+                    "estimate": 0.0,
+                }
             )
             self._draws = np.random.default_rng(seed).normal([0.0, shift], 0.1, (4000, 2))
 
@@ -236,19 +240,6 @@ def test_bayes_change_results_and_sae_like_input():
     np.testing.assert_allclose(improvement["prob_improvement"], [0.5, 1.0], atol=0.02)
     np.testing.assert_allclose(improvement["difference"], [0.0, 1.0], atol=0.01)
     np.testing.assert_allclose(improvement["sd"], [0.1 * np.sqrt(2)] * 2, rtol=0.05)
-    res = bayes_change_results(
-        improvement,
-        level="gemeente x levensgebeurtenis",
-        variable="score_chain",
-        earlier_wave="2008-nulmeting",
-        later_wave="2010-vervolgmeting",
-    )
-    assert tuple(res.columns) == RESULT_COLUMNS
-    assert res["verdict"].tolist() == ["onzeker", "waarschijnlijk verbeterd"]
-    assert res["keys"].tolist() == [
-        "municipality=GM0014; life_event=a",
-        "municipality=GM0014; life_event=b",
-    ]
 
 
 # --- two synthetic waves in one call ----------------------------------------------------------
@@ -263,40 +254,44 @@ def two_waves(registry):
     return waves, designs
 
 
-def test_verdicts_for_waves_with_a_merger(registry, two_waves):
+def test_changes_with_a_merger(registry, two_waves):
+    """Both designs mapped to the later division (a merger in 2009), then compared per level."""
     waves, designs = two_waves
     merger = (
         CodeChange("GM0153", "GM1999", "Fusie", dt.date(2009, 1, 1), 1.0, "test"),
         CodeChange("GM0226", "GM1999", "Fusie", dt.date(2009, 1, 1), 1.0, "test"),
     )
     reg = dataclasses.replace(registry, code_changes=merger)
-    res = verdicts_for_waves(
-        designs["2008-nulmeting"],
-        designs["2010-vervolgmeting"],
+    on = reg.waves["2010-vervolgmeting"].reference_date
+    early = remap_design_municipalities(designs["2008-nulmeting"], reg, on)
+    late = remap_design_municipalities(designs["2010-vervolgmeting"], reg, on)
+    keys = [C.MUNICIPALITY, C.LIFE_EVENT]
+    cells = compare_waves(
+        early.mean("score_chain", by=keys),
+        late.mean("score_chain", by=keys),
+        keys=keys,
         registry=reg,
         earlier_wave="2008-nulmeting",
         later_wave="2010-vervolgmeting",
     )
-    assert tuple(res.columns) == RESULT_COLUMNS
-    assert set(res["level"]) == {
-        "landelijk",
-        "levensgebeurtenis",
-        "kanaal",
-        "gemeente x levensgebeurtenis",
-    }
-    assert (res["test"] == "change").all()
+    assert list(cells.columns[:11]) == [*keys, *RESULT_COLUMNS]
+    assert (cells["method"] == "difference").all()
     # the merged municipality is one domain in both waves: its respondents are those of both
-    cells = res[
-        (res["level"] == "gemeente x levensgebeurtenis") & (res["variable"] == "score_chain")
-    ]
-    assert not cells["keys"].str.contains("GM0153|GM0226").any()
-    merged = cells[cells["keys"].str.startswith("municipality=GM1999")]
-    for wave, column in (("2008-nulmeting", "n_reference"), ("2010-vervolgmeting", "n")):
+    assert not cells[C.MUNICIPALITY].isin(["GM0153", "GM0226"]).any()
+    merged = cells[cells[C.MUNICIPALITY] == "GM1999"]
+    for wave, column in (("2008-nulmeting", "n_earlier"), ("2010-vervolgmeting", "n_later")):
         r = waves[wave].respondents
         in_merger = r[C.MUNICIPALITY].isin(["GM0153", "GM0226"]) & r["score_chain"].notna()
         assert merged[column].sum() == in_merger.sum()
     # national changes agree with the synthetic truth (chain 6,7 -> 6,7; government 6,4 -> 6,6)
-    national = res[res["level"] == "landelijk"].set_index("variable")
+    national = pd.concat(
+        [
+            compare_waves(early.mean(v), late.mean(v), keys=[], registry=reg,
+                          earlier_wave="2008-nulmeting", later_wave="2010-vervolgmeting")
+            for v in ("score_chain", "score_government", "score_cooperation")
+        ],
+        ignore_index=True,
+    ).set_index("variable")  # fmt: skip
     assert national.loc["score_chain", "verdict"] == "geen aantoonbare verandering"
     assert national.loc["score_government", "verdict"] == "verbeterd"
     # the intervals of the three national changes cover the true changes (95% each; fixed seed)
@@ -307,4 +302,4 @@ def test_verdicts_for_waves_with_a_merger(registry, two_waves):
         ("score_cooperation", "cooperation"),
     ):
         row = national.loc[variable]
-        assert row["ci_lower"] <= after[key] - before[key] <= row["ci_upper"], variable
+        assert row["lower"] <= after[key] - before[key] <= row["upper"], variable

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from meting.columns import ESTIMATE_COLUMNS
 from meting.design import SurveyDesign
 from meting.errors import DesignError
+from meting.results import RESULT_COLUMNS
 
 
 @pytest.fixture
@@ -31,14 +31,15 @@ def frame() -> pd.DataFrame:
 def test_table_has_the_contract_columns(frame: pd.DataFrame) -> None:
     d = SurveyDesign(frame, weights="w", strata="stratum")
     plain = d.mean("score")
-    assert list(plain.columns) == list(ESTIMATE_COLUMNS)
-    assert plain.attrs["method"] == "taylor" and plain.attrs["level"] == 0.95
+    assert list(plain.columns) == [*RESULT_COLUMNS, "deff"]
+    assert plain["method"][0] == "taylor" and plain["level"][0] == 0.95
+    assert plain.attrs == {}  # nothing rides along in attrs (no covariance)
     by = d.mean("score", by="sex")
-    assert list(by.columns) == ["sex", *ESTIMATE_COLUMNS]
+    assert list(by.columns) == ["sex", *RESULT_COLUMNS, "deff"]
     assert by["sex"].tolist() == ["man", "vrouw"]
     assert by["n"].sum() == len(frame)
     prop = d.proportion("sex", by="stratum")
-    assert list(prop.columns) == ["stratum", "level", *ESTIMATE_COLUMNS]
+    assert list(prop.columns) == ["stratum", "category", *RESULT_COLUMNS, "deff"]
     np.testing.assert_allclose(prop.groupby("stratum").estimate.sum(), 1.0)
 
 
@@ -46,7 +47,7 @@ def test_ci_uses_t_with_design_df(frame: pd.DataFrame) -> None:
     d = SurveyDesign(frame, weights="w", strata="stratum")
     t = d.mean("score", level=0.9)
     q = stats.t.ppf(0.95, d.degf())
-    np.testing.assert_allclose(t.ci_upper - t.estimate, q * t.se, rtol=1e-12)
+    np.testing.assert_allclose(t["upper"] - t.estimate, q * t.se, rtol=1e-12)
     assert d.degf() == len(frame) - 3
 
 
@@ -92,7 +93,7 @@ def test_one_sample_ttest_alternatives(frame: pd.DataFrame) -> None:
     assert two.df[0] == d.degf() - 1  # survey's svyttest convention
     assert less.p_value[0] + greater.p_value[0] == pytest.approx(1.0)
     assert two.p_value[0] == pytest.approx(2 * min(less.p_value[0], greater.p_value[0]))
-    assert np.isneginf(less.ci_lower[0]) and np.isposinf(greater.ci_upper[0])
+    assert np.isneginf(less["lower"][0]) and np.isposinf(greater["upper"][0])
 
 
 def test_two_group_ttest_is_difference_of_domain_means(frame: pd.DataFrame) -> None:
@@ -100,7 +101,9 @@ def test_two_group_ttest_is_difference_of_domain_means(frame: pd.DataFrame) -> N
     t = d.ttest_groups("score", "sex")
     by = d.mean("score", by="sex")
     assert t.estimate[0] == pytest.approx(by.estimate[1] - by.estimate[0], rel=1e-12)
-    vc = by.attrs["vcov"]
+    vc = d.covariance("score", by="sex")
+    assert vc.shape == (2, 2)
+    np.testing.assert_allclose(np.sqrt(np.diag(vc)), by.se, rtol=1e-12)
     assert t.se[0] ** 2 == pytest.approx(vc[0, 0] + vc[1, 1] - 2 * vc[0, 1], rel=1e-10)
 
 

@@ -51,9 +51,7 @@ def test_shift_between_waves():
     v1, v2 = a["se"] ** 2, b["se"] ** 2
     df = (v1 + v2) ** 2 / (v1**2 / a["df"] + v2**2 / b["df"])
     np.testing.assert_allclose(shift["df"], df)
-    assert (
-        (shift["ci_lower"] < shift["difference"]) & (shift["difference"] < shift["ci_upper"])
-    ).all()
+    assert ((shift["lower"] < shift["difference"]) & (shift["difference"] < shift["upper"])).all()
 
 
 def test_bad_channel_values():

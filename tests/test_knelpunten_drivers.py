@@ -174,7 +174,7 @@ def test_planted_drivers_are_found(synthetic_design):
     assert out["lmg"].sum() == pytest.approx(out["r2"].iloc[0], rel=1e-10)
     # the unplanted norms 8-10 have coefficients compatible with zero
     none = out[out["term"].isin(["bsc_08", "bsc_09", "bsc_10"])]
-    assert (none["ci_lower"] < 0).all() and (none["ci_upper"] > 0).all()
+    assert (none["lower"] < 0).all() and (none["upper"] > 0).all()
 
 
 @pytest.fixture(scope="module")

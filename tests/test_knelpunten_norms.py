@@ -46,7 +46,7 @@ def test_weighted_share_closed_form():
     assert good["estimate"] == pytest.approx((1 + 2) / 15)  # n.v.t. (weight 100) left out
     assert bad["estimate"] == pytest.approx((3 + 5) / 15)
     assert good["n"] == 5 and good["norm_name"] == "n1"
-    assert 0 <= good["ci_lower"] <= good["estimate"] <= good["ci_upper"] <= 1
+    assert 0 <= good["lower"] <= good["estimate"] <= good["upper"] <= 1
 
 
 def test_shares_match_r_svyby(ref_design, reference):

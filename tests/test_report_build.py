@@ -15,8 +15,9 @@ import pytest
 
 from meting.cli import main
 from meting.errors import ParameterError, ReportError
+from meting.pipeline import wave_data_files
 from meting.registry import load_registry
-from meting.report.build import plan_reports, report_command, wave_data_files
+from meting.report.build import plan_reports, report_command
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params"
 LATEST = "2010-vervolgmeting"

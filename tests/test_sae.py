@@ -22,7 +22,8 @@ from meting.sae import (  # noqa: E402
     smooth_variances,
     sufficient_statistics,
 )
-from meting.sae.api import CELL_COLUMNS  # noqa: E402
+from meting.results import RESULT_COLUMNS  # noqa: E402
+from meting.sae.api import CELL_EXTRA_COLUMNS  # noqa: E402
 from meting.sae.simulate import simulate_survey  # noqa: E402
 
 GROUPS = ["life_event", "municipality"]
@@ -67,15 +68,18 @@ def fh_fit(fh_cells, cache_dir):
 
 def test_cells_table_shape_and_columns(fh_fit, fh_cells):
     cells = fh_fit.cells
-    assert list(cells.columns) == [*GROUPS, *CELL_COLUMNS]
+    assert list(cells.columns) == [*GROUPS, *RESULT_COLUMNS, *CELL_EXTRA_COLUMNS]
     assert len(cells) == len(fh_cells) == 40
     assert not cells.duplicated(GROUPS).any()
-    assert (cells["q025"] <= cells["q05"]).all() and (cells["q05"] <= cells["mean"]).all()
-    assert (cells["mean"] <= cells["q95"]).all() and (cells["q95"] <= cells["q975"]).all()
+    assert (cells["lower"] <= cells["lower_90"]).all()
+    assert (cells["lower_90"] <= cells["estimate"]).all()
+    assert (cells["estimate"] <= cells["upper_90"]).all()
+    assert (cells["upper_90"] <= cells["upper"]).all()
+    assert (cells["level"] == 0.95).all() and (cells["method"] == "fay-herriot").all()
     assert cells["prob_ge_target"].between(0, 1).all()
     # the direct estimate beside each cell is the input, matched by group labels
     merged = cells.merge(fh_cells, on=GROUPS, suffixes=("", "_in"))
-    np.testing.assert_allclose(merged["direct"], merged["estimate"], equal_nan=True)
+    np.testing.assert_allclose(merged["direct"], merged["estimate_in"], equal_nan=True)
     np.testing.assert_array_equal(merged["n"].to_numpy(), merged["n_in"].to_numpy())
 
 
@@ -101,9 +105,9 @@ def test_empty_cells_predicted_and_flagged(fh_fit):
     assert empty.sum() >= 3
     assert (~cells.loc[empty, "observed"]).all() and cells.loc[~empty, "observed"].all()
     assert cells.loc[empty, "direct"].isna().all()
-    assert np.isfinite(cells.loc[empty, "mean"]).all()
+    assert np.isfinite(cells.loc[empty, "estimate"]).all()
     # no data of their own: wider than any observed cell with 5+ respondents
-    assert cells.loc[empty, "sd"].min() > cells.loc[cells["n"] >= 5, "sd"].max()
+    assert cells.loc[empty, "se"].min() > cells.loc[cells["n"] >= 5, "se"].max()
 
 
 def test_diagnostics_fields(fh_fit):
@@ -132,16 +136,16 @@ def test_aggregate_is_weighted_mean_of_cell_draws(fh_fit, survey):
     for _, row in agg.iterrows():
         member = (fh_fit.cells["life_event"] == row["life_event"]).to_numpy()
         per_draw = theta[:, member] @ pop[member] / pop[member].sum()
-        assert row["mean"] == pytest.approx(per_draw.mean(), rel=1e-12)
-        assert row["sd"] == pytest.approx(per_draw.std(ddof=1), rel=1e-10)
-        assert row["q05"] == pytest.approx(np.quantile(per_draw, 0.05), rel=1e-12)
+        assert row["estimate"] == pytest.approx(per_draw.mean(), rel=1e-12)
+        assert row["se"] == pytest.approx(per_draw.std(ddof=1), rel=1e-10)
+        assert row["lower_90"] == pytest.approx(np.quantile(per_draw, 0.05), rel=1e-12)
         assert row["prob_ge_target"] == pytest.approx((per_draw >= 7.0).mean())
         assert row["population"] == pytest.approx(pop[member].sum())
     # coherence: the posterior mean of the aggregate is the weighted mean of the cell means
     national = fh_fit.aggregate(None, weights)
     assert len(national) == 1
-    expected = np.average(fh_fit.cells["mean"], weights=pop)
-    assert national["mean"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    expected = np.average(fh_fit.cells["estimate"], weights=pop)
+    assert national["estimate"].iloc[0] == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ParameterError, match="weights must be given"):
         fh_fit.aggregate("life_event")
 

@@ -63,7 +63,7 @@ def _check(result, reference) -> None:
     # the per-cell table reports the same draws
     cells = result.cells.set_index("school")
     np.testing.assert_allclose(
-        cells.loc[exact["theta"]["school"], "mean"],
+        cells.loc[exact["theta"]["school"], "estimate"],
         post["theta"].mean(("chain", "draw")).sel(cell=exact["theta"]["school"]),
         rtol=1e-12,
     )

@@ -111,7 +111,7 @@ def test_mrp_cells_and_default_weights(mrp_fit, survey):
     )
     np.testing.assert_allclose(mrp_fit.population, pop)
     national = mrp_fit.aggregate(None)
-    assert national["mean"].iloc[0] == pytest.approx(np.average(cells["mean"], weights=pop))
+    assert national["estimate"].iloc[0] == pytest.approx(np.average(cells["estimate"], weights=pop))
 
 
 def test_population_must_cover_the_sample(survey):

@@ -15,23 +15,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from meting import columns as C
 from meting.design import SurveyDesign
 from meting.errors import ParameterError, SchemaError
-from meting.registry import load_registry
+from meting.results import EXTRA_COLUMN_DOCS, RESULT_COLUMN_DOCS, RESULT_COLUMNS, result_table
 from meting.significance import (
-    RESULT_COLUMN_DOCS,
-    RESULT_COLUMNS,
+    REASON_NO_RESPONDENTS,
     TEST_COLUMNS,
     adjust_pvalues,
-    bayes_results,
     bayes_verdicts,
-    target_results,
     test_against_target,
-    verdicts_for_wave,
 )
-from meting.synthetic import generate_wave
-from meting.wave_weighting import design_for_wave
 
 ABOVE, SAME, BELOW = "significant boven 7", "niet te onderscheiden van 7", "significant onder 7"
 
@@ -54,19 +47,22 @@ BH1995_HOLM = np.array(
 
 
 def estimate_table(estimate, se, df, n, **groups) -> pd.DataFrame:
-    """A hand-made estimate table in the format of ARCHITECTURE.md."""
+    """A hand-made result table (meting.results), intervals left empty."""
     estimate = np.asarray(estimate, dtype=float)
-    frame = pd.DataFrame(groups)
-    frame["variable"] = "score_chain"
-    frame["estimate"] = estimate
-    frame["se"] = se
-    frame["df"] = df
-    frame["ci_lower"] = np.nan
-    frame["ci_upper"] = np.nan
-    frame["deff"] = 1.0
-    frame["n"] = n
-    frame.attrs = {"method": "taylor", "level": 0.95}
-    return frame
+    k = estimate.size
+    return result_table(
+        pd.DataFrame(groups) if groups else None,
+        variable="score_chain",
+        estimate=estimate,
+        se=np.broadcast_to(se, k),
+        lower=np.full(k, np.nan),
+        upper=np.full(k, np.nan),
+        level=0.95,
+        df=np.broadcast_to(np.asarray(df, dtype=float), k),
+        n=np.broadcast_to(n, k),
+        method="taylor",
+        extra={"deff": 1.0},
+    )
 
 
 def table_with_pvalues(p: np.ndarray, target: float = 7.0) -> pd.DataFrame:
@@ -96,7 +92,7 @@ def test_reproduces_r_svyttest(svyttest, design):
     np.testing.assert_allclose(r_like["t"].iloc[0], ref["statistic_t"], rtol=1e-12)
     np.testing.assert_allclose(r_like["p_two_sided"].iloc[0], ref["p_value"], rtol=1e-10)
     np.testing.assert_allclose(
-        r_like[["ci_lower", "ci_upper"]].iloc[0].to_numpy() - 700, ref["conf_int_95"], rtol=1e-10
+        r_like[["lower", "upper"]].iloc[0].to_numpy() - 700, ref["conf_int_95"], rtol=1e-10
     )
     # The table's df as given (= degf) reproduces R's p-value with df = degf(design).
     plain = test_against_target(table, target=700, adjust="none")
@@ -105,7 +101,7 @@ def test_reproduces_r_svyttest(svyttest, design):
         plain["p_two_sided"].iloc[0], ref["p_value_with_df_degf"], rtol=1e-10
     )
     np.testing.assert_allclose(
-        plain[["ci_lower", "ci_upper"]].iloc[0].to_numpy() - 700,
+        plain[["lower", "upper"]].iloc[0].to_numpy() - 700,
         ref["conf_int_95_with_df_degf"],
         rtol=1e-10,
     )
@@ -155,7 +151,7 @@ def test_srs_of_five_matches_classical_t_test():
         ref = stats.ttest_1samp(x, 7.0, alternative=alternative)
         np.testing.assert_allclose(out[column].iloc[0], ref.pvalue, rtol=1e-12)
     ci = stats.ttest_1samp(x, 7.0).confidence_interval(0.95)
-    np.testing.assert_allclose(out[["ci_lower", "ci_upper"]].iloc[0], [ci.low, ci.high])
+    np.testing.assert_allclose(out[["lower", "upper"]].iloc[0], [ci.low, ci.high])
     assert out["verdict"].iloc[0] == SAME  # p = 0.21
 
 
@@ -189,7 +185,7 @@ def test_one_sided_and_two_sided_relations():
         out.loc[normal, "p_greater"], stats.norm.sf(out.loc[normal, "t"]), rtol=1e-12
     )
     # unadjusted: the interval excludes 7 exactly when the two-sided p-value is below 5%
-    excludes = (out["ci_lower"] > 7) | (out["ci_upper"] < 7)
+    excludes = (out["lower"] > 7) | (out["upper"] < 7)
     assert (excludes == (out["p_two_sided"] < 0.05)).all()
     assert ((out["verdict"] == ABOVE) == ((out["p_two_sided"] <= 0.05) & positive)).all()
 
@@ -300,23 +296,22 @@ def test_bad_input_raises_meting_errors():
 
 
 def sae_cells(prob, n) -> pd.DataFrame:
+    """A hand-made small-area result table: posterior mean, sd, interval, P(>= 7)."""
     prob = np.asarray(prob, dtype=float)
     k = prob.size
-    return pd.DataFrame(
-        {
-            "life_event": [f"le{i}" for i in range(k)],
-            "mean": 7.0 + (prob - 0.5),
-            "sd": 0.2,
-            "q05": 6.7,
-            "q95": 7.3,
-            "q025": 6.6,
-            "q975": 7.4,
-            "prob_ge_target": prob,
-            "direct": 7.0,
-            "direct_se": 0.3,
-            "n": n,
-            "observed": np.asarray(n) > 0,
-        }
+    n = np.broadcast_to(n, k)
+    return result_table(
+        pd.DataFrame({"life_event": [f"le{i}" for i in range(k)]}),
+        variable="score_chain",
+        estimate=7.0 + (prob - 0.5),
+        se=np.full(k, 0.2),
+        lower=np.full(k, 6.6),
+        upper=np.full(k, 7.4),
+        level=0.95,
+        df=np.nan,
+        n=n,
+        method="fay-herriot",
+        extra={"prob_ge_target": prob, "observed": np.asarray(n) > 0},
     )
 
 
@@ -338,93 +333,36 @@ def test_bayes_verdicts_thresholds_inclusive():
 
 def test_bayes_verdicts_min_n_and_bad_thresholds():
     cells = sae_cells([0.99, 0.99, 0.01], [0, 29, 30])
-    assert bayes_verdicts(cells)["verdict"].notna().all()  # borrowing strength: no suppression
+    out = bayes_verdicts(cells)
+    # a cell without respondents is a prediction: no verdict; small cells keep theirs
+    assert out["verdict"].isna().tolist() == [True, False, False]
+    assert out["reason"].iloc[0] == REASON_NO_RESPONDENTS
+    unobserved = cells.assign(n=5, observed=[False, True, True])
+    assert bayes_verdicts(unobserved)["verdict"].isna().tolist() == [True, False, False]
     out = bayes_verdicts(cells, min_n=30)
     assert out["verdict"].isna().tolist() == [True, True, False]
-    assert out["reason"].iloc[0] == "te weinig waarnemingen (n < 30)"
+    assert out["reason"].tolist()[:2] == [REASON_NO_RESPONDENTS, "te weinig waarnemingen (n < 30)"]
+    assert bayes_verdicts(cells, min_n=None)["verdict"].notna().all()  # simulation studies only
     with pytest.raises(ParameterError, match="0 <= lower < upper <= 1"):
         bayes_verdicts(cells, upper=0.05, lower=0.95)
     with pytest.raises(SchemaError, match="must lie in \\[0, 1\\]"):
         bayes_verdicts(sae_cells([1.2], 10))
 
 
-# --- the tidy result table --------------------------------------------------------------------
+# --- the one result schema ----------------------------------------------------------------------
 
 
-def test_result_tables_have_the_documented_columns():
+def test_tested_tables_keep_the_result_schema():
     assert set(RESULT_COLUMN_DOCS) == set(RESULT_COLUMNS)
+    assert set(TEST_COLUMNS) <= set(EXTRA_COLUMN_DOCS)
     table = estimate_table([7.5, 6.0], 0.1, 40, [100, 10], life_event=["verhuizen", "geboorte"])
-    tested = test_against_target(table)
-    res = target_results(tested, level="levensgebeurtenis", keys=["life_event"], wave="2008")
-    assert tuple(res.columns) == RESULT_COLUMNS
-    assert res["keys"].tolist() == ["life_event=verhuizen", "life_event=geboorte"]
-    assert res["method"].iloc[0] == "taylor; t-toets"
-    assert (res["null_value"] == 7.0).all() and (res["test"] == "target").all()
-    assert res["reason"].iloc[1] == "te weinig waarnemingen (n < 30)"
-    for col in TEST_COLUMNS:
-        pd.testing.assert_series_equal(res[col], tested[col], check_names=False)
-
-    national = target_results(test_against_target(table.iloc[:1]), level="landelijk")
-    assert national["keys"].iloc[0] == ""
-
-    bayes = bayes_results(
-        bayes_verdicts(sae_cells([0.97, 0.5], [50, 0])),
-        level="levensgebeurtenis",
-        keys=["life_event"],
-        variable="score_chain",
-        method="fay-herriot",
-    )
-    assert tuple(bayes.columns) == RESULT_COLUMNS
-    assert bayes["probability"].tolist() == [0.97, 0.5]
-    assert bayes["verdict"].tolist() == ["waarschijnlijk ≥ 7", "onzeker"]
-    assert bayes["method"].iloc[0] == "fay-herriot; posterior"
-
-
-# --- a whole synthetic wave in one call -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def synthetic_2008():
-    registry = load_registry()
-    wave = generate_wave(registry, "2008-nulmeting", n_respondents=3000)
-    design, _ = design_for_wave(wave.respondents, registry, "2008-nulmeting")
-    return registry, wave, design
-
-
-def test_verdicts_for_wave_against_the_synthetic_truth(synthetic_2008):
-    registry, wave, design = synthetic_2008
-    res = verdicts_for_wave(design, registry=registry, wave="2008-nulmeting")
-    assert tuple(res.columns) == RESULT_COLUMNS
-    assert set(res["level"]) == {
-        "landelijk",
-        "levensgebeurtenis",
-        "kanaal",
-        "gemeente x levensgebeurtenis",
-    }
-    assert (res["wave"] == "2008-nulmeting").all() and (res["adjustment"].dropna() == "holm").all()
-    # every cell below the registry's minimum cell size has no verdict and says why
-    small = res["n"] < registry.settings.min_cell_size
-    assert small.any() and res.loc[small, "verdict"].isna().all()
-    assert (res.loc[small, "reason"] == "te weinig waarnemingen (n < 30)").all()
-    assert res.loc[~small, "verdict"].notna().all()
-    # one family per level and variable, of the tested rows only
-    tested = res[~small]
-    sizes = tested.groupby(["level", "variable"])["family_size"].agg(["min", "max", "size"])
-    assert (sizes["min"] == sizes["size"]).all() and (sizes["max"] == sizes["size"]).all()
-    # national counts of respondents with a chain score, counted from the data directly
-    national = res[(res["level"] == "landelijk") & (res["variable"] == C.SCORE_CHAIN)].iloc[0]
-    assert national["n"] == wave.respondents[C.SCORE_CHAIN].notna().sum()
-
-    # Directional verdicts agree with the truth (Holm keeps the chance of any wrong direction in
-    # a family below 5%; the seed is fixed).
-    truth = wave.truth_cells
-    by_event = truth.groupby(C.LIFE_EVENT).apply(
-        lambda g: np.average(g["true_chain"], weights=g["population"]), include_groups=False
-    )
-    events = res[(res["level"] == "levensgebeurtenis") & (res["variable"] == C.SCORE_CHAIN)]
-    true_mean = events["keys"].str.removeprefix("life_event=").map(by_event)
-    assert true_mean.notna().all()
-    assert not ((events["verdict"] == "significant boven 7") & (true_mean < 7)).any()
-    assert not ((events["verdict"] == "significant onder 7") & (true_mean > 7)).any()
-    assert national["verdict"] == "significant onder 7"  # true national chain mark 6,7
-    assert (events["verdict"] == "significant onder 7").sum() >= 3
+    tested = test_against_target(table, level=0.9)
+    assert list(tested.columns[:10]) == ["life_event", *RESULT_COLUMNS]
+    assert (tested["level"] == 0.9).all() and (tested["null_value"] == 7.0).all()
+    assert tested["reason"].iloc[1] == "te weinig waarnemingen (n < 30)"
+    # the interval is the one the unadjusted test uses: t quantile at 0.95 with 40 df
+    half = stats.t.ppf(0.95, 40) * 0.1
+    np.testing.assert_allclose(tested["upper"] - tested["estimate"], half, rtol=1e-12)
+    bayes = bayes_verdicts(sae_cells([0.97, 0.5], [50, 0]))
+    assert list(bayes.columns[:10]) == ["life_event", *RESULT_COLUMNS]
+    assert bayes["verdict"].tolist()[:1] == ["waarschijnlijk ≥ 7"]

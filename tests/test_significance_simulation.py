@@ -44,8 +44,8 @@ def estimate_table(estimate, se, df, n, **groups) -> pd.DataFrame:
     frame["estimate"] = estimate
     frame["se"] = se
     frame["df"] = df
-    frame["ci_lower"] = np.nan
-    frame["ci_upper"] = np.nan
+    frame["lower"] = np.nan
+    frame["upper"] = np.nan
     frame["deff"] = 1.0
     frame["n"] = n
     return frame

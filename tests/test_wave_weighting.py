@@ -71,7 +71,7 @@ def test_weighting_moves_estimates_towards_the_truth(wave, weighted) -> None:
     nat_w = design.mean(C.SCORE_CHAIN)
     nat_u = unweighted.mean(C.SCORE_CHAIN)
     assert abs(nat_w.estimate[0] - national_truth) < abs(nat_u.estimate[0] - national_truth)
-    assert nat_w.ci_lower[0] <= national_truth <= nat_w.ci_upper[0]
+    assert nat_w["lower"][0] <= national_truth <= nat_w["upper"][0]
 
 
 def test_intervals_cover_the_truth_at_about_the_nominal_rate(wave, weighted) -> None:
@@ -82,7 +82,7 @@ def test_intervals_cover_the_truth_at_about_the_nominal_rate(wave, weighted) -> 
     )
     est = est[est["n"] >= 20].astype({C.MUNICIPALITY: str, C.LIFE_EVENT: str})
     both = est.merge(truth, on=[C.MUNICIPALITY, C.LIFE_EVENT], validate="one_to_one")
-    covered = (both["ci_lower"] <= both["true_chain"]) & (both["true_chain"] <= both["ci_upper"])
+    covered = (both["lower"] <= both["true_chain"]) & (both["true_chain"] <= both["upper"])
     assert len(both) >= 40
     # 95% intervals: with this many cells, coverage between 85% and 100% is the nominal rate
     # within sampling noise (binomial sd about 2.5 points)

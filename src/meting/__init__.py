@@ -1,12 +1,14 @@
 """meting: citizens' ratings of government service around life events, against the cabinet's 7.
 
-The survey core is imported here; the Bayesian small-area models live in :mod:`meting.sae` and the
-reports in :mod:`meting.report` (imported on demand, since they pull in PyMC and Jupyter).
+The survey core is imported here; every estimator returns the result table of :mod:`meting.results`.
+The whole-wave pipeline is :mod:`meting.pipeline`; the Bayesian small-area models live in
+:mod:`meting.sae` and the reports in :mod:`meting.report` (imported on demand, since they pull in
+PyMC and Jupyter).
 """
 
 from __future__ import annotations
 
-from meting.comparison import bayes_improvement, compare_waves, verdicts_for_waves
+from meting.comparison import bayes_improvement, compare_waves
 from meting.design import SurveyDesign, WeightingRecord
 from meting.errors import (
     ConvergenceError,
@@ -18,12 +20,8 @@ from meting.errors import (
 )
 from meting.loaders import WaveData, load_wave
 from meting.registry import Registry, load_registry
-from meting.significance import (
-    RESULT_COLUMNS,
-    bayes_verdicts,
-    test_against_target,
-    verdicts_for_wave,
-)
+from meting.results import RESULT_COLUMN_DOCS, RESULT_COLUMNS, result_table
+from meting.significance import bayes_verdicts, test_against_target
 from meting.synthetic import SyntheticWave, generate_wave
 from meting.validate import validate_files
 from meting.wave_weighting import design_for_wave
@@ -42,12 +40,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RESULT_COLUMNS",
+    "RESULT_COLUMN_DOCS",
     "bayes_improvement",
     "bayes_verdicts",
     "compare_waves",
+    "result_table",
     "test_against_target",
-    "verdicts_for_wave",
-    "verdicts_for_waves",
     "ConvergenceError",
     "DesignError",
     "MetingError",

@@ -58,14 +58,4 @@ DESIGN_WEIGHT: Final = "design_weight"
 ORGANISATION: Final = "organisation"  # code from params/organisations.yaml
 ORGANISATION_SCORE: Final = "score"  # rapportcijfer 1-10
 
-# --- estimate tables (design-based and Bayesian alike) ----------------------------------------
-ESTIMATE_COLUMNS: Final = (
-    "variable",
-    "estimate",
-    "se",
-    "df",
-    "ci_lower",
-    "ci_upper",
-    "deff",
-    "n",
-)
+# The columns of estimate tables are in meting.results (RESULT_COLUMNS).

@@ -5,8 +5,8 @@
   registry's dated code changes, and tests the difference later - earlier.
 * :func:`bayes_improvement` gives, from the posterior draws of two independent Bayesian fits, the
   probability that a cell's mean is higher in the later wave.
-* :func:`change_results` and :func:`bayes_change_results` turn either into the tidy result table
-  of :mod:`meting.significance` (:data:`meting.significance.RESULT_COLUMNS`).
+
+Both return result tables (:mod:`meting.results`) with the change in ``estimate``.
 
 The two waves are separate samples, so their estimates are treated as independent:
 ``se = sqrt(se_earlier**2 + se_later**2)``. A panel overlap between waves would make that
@@ -24,21 +24,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from meting.columns import MUNICIPALITY, SCORES
+from meting.columns import MUNICIPALITY
 from meting.errors import ParameterError, SchemaError
+from meting.results import result_table
 from meting.significance import (
-    TEST_COLUMNS,
     Adjustment,
     adjust_pvalues,
-    as_result_table,
     check_adjust,
     check_columns,
     check_level,
     check_min_n,
     directional_verdicts,
-    estimates_for_wave,
-    keys_string,
-    resolve_settings,
     t_test_arrays,
     untested_reason,
 )
@@ -157,12 +153,13 @@ def compare_waves(
     Returns
     -------
     pandas.DataFrame
-        One row per cell in either wave: the join columns, ``estimate_earlier, se_earlier,
-        df_earlier, n_earlier`` and the same for ``later``, then ``estimate`` (the difference later -
-        earlier), ``se = sqrt(se_earlier**2 + se_later**2)`` (independent samples), ``df`` by
-        Welch-Satterthwaite on the two design dfs (:func:`welch_satterthwaite_df`),
-        ``ci_lower, ci_upper`` (t interval at ``level``), ``n`` (= ``n_later``), and
-        :data:`meting.significance.TEST_COLUMNS` with verdicts "verbeterd",
+        A result table (:mod:`meting.results`), one row per cell in either wave: the key
+        columns, ``variable``, ``estimate`` (the difference later - earlier), ``se =
+        sqrt(se_earlier**2 + se_later**2)`` (independent samples), ``lower, upper`` (t interval
+        at ``level``), ``level``, ``df`` by Welch-Satterthwaite on the two design dfs
+        (:func:`welch_satterthwaite_df`), ``n`` (= ``n_later``), ``method`` ``'difference'``;
+        then ``estimate_earlier, se_earlier, df_earlier, n_earlier`` and the same for ``later``,
+        ``null_value`` (0) and :data:`meting.significance.TEST_COLUMNS` with verdicts "verbeterd",
         "geen aantoonbare verandering", "verslechterd". Cells present in one wave only are listed
         with the reason "alleen in de eerdere/latere meting".
     """
@@ -218,16 +215,22 @@ def compare_waves(
     p_adj, size = adjust_pvalues(p_two, adjust, family_ids)
     half = stats.t.ppf(1.0 - alpha / 2.0, np.where(df > 0, df, np.nan)) * se
 
-    out = both[join].copy() if join != ["_all"] else pd.DataFrame(index=both.index)
-    for c in _PER_WAVE:
-        for s in _SIDES:
-            out[f"{c}_{s}"] = get[f"{c}_{s}"]
-    out["estimate"] = diff
-    out["se"] = se
-    out["df"] = df
-    out["ci_lower"] = diff - half
-    out["ci_upper"] = diff + half
-    out["n"] = get["n_later"]
+    groups = both[[k for k in join if k not in ("_all", "variable")]]
+    variable = both["variable"].astype("str") if "variable" in join else ""
+    out = result_table(
+        groups,
+        variable=variable,
+        estimate=diff,
+        se=se,
+        lower=diff - half,
+        upper=diff + half,
+        level=level,
+        df=df,
+        n=get["n_later"],
+        method="difference",
+        extra={f"{c}_{s}": get[f"{c}_{s}"] for c in _PER_WAVE for s in _SIDES},
+    )
+    out["null_value"] = 0.0
     out["t"] = t
     out["p_two_sided"] = p_two
     out["p_greater"] = p_greater
@@ -238,22 +241,13 @@ def compare_waves(
     verdict = directional_verdicts(p_adj, t, alpha, CHANGE_LABELS)
     out["verdict"] = pd.Series(verdict, index=out.index, dtype="str")
     out["reason"] = pd.Series(reason, index=out.index, dtype="str")
-    out.attrs = {
-        "method": later.attrs.get("method", earlier.attrs.get("method", "design")),
-        "level": level,
-        "adjust": adjust,
-        "min_n": min_n,
-        "earlier_wave": earlier_wave,
-        "later_wave": later_wave,
-        "mapped_to": on,
-    }
     return out
 
 
 def draw_table(result: Any) -> Any:
     """Cells x draws DataFrame from a small-area result (``.cells`` and ``.draws()``).
 
-    The index is built from the cell table's group columns (those before ``mean``); anything
+    The index is built from the cell table's group columns (those before ``variable``); anything
     else is returned unchanged.
     """
     if isinstance(result, pd.DataFrame) or not (
@@ -261,7 +255,7 @@ def draw_table(result: Any) -> Any:
     ):
         return result
     cells = result.cells
-    groups = list(cells.columns[: list(cells.columns).index("mean")])
+    groups = list(cells.columns[: list(cells.columns).index("variable")])
     index = (
         pd.MultiIndex.from_frame(cells[groups].astype("str"))
         if len(groups) > 1
@@ -367,36 +361,6 @@ def bayes_improvement(
     return out
 
 
-def change_results(
-    compared: pd.DataFrame,
-    *,
-    level: str,
-    keys: Sequence[str] = (),
-    method: str | None = None,
-) -> pd.DataFrame:
-    """Tidy result table (:data:`meting.significance.RESULT_COLUMNS`) from :func:`compare_waves`."""
-    keys = [keys] if isinstance(keys, str) else list(keys)
-    check_columns(
-        compared, [*keys, "estimate", "se", "df", "n", "n_earlier", *TEST_COLUMNS], "compared table"
-    )
-    estimator = method or compared.attrs.get("method", "design")
-    cols: dict[str, Any] = {
-        "level": level,
-        "keys": keys_string(compared, keys),
-        "variable": compared["variable"] if "variable" in compared else np.nan,
-        "test": "change",
-        "method": f"{estimator}; verschil t-toets (Welch-Satterthwaite)",
-        "wave": compared.attrs.get("later_wave"),
-        "reference_wave": compared.attrs.get("earlier_wave"),
-        "null_value": 0.0,
-        "confidence": compared.attrs.get("level", np.nan),
-        "n_reference": compared["n_earlier"],
-        **{c: compared[c] for c in ("estimate", "se", "df", "ci_lower", "ci_upper", "n")},
-        **{c: compared[c] for c in TEST_COLUMNS},
-    }
-    return as_result_table(cols, compared.index)
-
-
 def remap_design_municipalities(design: Any, registry: CodeMapper, on: dt.date) -> Any:
     """The same design with its ``municipality`` column mapped to the division valid on ``on``.
 
@@ -409,124 +373,3 @@ def remap_design_municipalities(design: Any, registry: CodeMapper, on: dt.date) 
     data = design.data.copy()
     data[MUNICIPALITY] = map_municipality_codes(data[MUNICIPALITY], registry, on)
     return dataclasses.replace(design, data=data)
-
-
-def verdicts_for_waves(
-    earlier: Any,
-    later: Any,
-    *,
-    registry: CodeMapper | None = None,
-    earlier_wave: str | None = None,
-    later_wave: str | None = None,
-    variables: Sequence[str] = SCORES,
-    organisations_earlier: Any = None,
-    organisations_later: Any = None,
-    level: float | None = None,
-    min_n: int | None = None,
-    adjust: Adjustment | None = None,
-) -> pd.DataFrame:
-    """All changes between two waves, as one tidy result table (test 'change').
-
-    Both designs' municipality codes are first mapped to the later wave's reference date
-    (:func:`remap_design_municipalities`), so merged municipalities are estimated as one domain
-    in both waves; then every level of :func:`meting.significance.estimates_for_wave` present in
-    both waves is compared with :func:`compare_waves` (one family per level and variable).
-
-    Parameters
-    ----------
-    earlier, later : meting.design.SurveyDesign
-        Weighted designs of the two waves.
-    registry : meting.registry.Registry, optional
-        Code mapping and analysis settings (confidence, min_cell_size, multiple_testing) for any
-        argument left as None; ``later_wave`` is then required.
-    earlier_wave, later_wave : str, optional
-        Wave labels.
-    variables, organisations_earlier, organisations_later
-        Score columns, and designs over the long organisation tables (level 'organisatie').
-    level, min_n, adjust
-        Override the registry's settings (defaults without a registry: 0.95, 30, 'holm').
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`meting.significance.RESULT_COLUMNS`.
-    """
-    _, level, min_n, adjust = resolve_settings(registry, None, level, min_n, adjust)
-    if registry is not None:
-        on = _reference_date(registry, later_wave)
-        earlier = remap_design_municipalities(earlier, registry, on)
-        later = remap_design_municipalities(later, registry, on)
-    tables_e = estimates_for_wave(
-        earlier, variables=variables, organisations=organisations_earlier, level=level
-    )
-    tables_l = estimates_for_wave(
-        later, variables=variables, organisations=organisations_later, level=level
-    )
-    parts = []
-    for label, (table_l, keys) in tables_l.items():
-        if label not in tables_e:
-            continue
-        compared = compare_waves(
-            tables_e[label][0],
-            table_l,
-            keys=keys,
-            registry=registry,
-            earlier_wave=earlier_wave,
-            later_wave=later_wave,
-            level=level,
-            adjust=adjust,
-            min_n=min_n,
-            family="variable",
-        )
-        parts.append(change_results(compared, level=label, keys=keys))
-    return pd.concat(parts, ignore_index=True)
-
-
-def bayes_change_results(
-    improvement: pd.DataFrame,
-    *,
-    level: str,
-    variable: str | None = None,
-    earlier_wave: str | None = None,
-    later_wave: str | None = None,
-    upper: float = 0.95,
-    lower: float = 0.05,
-    method: str = "bayes",
-) -> pd.DataFrame:
-    """Tidy result table (test 'change') from :func:`bayes_improvement`.
-
-    ``probability`` is the posterior probability of improvement; the verdict is
-    "waarschijnlijk verbeterd" when it is at least ``upper``, "waarschijnlijk verslechterd" when
-    at most ``lower``, else "onzeker". ``estimate`` and ``se`` are the posterior mean and sd of the
-    difference; the keys come from the index.
-    """
-    check_columns(improvement, ("prob_improvement", "difference", "sd", "reason"), "improvement")
-    if not (0.0 <= lower < upper <= 1.0):
-        raise ParameterError(
-            f"bayes thresholds must satisfy 0 <= lower < upper <= 1; got lower={lower!r}, "
-            f"upper={upper!r}. Use e.g. lower=0.05, upper=0.95."
-        )
-    flat = improvement.reset_index()
-    keys = [str(k) for k in improvement.index.names if k is not None]
-    prob = improvement["prob_improvement"].to_numpy(dtype=float)
-    verdict = np.select(
-        [np.isnan(prob), prob >= upper, prob <= lower],
-        [None, "waarschijnlijk verbeterd", "waarschijnlijk verslechterd"],
-        default="onzeker",
-    ).astype(object)
-    cols: dict[str, Any] = {
-        "level": level,
-        "keys": keys_string(flat, keys),
-        "variable": variable,
-        "test": "change",
-        "method": f"{method}; posterior",
-        "wave": later_wave,
-        "reference_wave": earlier_wave,
-        "null_value": 0.0,
-        "estimate": flat["difference"],
-        "se": flat["sd"],
-        "probability": flat["prob_improvement"],
-        "verdict": pd.Series(verdict, index=flat.index, dtype="str"),
-        "reason": flat["reason"],
-    }
-    return as_result_table(cols, flat.index)

@@ -4,9 +4,10 @@ A :class:`SurveyDesign` is declared once (data, weights, strata, multi-stage clu
 never changed: weighting (:mod:`meting.weighting`) returns a new design with new weights and a
 record of the calibration, so standard errors account for it as ``survey`` does.
 
-Every estimator returns the estimate table of ``ARCHITECTURE.md``: group columns (for ``by=``),
-then ``variable, estimate, se, df, ci_lower, ci_upper, deff, n``, with ``attrs["method"]`` and
-``attrs["level"]``.  Domain estimates use the whole design (influence values zero outside the
+Every estimator returns the result table of :mod:`meting.results`: group columns (for ``by=``),
+then ``variable, estimate, se, lower, upper, level, df, n, method`` (method ``"taylor"``) and the
+extra column ``deff``; :meth:`SurveyDesign.covariance` gives the covariance of domain estimates
+for contrasts.  Domain estimates use the whole design (influence values zero outside the
 domain, as ``svyby`` does), computed for all domains at once with sparse matrices.
 """
 
@@ -21,8 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from meting.columns import ESTIMATE_COLUMNS
 from meting.errors import DesignError
+from meting.results import result_table
 from meting.variance import (
     LONELY_PSU_OPTIONS,
     CalibrationRecord,
@@ -34,8 +35,6 @@ from meting.variance import (
 from meting.variance import degf as _degf
 
 Alternative = Literal["two-sided", "less", "greater"]
-#: Up to this many estimates the full covariance matrix is computed and kept in attrs["vcov"].
-_VCOV_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -243,9 +242,10 @@ class SurveyDesign:
         na_rm: bool = True,
         level: float = 0.95,
     ) -> pd.DataFrame:
-        """Weighted mean of a numeric column (``svymean`` / ``svyby(..., svymean)``)."""
+        """Weighted mean of a numeric column (``svymean`` / ``svyby(..., svymean)``), as a
+        result table (:mod:`meting.results`) with the extra column ``deff``."""
         y = self._numeric(var)
-        return self._estimate(y[:, None], [var], var, by, "mean", na_rm, level, None)
+        return self._estimate(y[:, None], [var], var, by, "mean", na_rm, level, False)[0]
 
     def total(
         self,
@@ -254,9 +254,9 @@ class SurveyDesign:
         na_rm: bool = True,
         level: float = 0.95,
     ) -> pd.DataFrame:
-        """Weighted total of a numeric column (``svytotal``)."""
+        """Weighted total of a numeric column (``svytotal``), as a result table."""
         y = self._numeric(var)
-        return self._estimate(y[:, None], [var], var, by, "total", na_rm, level, None)
+        return self._estimate(y[:, None], [var], var, by, "total", na_rm, level, False)[0]
 
     def proportion(
         self,
@@ -267,10 +267,30 @@ class SurveyDesign:
     ) -> pd.DataFrame:
         """Share of each level of a categorical column (``svymean(~factor)``).
 
-        The table has a ``level`` column before ``variable``; one row per (group, level).
+        The result table has a ``category`` column before ``variable``; one row per (group,
+        category).
         """
         y, levels = self._one_hot(var)
-        return self._estimate(y, list(levels), var, by, "mean", na_rm, level, "level")
+        return self._estimate(y, list(levels), var, by, "mean", na_rm, level, True)[0]
+
+    def covariance(
+        self,
+        var: str,
+        by: str | Sequence[str] | None = None,
+        kind: Literal["mean", "total"] = "mean",
+        na_rm: bool = True,
+    ) -> np.ndarray:
+        """Covariance matrix of the estimates of ``mean(var, by)`` (or ``total``), rows and
+        columns in the row order of that table (``vcov(svyby(...))``).
+
+        This is what contrasts between domains need (a municipality against the rest, a life
+        event against another); the result table itself carries only the standard errors.
+        """
+        if kind not in ("mean", "total"):
+            raise DesignError(f"kind must be 'mean' or 'total'; got {kind!r}.")
+        y = self._numeric(var)
+        _, v = self._estimate(y[:, None], [var], var, by, kind, na_rm, 0.95, False, True)
+        return np.asarray(v, dtype=float)
 
     def ttest(
         self,
@@ -319,21 +339,22 @@ class SurveyDesign:
         se = float(np.sqrt(self.variance(u[:, None])[0]))
         df = _degf(self.structure, valid & (self.w != 0)) - 1  # type: ignore[arg-type]
         q = stats.t.ppf(0.5 + level / 2, df)
-        row = {
-            "variable": f"{var}: {group}={levels[1]} - {group}={levels[0]}",
-            "estimate": diff,
-            "se": se,
-            "df": float(df),
-            "ci_lower": diff - q * se,
-            "ci_upper": diff + q * se,
-            "deff": np.nan,
-            "n": int(valid.sum()),
-        }
-        table = pd.DataFrame([row], columns=list(ESTIMATE_COLUMNS))
+        table = result_table(
+            None,
+            variable=f"{var}: {group}={levels[1]} - {group}={levels[0]}",
+            estimate=[diff],
+            se=[se],
+            lower=[diff - q * se],
+            upper=[diff + q * se],
+            level=level,
+            df=float(df),
+            n=[int(valid.sum())],
+            method="taylor",
+            extra={"deff": np.nan},
+        )
         table["statistic"] = diff / se
         table["p_value"] = 2 * stats.t.sf(abs(diff / se), df)
         table["alternative"] = "two-sided"
-        table.attrs.update(method="taylor", level=level)
         return table
 
     # -- internals -------------------------------------------------------------------------
@@ -390,8 +411,9 @@ class SurveyDesign:
         kind: str,
         na_rm: bool,
         level: float,
-        level_col: str | None,
-    ) -> pd.DataFrame:
+        category: bool,
+        full_cov: bool | None = None,
+    ) -> tuple[pd.DataFrame, np.ndarray | None]:
         n, n_lev = y.shape
         dom, keys = self._domains(by)
         n_dom = len(keys)
@@ -432,7 +454,7 @@ class SurveyDesign:
         u = sp.csr_matrix(
             (vals[rows].ravel(), (np.repeat(rows, n_lev), cols[rows].ravel())), shape=(n, k)
         )
-        full_cov = k <= _VCOV_LIMIT
+        full_cov = bool(full_cov)
         factor = self._average_factor(np.where(valid, dom, -1), n_dom)
         if factor is not None:
             factor = np.repeat(factor, n_lev)
@@ -445,51 +467,25 @@ class SurveyDesign:
         se = np.where(bad_dom[:, None], np.nan, se)
         df = float(self.degf())
         q = stats.t.ppf(0.5 + level / 2, df) if df > 0 else np.nan
-        out = keys.loc[keys.index.repeat(n_lev)].reset_index(drop=True)
-        if level_col is not None:
-            out[level_col] = np.tile(np.asarray(labels, dtype=object), n_dom)
-        out["variable"] = var
-        out["estimate"] = est.ravel()
-        out["se"] = se.ravel()
-        out["df"] = df
-        out["ci_lower"] = est.ravel() - q * se.ravel()
-        out["ci_upper"] = est.ravel() + q * se.ravel()
-        out["deff"] = deff.ravel()
-        out["n"] = np.repeat(nobs.astype(np.int64), n_lev)
+        groups = keys.loc[keys.index.repeat(n_lev)].reset_index(drop=True)
         if not _as_list(by):
-            out = out.drop(
-                columns=[
-                    c
-                    for c in out.columns
-                    if c not in ([level_col] if level_col else []) + list(ESTIMATE_COLUMNS)
-                ]
-            )
-        out.attrs.update(method="taylor", level=level)
-        if full_cov:
-            out.attrs["vcov"] = Covariance(v)
-        return out
-
-
-class Covariance(np.ndarray):
-    """The covariance matrix of a table's estimates, kept in ``attrs["vcov"]``.
-
-    A plain ndarray subclass whose ``==`` answers one bool (identical matrices or not): pandas
-    compares ``attrs`` when it concatenates or merges tables, and an elementwise comparison there
-    raises "the truth value of an array is ambiguous".
-    """
-
-    def __new__(cls, values: np.ndarray) -> Covariance:
-        return np.asarray(values, dtype=float).view(cls)
-
-    def __eq__(self, other: object) -> bool:  # type: ignore[override]
-        return isinstance(other, np.ndarray) and np.array_equal(
-            np.asarray(self), np.asarray(other), equal_nan=True
+            groups = groups.iloc[:, 0:0]
+        if category:
+            groups["category"] = np.tile(np.asarray(labels, dtype=object), n_dom)
+        out = result_table(
+            groups,
+            variable=var,
+            estimate=est.ravel(),
+            se=se.ravel(),
+            lower=est.ravel() - q * se.ravel(),
+            upper=est.ravel() + q * se.ravel(),
+            level=level,
+            df=df,
+            n=np.repeat(nobs.astype(np.int64), n_lev),
+            method="taylor",
+            extra={"deff": deff.ravel()},
         )
-
-    def __ne__(self, other: object) -> bool:  # type: ignore[override]
-        return not self.__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
+        return out, (v if full_cov else None)
 
 
 def _add_test(
@@ -514,11 +510,10 @@ def _add_test(
         q = stats.t.ppf(level, df)
         lo, hi = out["estimate"] - q * out["se"], np.inf + 0 * stat
     out["df"] = float(df)
-    out["ci_lower"] = lo
-    out["ci_upper"] = hi
+    out["lower"] = lo
+    out["upper"] = hi
     out["mu"] = mu
     out["statistic"] = stat
     out["p_value"] = p
     out["alternative"] = alternative
-    out.attrs.update(table.attrs)
     return out

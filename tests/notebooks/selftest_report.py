@@ -35,8 +35,8 @@ table = pd.DataFrame(
     {
         "life_event": ["verhuizen", "kind krijgen", "werkloos worden", "klein"],
         "estimate": [7.04, 6.61, 7.35, 5.0],
-        "ci_lower": [6.8, 6.3, 7.1, 4.0],
-        "ci_upper": [7.28, 6.92, 7.6, 6.0],
+        "lower": [6.8, 6.3, 7.1, 4.0],
+        "upper": [7.28, 6.92, 7.6, 6.0],
         "n": [1234, 456, 78, 12],
     }
 )

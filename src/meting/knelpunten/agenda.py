@@ -68,7 +68,7 @@ def improvement_agenda(
     Returns
     -------
     pandas.DataFrame
-        Group columns, ``event``, ``score, se, ci_lower, ci_upper, n, frequency, frequency_se,
+        Group columns, ``event``, ``score, se, lower, upper, n, frequency, frequency_se,
         gap, priority, below_target, onderdrukt, rank`` (plus ``population`` when given),
         sorted by group and rank (suppressed cells last).
     """
@@ -81,13 +81,14 @@ def improvement_agenda(
     check_columns(design.data, [*by_cols, event, outcome], "agenda")
     keys = [*by_cols, event]
     scores = design.mean(outcome, by=keys, level=level)
-    scores.attrs = {}
     scores = scores.rename(columns={"estimate": "score"})[
-        [*keys, "score", "se", "ci_lower", "ci_upper", "n"]
+        [*keys, "score", "se", "lower", "upper", "n"]
     ]
     if population is None:
         freq = design.proportion(event, by=by_cols or None, level=level)
-        freq = freq.rename(columns={"level": event, "estimate": "frequency", "se": "frequency_se"})
+        freq = freq.rename(
+            columns={"category": event, "estimate": "frequency", "se": "frequency_se"}
+        )
         freq = freq[[*keys, "frequency", "frequency_se"]]
     else:
         missing = [c for c in [*keys, "population"] if c not in population.columns]
@@ -109,8 +110,8 @@ def improvement_agenda(
     gap = np.maximum(0.0, float(target) - out["score"])
     out["gap"] = gap
     out["priority"] = gap * out["frequency"]
-    out["below_target"] = out["ci_upper"] < float(target)
-    for col in ("score", "se", "ci_lower", "ci_upper", "gap", "priority"):
+    out["below_target"] = out["upper"] < float(target)
+    for col in ("score", "se", "lower", "upper", "gap", "priority"):
         out[col] = out[col].astype("float64").mask(small)
     out["below_target"] = out["below_target"].astype("boolean").mask(small)
     out[SUPPRESSED] = small.to_numpy(dtype=bool)
@@ -124,10 +125,10 @@ def improvement_agenda(
     rank = ranked.groupby([out[c] for c in by_cols]).cumsum() if by_cols else ranked.cumsum()
     out["rank"] = pd.Series(rank, dtype="Int64").where(ranked, pd.NA)
     columns = [
-        *keys, "score", "se", "ci_lower", "ci_upper", "n", "frequency", "frequency_se",
+        *keys, "score", "se", "lower", "upper", "n", "frequency", "frequency_se",
         *(["population"] if population is not None else []),
         "gap", "priority", "below_target", SUPPRESSED, "rank",
     ]  # fmt: skip
     out = out[columns]
-    out.attrs.update(target=float(target), min_n=min_cell_size, level=level, method="taylor")
+    out.attrs.update(target=float(target), min_n=min_cell_size)
     return out

@@ -90,7 +90,7 @@ def chain_view(
     pandas.DataFrame
         One row per group x item: group columns, ``item`` (organisation code, ``"organisaties"``,
         ``"keten"`` or ``"samenwerking"``), ``kind`` (``"organisatie"`` for single organisations,
-        else the item), then ``estimate, se, df, ci_lower, ci_upper, n`` (``n``: respondents
+        else the item), then ``estimate, se, df, lower, upper, n`` (``n``: respondents
         rating it), ``gap_to_chain`` (estimate - chain score), ``gap_se`` (design-based),
         ``is_best`` (highest-scoring organisation of the group).
     """
@@ -180,8 +180,8 @@ def chain_view(
     out["estimate"] = est
     out["se"] = se
     out["df"] = df
-    out["ci_lower"] = est - q * se
-    out["ci_upper"] = est + q * se
+    out["lower"] = est - q * se
+    out["upper"] = est + q * se
     out["n"] = cnt.astype(np.int64)
     out["gap_to_chain"] = np.where(item == ITEM_CHAIN, 0.0, gap)
     out["gap_se"] = np.where(item == ITEM_CHAIN, 0.0, gap_se_all)
@@ -203,7 +203,6 @@ def chain_view(
         [*by_cols, "_o", "estimate"], ascending=[True] * len(by_cols) + [True, False]
     )
     out = out.drop(columns="_o").reset_index(drop=True)
-    out.attrs.update(method="taylor", level=level)
     return out
 
 
@@ -225,7 +224,7 @@ def chain_gaps(view: pd.DataFrame, by: str | Sequence[str] = LIFE_EVENT) -> pd.D
         interval at the view's level), ``n_chain``.
     """
     by_cols = as_list(by)
-    level = float(view.attrs.get("level", 0.95))
+    level = float(view["level"].iloc[0]) if "level" in view and len(view) else 0.95
 
     def indexed(sub: pd.DataFrame) -> pd.DataFrame:
         return sub.set_index(by_cols) if by_cols else sub.set_index(pd.Index([0] * len(sub)))

@@ -67,7 +67,7 @@ def channel_use(
     -------
     pandas.DataFrame
         Group columns, ``channel`` (``balie``, ...), then the estimate columns ``variable,
-        estimate, se, df, ci_lower, ci_upper, deff, n`` (``estimate`` a proportion 0-1).
+        estimate, se, df, lower, upper, deff, n`` (``estimate`` a proportion 0-1).
     """
     design = check_design(design)
     level = check_level(level)
@@ -76,14 +76,12 @@ def channel_use(
     parts = []
     for c in channels:
         t = design.mean(c, by=by_cols or None, level=level)
-        t.attrs = {}
         t.insert(len(by_cols), "channel", _CHANNEL_OF.get(c, c))
         parts.append(t)
     out = pd.concat(parts, ignore_index=True)
-    out["ci_lower"] = out["ci_lower"].clip(lower=0.0)
-    out["ci_upper"] = out["ci_upper"].clip(upper=1.0)
+    out["lower"] = out["lower"].clip(lower=0.0)
+    out["upper"] = out["upper"].clip(upper=1.0)
     out = out.sort_values([*by_cols], kind="stable").reset_index(drop=True)
-    out.attrs.update(method="taylor", level=level)
     return out
 
 
@@ -99,7 +97,7 @@ def channel_scores(
     Returns
     -------
     pandas.DataFrame
-        Group columns, ``channel``, then ``variable, estimate, se, df, ci_lower, ci_upper, deff,
+        Group columns, ``channel``, then ``variable, estimate, se, df, lower, upper, deff,
         n`` (``n``: users of the channel with the outcome observed).
     """
     design = check_design(design)
@@ -118,13 +116,11 @@ def channel_scores(
     parts = []
     for tmp, c in names:
         t = work.mean(tmp, by=by_cols or None, level=level)
-        t.attrs = {}
         t["variable"] = outcome
         t.insert(len(by_cols), "channel", _CHANNEL_OF.get(c, c))
         parts.append(t)
     out = pd.concat(parts, ignore_index=True)
     out = out.sort_values([*by_cols], kind="stable").reset_index(drop=True)
-    out.attrs.update(method="taylor", level=level)
     return out
 
 
@@ -149,7 +145,7 @@ def channel_shift(
     -------
     pandas.DataFrame
         ``keys``, ``estimate_earlier, se_earlier, n_earlier, estimate_later, se_later, n_later,
-        difference, se, df, ci_lower, ci_upper, statistic, p_value`` (two-sided t with
+        difference, se, df, lower, upper, statistic, p_value`` (two-sided t with
         Welch-Satterthwaite df; samples treated as independent).
     """
     keys = list(keys)
@@ -176,8 +172,8 @@ def channel_shift(
     out["difference"] = diff
     out["se"] = se
     out["df"] = df
-    out["ci_lower"] = diff - q * se
-    out["ci_upper"] = diff + q * se
+    out["lower"] = diff - q * se
+    out["upper"] = diff + q * se
     with np.errstate(divide="ignore", invalid="ignore"):
         out["statistic"] = diff / se
     out["p_value"] = 2 * stats.t.sf(np.abs(out["statistic"]), df)

@@ -260,7 +260,7 @@ def key_drivers(
     -------
     pandas.DataFrame
         One row per group x term (intercept first): group columns, ``term``, ``term_name``
-        (Dutch norm name), ``estimate, se, df, ci_lower, ci_upper`` (coefficient, svyglm-type),
+        (Dutch norm name), ``estimate, se, df, lower, upper`` (coefficient, svyglm-type),
         ``statistic, p_value`` (t-test of coefficient = 0), ``std_estimate`` (coefficient x
         sd(x) / sd(y), weighted), ``lmg`` (R^2 share of the term; sums to ``r2`` per group),
         ``lmg_se`` (delta-method design-based SE), ``lmg_share`` (``lmg / r2``), ``r2``
@@ -317,8 +317,8 @@ def key_drivers(
         table["estimate"] = coef
         table["se"] = se
         table["df"] = df
-        table["ci_lower"] = coef - q * se
-        table["ci_upper"] = coef + q * se
+        table["lower"] = coef - q * se
+        table["upper"] = coef + q * se
         table["statistic"] = stat
         table["p_value"] = p_value
         table["std_estimate"] = std
@@ -329,7 +329,7 @@ def key_drivers(
         table["n"] = n_g
         parts.append(table)
     columns = [
-        *by_cols, "term", "term_name", "estimate", "se", "df", "ci_lower", "ci_upper",
+        *by_cols, "term", "term_name", "estimate", "se", "df", "lower", "upper",
         "statistic", "p_value", "std_estimate", "lmg", "lmg_se", "lmg_share", "r2", "n",
     ]  # fmt: skip
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

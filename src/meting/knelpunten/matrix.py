@@ -202,15 +202,14 @@ def importance_performance(
         parts = []
         for tmp, aspect in zip(cols, aspects, strict=True):
             t = work.mean(tmp, by=by_cols or None, level=level)
-            t.attrs = {}
             parts.append(t.assign(aspect=aspect))
         perf = pd.concat(parts, ignore_index=True)
-    perf = perf[[*by_cols, "aspect", "estimate", "se", "ci_lower", "ci_upper"]].rename(
+    perf = perf[[*by_cols, "aspect", "estimate", "se", "lower", "upper"]].rename(
         columns={
             "estimate": "performance",
             "se": "performance_se",
-            "ci_lower": "performance_lower",
-            "ci_upper": "performance_upper",
+            "lower": "performance_lower",
+            "upper": "performance_upper",
         }
     )
     table = drivers[[*by_cols, "aspect", "importance", "importance_se", "n"]].merge(

@@ -123,7 +123,7 @@ def norm_shares(
     pandas.DataFrame
         One row per group x norm x outcome: the group columns, ``norm`` (column name),
         ``norm_name`` (Dutch name), ``outcome`` (``"goed"`` / ``"niet goed"``), then the estimate
-        columns ``variable, estimate, se, df, ci_lower, ci_upper, deff, n`` (``estimate`` is a
+        columns ``variable, estimate, se, df, lower, upper, deff, n`` (``estimate`` is a
         proportion 0-1; ``n`` counts respondents who judged the norm; ``variable`` is the
         norm column). The Wald interval (as ``svymean`` + ``confint``) is clipped to [0, 1].
     """
@@ -143,17 +143,15 @@ def norm_shares(
     parts = []
     for tmp, norm, outcome in names:
         table = work.mean(tmp, by=by_cols or None, level=level)
-        table.attrs = {}
         table["variable"] = norm
         table.insert(len(by_cols), "outcome", outcome)
         table.insert(len(by_cols), "norm_name", NORM_NAMES.get(norm, norm))
         table.insert(len(by_cols), "norm", norm)
         parts.append(table)
     out = pd.concat(parts, ignore_index=True)
-    out["ci_lower"] = out["ci_lower"].clip(lower=0.0)
-    out["ci_upper"] = out["ci_upper"].clip(upper=1.0)
+    out["lower"] = out["lower"].clip(lower=0.0)
+    out["upper"] = out["upper"].clip(upper=1.0)
     out = out.sort_values([*by_cols, "outcome", "norm"], kind="stable").reset_index(drop=True)
-    out.attrs.update(method="taylor", level=level)
     return out
 
 
@@ -186,7 +184,7 @@ def weakest_norms(
     -------
     pandas.DataFrame
         One row per group x norm: group columns, ``norm, norm_name``, the share "goed"
-        (``estimate, se, df, ci_lower, ci_upper, n``), ``rank`` (1 = lowest share among the
+        (``estimate, se, df, lower, upper, n``), ``rank`` (1 = lowest share among the
         ranked norms), ``reference`` (the lowest norm of the group), ``diff_to_lowest``
         (share minus the lowest share), ``se_diff`` (design-based, paired), ``p_value``
         (one-sided), ``weakest`` (bool; missing when not ranked).  Sorted by group and rank.
@@ -256,8 +254,8 @@ def weakest_norms(
     out["estimate"] = share.ravel()
     out["se"] = se.ravel()
     out["df"] = df
-    out["ci_lower"] = np.clip(share.ravel() - q * se.ravel(), 0.0, None)
-    out["ci_upper"] = np.clip(share.ravel() + q * se.ravel(), None, 1.0)
+    out["lower"] = np.clip(share.ravel() - q * se.ravel(), 0.0, None)
+    out["upper"] = np.clip(share.ravel() + q * se.ravel(), None, 1.0)
     out["n"] = count.ravel().astype(np.int64)
     okr = ok.ravel()
     out["rank"] = pd.Series(rank.ravel(), dtype="Int64").where(okr, pd.NA)
@@ -270,5 +268,5 @@ def weakest_norms(
     out = out.sort_values([*by_cols, "rank"], kind="stable", na_position="last").reset_index(
         drop=True
     )
-    out.attrs.update(method="taylor", level=level, alpha=float(alpha), min_n=min_n)
+    out.attrs.update(alpha=float(alpha), min_n=min_n)
     return out

@@ -121,7 +121,7 @@ def trim_index(
     -------
     pandas.DataFrame
         The estimate table (group columns, ``variable`` = ``"trim_index"``, ``estimate, se, df,
-        ci_lower, ci_upper, deff, n``; ``n`` counts respondents who answered all four
+        lower, upper, deff, n``; ``n`` counts respondents who answered all four
         questions), ``attrs["method"] = "taylor"``, ``attrs["formula"]`` describing the index.
     """
     design = check_design(design)
@@ -130,7 +130,6 @@ def trim_index(
     table = work.mean(_INDEX_COLUMN, by=by, level=level)
     table["variable"] = "trim_index"
     a = _check_weights(question_weights, len(as_list(questions)))
-    table.attrs.pop("vcov", None)
     table.attrs["formula"] = (
         "weighted mean of sum_q a_q s(answer_q); a = "
         f"{np.round(a, 4).tolist()}, s = {list(map(float, category_scores))}"

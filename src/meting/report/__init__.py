@@ -53,7 +53,6 @@ _LAZY = {
     "collect_provenance": "meting.report.provenance",
     "plots": "meting.report.plots",
     "tables": "meting.report.tables",
-    "analysis": "meting.report.analysis",
 }
 
 

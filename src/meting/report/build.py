@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from meting.errors import ParameterError, ReportError
+from meting.pipeline import wave_data_files
 from meting.report.formatting import fmt_date
 from meting.report.render import RenderJob, RenderResult, render
 
@@ -43,7 +44,6 @@ __all__ = [
     "default_notebooks_dir",
     "plan_reports",
     "report_command",
-    "wave_data_files",
     "write_index",
 ]
 
@@ -77,25 +77,6 @@ class Planned:
     kind: str
     label: str
     after: tuple[str, ...] = ()
-
-
-def wave_data_files(registry: Any, label: str) -> dict[str, Path]:
-    """The data files a wave report reads, by role (``respondents``, ``organisations``).
-
-    Synthetic waves live in ``<project>/data/synthetic/<wave>/`` (written by ``meting generate``);
-    file waves name their files in the wave's parameter file.
-    """
-    wave = registry.waves[label]
-    if wave.source == "synthetic":
-        folder = Path(registry.project_root) / "data" / "synthetic" / label
-        return {
-            "respondents": folder / "respondents.csv",
-            "organisations": folder / "organisations.csv",
-        }
-    files = {"respondents": wave.respondents}
-    if wave.organisations is not None:
-        files["organisations"] = wave.organisations
-    return {k: Path(v) for k, v in files.items()}
 
 
 def _latest(registry: Any, synthetic_only: bool = False) -> str | None:

@@ -194,7 +194,7 @@ def norms_table(
     by_cols = [by] if isinstance(by, str) else list(by or [])
     shares = norm_shares(design, by=by_cols or None, level=level)
     keys = [*by_cols, "norm"]
-    cols = ["estimate", "ci_lower", "ci_upper"]
+    cols = ["estimate", "lower", "upper"]
     good = shares.loc[shares["outcome"] == "goed", [*keys, *cols, "n"]]
     bad = shares.loc[shares["outcome"] == "niet goed", [*keys, *cols]]
     good = good.rename(columns=dict(zip(cols, ["goed", "goed_lower", "goed_upper"], strict=True)))
@@ -269,17 +269,17 @@ def weakest_table(
     Returns
     -------
     pandas.DataFrame
-        ``by``, ``naam`` (Dutch name of the group), ``norm, norm_label, estimate, ci_lower,
-        ci_upper, n, rank, weakest, onderdrukt``.
+        ``by``, ``naam`` (Dutch name of the group), ``norm, norm_label, estimate, lower,
+        upper, n, rank, weakest, onderdrukt``.
     """
     min_n = _check_min_n(min_n)
     weak = weakest_norms(design, by=by, alpha=alpha, min_n=min_n, level=level)
-    out = weak[[by, "norm", "estimate", "ci_lower", "ci_upper", "n", "rank", "weakest"]].copy()
+    out = weak[[by, "norm", "estimate", "lower", "upper", "n", "rank", "weakest"]].copy()
     out[by] = out[by].astype(str)
     out.insert(1, "naam", _names(out[by], names))
     out.insert(3, "norm_label", out["norm"].map(norm_label))
     out.attrs = {}
-    return suppress_small_cells(out, min_n, value_cols=["estimate", "ci_lower", "ci_upper"])
+    return suppress_small_cells(out, min_n, value_cols=["estimate", "lower", "upper"])
 
 
 def weakest_summary(weak: pd.DataFrame, by: str = C.LIFE_EVENT) -> pd.DataFrame:
@@ -406,7 +406,7 @@ def drivers_table(
     -------
     pandas.DataFrame
         One row per norm, by importance (highest first): ``norm, norm_label, estimate,
-        ci_lower, ci_upper, p_value`` (coefficient), ``belang, belang_lower, belang_upper``
+        lower, upper, p_value`` (coefficient), ``belang, belang_lower, belang_upper``
         (LMG share of R^2, interval from its delta-method SE), ``r2``, ``n`` (complete cases).
         ``attrs``: ``predictors`` (the norms used), ``reduced`` (True when norms 1-7 only),
         ``n_full`` (complete cases with all ten norms), ``n_total`` (respondents with a score),
@@ -422,7 +422,7 @@ def drivers_table(
     terms = fit.loc[fit["term"].isin(predictors)]
     if terms.empty:
         out = pd.DataFrame(
-            columns=["norm", "norm_label", "estimate", "ci_lower", "ci_upper", "p_value",
+            columns=["norm", "norm_label", "estimate", "lower", "upper", "p_value",
                      "belang", "belang_lower", "belang_upper", "r2", "n"]
         )  # fmt: skip
     else:
@@ -435,8 +435,8 @@ def drivers_table(
                 "norm": terms["term"].to_numpy(),
                 "norm_label": terms["term"].map(norm_label).to_numpy(),
                 "estimate": terms["estimate"].to_numpy(dtype=float),
-                "ci_lower": terms["ci_lower"].to_numpy(dtype=float),
-                "ci_upper": terms["ci_upper"].to_numpy(dtype=float),
+                "lower": terms["lower"].to_numpy(dtype=float),
+                "upper": terms["upper"].to_numpy(dtype=float),
                 "p_value": terms["p_value"].to_numpy(dtype=float),
                 "belang": share,
                 "belang_lower": np.clip(share - z * share_se, 0, 1),
@@ -497,7 +497,7 @@ def drivers_html(table: pd.DataFrame, *, caption: str | None = None) -> DutchTab
             "coëfficiënt": table["estimate"],
             "95%-interval coëfficiënt": [
                 EMPTY if pd.isna(lo) else f"{fmt_diff(lo, 2)} – {fmt_diff(hi, 2)}"
-                for lo, hi in zip(table["ci_lower"], table["ci_upper"], strict=True)
+                for lo, hi in zip(table["lower"], table["upper"], strict=True)
             ],
         }
     )
@@ -748,8 +748,8 @@ def channel_table(
     Returns
     -------
     pandas.DataFrame
-        ``channel, kanaal, gebruik, gebruik_lower, gebruik_upper, estimate, ci_lower,
-        ci_upper`` (the score of the users), ``n`` (users with a score), ``onderdrukt``.
+        ``channel, kanaal, gebruik, gebruik_lower, gebruik_upper, estimate, lower,
+        upper`` (the score of the users), ``n`` (users with a score), ``onderdrukt``.
     """
     min_n = _check_min_n(min_n)
     use = channel_use(design, level=level)
@@ -759,19 +759,19 @@ def channel_table(
             "channel": use["channel"].astype(str),
             "kanaal": use["channel"].astype(str).map(lambda v: CHANNEL_LABELS.get(v, v)),
             "gebruik": use["estimate"].to_numpy(dtype=float),
-            "gebruik_lower": use["ci_lower"].to_numpy(dtype=float),
-            "gebruik_upper": use["ci_upper"].to_numpy(dtype=float),
+            "gebruik_lower": use["lower"].to_numpy(dtype=float),
+            "gebruik_upper": use["upper"].to_numpy(dtype=float),
         }
     )
     s = score.set_index(score["channel"].astype(str))
-    for col in ("estimate", "ci_lower", "ci_upper", "n"):
+    for col in ("estimate", "lower", "upper", "n"):
         out[col] = out["channel"].map(s[col]).to_numpy()
     out["n"] = out["n"].fillna(0).astype(np.int64)
     return suppress_small_cells(
         out,
         min_n,
-        value_cols=["gebruik", "gebruik_lower", "gebruik_upper", "estimate", "ci_lower",
-                    "ci_upper"],
+        value_cols=["gebruik", "gebruik_lower", "gebruik_upper", "estimate", "lower",
+                    "upper"],
     )  # fmt: skip
 
 
@@ -783,7 +783,7 @@ def channel_table_html(table: pd.DataFrame, *, caption: str | None = None) -> Du
             "gebruikt door": table["gebruik"],
             "95%-interval gebruik": _pct_interval(table["gebruik_lower"], table["gebruik_upper"]),
             "ketencijfer gebruikers": table["estimate"],
-            "95%-interval cijfer": _score_interval(table["ci_lower"], table["ci_upper"]),
+            "95%-interval cijfer": _score_interval(table["lower"], table["upper"]),
             "n": table["n"],
         }
     )
@@ -811,8 +811,8 @@ def channel_shift_table(
     -------
     pandas.DataFrame
         One row per channel x measure (``maat``: ``"gebruik"`` or ``"ketencijfer"``):
-        ``channel, kanaal, maat, estimate_earlier, estimate_later, difference, ci_lower,
-        ci_upper, p_value``, ``n`` (the smaller of the two waves' counts), ``onderdrukt``.
+        ``channel, kanaal, maat, estimate_earlier, estimate_later, difference, lower,
+        upper, p_value``, ``n`` (the smaller of the two waves' counts), ``onderdrukt``.
     """
     min_n = _check_min_n(min_n)
     parts = []
@@ -826,8 +826,8 @@ def channel_shift_table(
     out["channel"] = out["channel"].astype(str)
     out["n"] = np.minimum(out["n_earlier"], out["n_later"]).astype(np.int64)
     out = out[
-        ["channel", "maat", "estimate_earlier", "estimate_later", "difference", "ci_lower",
-         "ci_upper", "p_value", "n"]
+        ["channel", "maat", "estimate_earlier", "estimate_later", "difference", "lower",
+         "upper", "p_value", "n"]
     ]  # fmt: skip
     out.insert(1, "kanaal", out["channel"].map(lambda v: CHANNEL_LABELS.get(v, v)))
     out = out.sort_values(["maat", "channel"], key=lambda s: s.map(_ORDER.get)).reset_index(
@@ -837,7 +837,7 @@ def channel_shift_table(
     return suppress_small_cells(
         out,
         min_n,
-        value_cols=["estimate_earlier", "estimate_later", "difference", "ci_lower", "ci_upper",
+        value_cols=["estimate_earlier", "estimate_later", "difference", "lower", "upper",
                     "p_value"],
     )  # fmt: skip
 
@@ -868,7 +868,7 @@ def channel_use_plot(
             ok = (use["n"] >= min_n).to_numpy()
             left_out += int((~ok).sum())
             est = use["estimate"].to_numpy(dtype=float)
-            err = np.vstack([est - use["ci_lower"], use["ci_upper"] - est])
+            err = np.vstack([est - use["lower"], use["upper"] - est])
             pos = x + (k - (len(labels) - 1) / 2) * width
             ax.bar(
                 pos[ok], est[ok], width=width * 0.95, yerr=err[:, ok], label=label,
@@ -908,8 +908,8 @@ def channel_shift_html(table: pd.DataFrame, *, caption: str | None = None) -> Du
                 out.append(fmt_diff(v, 2) if diff else fmt_score(v))
         return out
 
-    lower = fmt(table["ci_lower"], share, diff=True)
-    upper = fmt(table["ci_upper"], share, diff=True)
+    lower = fmt(table["lower"], share, diff=True)
+    upper = fmt(table["upper"], share, diff=True)
     out = pd.DataFrame(
         {
             "kanaal": table["kanaal"],
@@ -945,24 +945,24 @@ def trim_table(
     level: float = 0.95,
 ) -> pd.DataFrame:
     """TRI*M index per municipality with interval, small cells blanked; ``attrs["national"]``
-    holds the national index (estimate, ci_lower, ci_upper, n).
+    holds the national index (estimate, lower, upper, n).
 
     Returns
     -------
     pandas.DataFrame
-        ``municipality, naam, estimate, ci_lower, ci_upper, n, onderdrukt``, highest first.
+        ``municipality, naam, estimate, lower, upper, n, onderdrukt``, highest first.
     """
     min_n = _check_min_n(min_n)
     per = trim_index(design, by=C.MUNICIPALITY, level=level)
     national = trim_index(design, by=None, level=level)
-    out = per[[C.MUNICIPALITY, "estimate", "ci_lower", "ci_upper", "n"]].copy()
+    out = per[[C.MUNICIPALITY, "estimate", "lower", "upper", "n"]].copy()
     out[C.MUNICIPALITY] = out[C.MUNICIPALITY].astype(str)
     out.insert(1, "naam", _names(out[C.MUNICIPALITY], names))
     out = out.sort_values("estimate", ascending=False).reset_index(drop=True)
     out.attrs = {}
-    shown = suppress_small_cells(out, min_n, value_cols=["estimate", "ci_lower", "ci_upper"])
+    shown = suppress_small_cells(out, min_n, value_cols=["estimate", "lower", "upper"])
     nat = national.iloc[0]
-    shown.attrs["national"] = {k: float(nat[k]) for k in ("estimate", "ci_lower", "ci_upper", "n")}
+    shown.attrs["national"] = {k: float(nat[k]) for k in ("estimate", "lower", "upper", "n")}
     return shown
 
 
@@ -979,7 +979,7 @@ def trim_html(
         {
             "gemeente": names,
             "TRI*M-index": table["estimate"],
-            "95%-interval": _score_interval(table["ci_lower"], table["ci_upper"]),
+            "95%-interval": _score_interval(table["lower"], table["upper"]),
             "n": table["n"],
         }
     )
@@ -987,7 +987,7 @@ def trim_html(
         row = {
             "gemeente": "Nederland (alle gemeenten in de steekproef)",
             "TRI*M-index": nat["estimate"],
-            "95%-interval": fmt_ci(nat["ci_lower"], nat["ci_upper"]),
+            "95%-interval": fmt_ci(nat["lower"], nat["upper"]),
             "n": int(nat["n"]),
         }
         out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
@@ -1011,7 +1011,7 @@ def trim_plot(
             figsize=(FIG_WIDTH_IN, max(2.4, 0.27 * len(shown) + 1.3)), layout="constrained"
         )
         ax = fig.add_subplot()
-        ax.hlines(y, shown["ci_lower"], shown["ci_upper"], colors=list(colors), linewidth=1.6)
+        ax.hlines(y, shown["lower"], shown["upper"], colors=list(colors), linewidth=1.6)
         ax.scatter(shown["estimate"], y, c=list(colors), s=22, zorder=3)
         handles = []
         if nat is not None:

@@ -175,8 +175,8 @@ def forest_plot(
     label: str,
     *,
     estimate: str = "estimate",
-    lower: str = "ci_lower",
-    upper: str = "ci_upper",
+    lower: str = "lower",
+    upper: str = "upper",
     n: str | None = "n",
     target: float = 7.0,
     min_n: int = DEFAULT_MIN_CELL_SIZE,
@@ -331,8 +331,8 @@ def trend_plot(
     group: str,
     *,
     estimate: str = "estimate",
-    lower: str = "ci_lower",
-    upper: str = "ci_upper",
+    lower: str = "lower",
+    upper: str = "upper",
     n: str | None = "n",
     target: float = 7.0,
     min_n: int = DEFAULT_MIN_CELL_SIZE,
@@ -413,7 +413,7 @@ def scatter_truth_plot(
     truth
         The column of true values.
     estimates
-        Display name -> column, for example ``{"direct": "direct", "model": "mean"}``.
+        Display name -> column, for example ``{"direct": "direct", "model": "estimate"}``.
     """
     _check_columns(table, [truth, *estimates.values()])
     palette = [COLORS["second"], COLORS["accent"], COLORS["above"], COLORS["below"]]

@@ -100,7 +100,7 @@ def suppress_small_cells(
         value_cols = [
             c
             for c in table.columns
-            if c not in (n_col, "df")
+            if c not in (n_col, "df", "level")
             and pd.api.types.is_numeric_dtype(table[c].dtype)
             and not pd.api.types.is_bool_dtype(table[c].dtype)
         ]

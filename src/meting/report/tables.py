@@ -1,7 +1,7 @@
 """Report tables: estimate and verdict tables in Dutch, with small cells suppressed.
 
-Each function takes a numeric table from :mod:`meting.report.analysis` (after the test against the
-target) and returns a :class:`~meting.report.formatting.DutchTable` ready to display.
+Each function takes a numeric result table from :mod:`meting.pipeline` (after the test against
+the target) and returns a :class:`~meting.report.formatting.DutchTable` ready to display.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from meting.report.formatting import (
     to_html,
 )
 from meting.report.privacy import SUPPRESSED, suppress_small_cells, suppression_note
+from meting.weighting import WeightingReport
 
 __all__ = [
     "agenda_table",
@@ -27,6 +28,7 @@ __all__ = [
     "estimate_table",
     "sae_table",
     "share_table",
+    "weighting_table",
 ]
 
 
@@ -55,6 +57,14 @@ def _verdict(df: pd.DataFrame) -> pd.Series:
     return verdict.fillna(EMPTY)
 
 
+def _model_verdict(df: pd.DataFrame) -> pd.Series:
+    """The model's verdict, or why there is none (e.g. a cell without respondents)."""
+    verdict = df["verdict"].astype(object)
+    if "reason" in df:
+        verdict = verdict.where(verdict.notna(), df["reason"].astype(object))
+    return verdict.fillna(EMPTY)
+
+
 def estimate_table(
     tested: pd.DataFrame,
     label: str,
@@ -68,13 +78,13 @@ def estimate_table(
     shown = suppress_small_cells(
         tested,
         min_n,
-        value_cols=["estimate", "ci_lower", "ci_upper", *(["p_adjusted"] if with_p else [])],
+        value_cols=["estimate", "lower", "upper", *(["p_adjusted"] if with_p else [])],
     )
     out = pd.DataFrame(
         {
             heading: shown[label].astype(str),
             "rapportcijfer": shown["estimate"],
-            "95%-interval": _interval(shown, "ci_lower", "ci_upper"),
+            "95%-interval": _interval(shown, "lower", "upper"),
             "n": shown["n"],
         }
     )
@@ -90,12 +100,12 @@ def share_table(
     table: pd.DataFrame, label: str, heading: str, *, min_n: int, caption: str | None = None
 ) -> DutchTable:
     """Shares (proportions) with interval and n."""
-    shown = suppress_small_cells(table, min_n, value_cols=["estimate", "ci_lower", "ci_upper"])
+    shown = suppress_small_cells(table, min_n, value_cols=["estimate", "lower", "upper"])
     out = pd.DataFrame(
         {
             heading: shown[label].astype(str),
             "aandeel": shown["estimate"],
-            "95%-interval": _interval(shown, "ci_lower", "ci_upper", pct=True),
+            "95%-interval": _interval(shown, "lower", "upper", pct=True),
             "n": shown["n"],
         }
     )
@@ -117,10 +127,10 @@ def sae_table(
     shown = suppress_small_cells(cells, min_n, value_cols=["direct"] if has_direct else [])
     columns = {
         heading: shown[label].astype(str),
-        "modelschatting": shown["mean"],
-        "95%-interval": _interval(shown, "q025", "q975"),
+        "modelschatting": shown["estimate"],
+        "95%-interval": _interval(shown, "lower", "upper"),
         "kans ≥ doel": shown["prob_ge_target"],
-        "oordeel": shown["verdict"].astype(object).fillna(EMPTY),
+        "oordeel": _model_verdict(shown),
     }
     if has_direct:
         columns["direct"] = shown["direct"]
@@ -142,7 +152,7 @@ def sae_table(
 
 
 def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = None) -> DutchTable:
-    """Changes between two waves (from :func:`meting.report.analysis.wave_changes`): earlier,
+    """Changes between two waves (from :func:`meting.pipeline.wave_changes`): earlier,
     later, the difference with its interval, adjusted p and the verdict (or why there is none)."""
     verdict = changes["verdict"].astype(object)
     if "reason" in changes:
@@ -155,7 +165,7 @@ def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = Non
             "verschil": changes["estimate"],
             "95%-interval": [
                 EMPTY if pd.isna(lo) else f"{fmt_diff(lo)} – {fmt_diff(hi)}"
-                for lo, hi in zip(changes["ci_lower"], changes["ci_upper"], strict=True)
+                for lo, hi in zip(changes["lower"], changes["upper"], strict=True)
             ],
             "p (gecorrigeerd)": changes["p_adjusted"],
             "oordeel": verdict.fillna(EMPTY),
@@ -216,3 +226,20 @@ def agenda_table(agenda: pd.DataFrame, *, min_n: int, caption: str | None = None
     }
     note = suppression_note(int(small.sum()), min_n) if small.any() else None
     return to_html(out, formats, caption=caption, note=note)
+
+
+def weighting_table(report: WeightingReport) -> pd.DataFrame:
+    """The weighting diagnostics (``WaveAnalysis.weighting``) as a two-column Dutch table."""
+    r = report
+    rows = [
+        ("methode", str(r.method)),
+        ("geconvergeerd", "ja" if r.converged else "nee"),
+        ("iteraties", fmt_int(r.iterations)),
+        ("grootste afwijking van een populatietotaal", fmt_number(r.max_margin_gap, 6)),
+        ("kleinste gewicht", fmt_number(r.weight_min, 1)),
+        ("grootste gewicht", fmt_number(r.weight_max, 1)),
+        ("design-effect door weging (Kish)", fmt_number(r.kish_deff, 2)),
+        ("effectieve steekproefomvang", fmt_int(r.effective_n)),
+        ("respondenten", fmt_int(r.n)),
+    ]
+    return pd.DataFrame(rows, columns=["kenmerk", "waarde"])

@@ -13,23 +13,60 @@ import numpy as np
 import pandas as pd
 
 from meting.errors import SchemaError
+from meting.results import result_table
 
-SUMMARY_COLUMNS = ("mean", "sd", "q05", "q95", "q025", "q975", "prob_ge_target")
+#: Level of the central credible interval in ``lower``/``upper`` (the 90% one is extra).
+INTERVAL_LEVEL = 0.95
+SUMMARY_COLUMNS = ("estimate", "se", "lower", "upper", "lower_90", "upper_90", "prob_ge_target")
 
 
 def summarise_draws(draws: np.ndarray, target: float) -> pd.DataFrame:
-    """Summaries of ``draws`` (shape draws x quantities), one row per quantity."""
-    q = np.quantile(draws, [0.05, 0.95, 0.025, 0.975], axis=0)
+    """Summaries of ``draws`` (shape draws x quantities), one row per quantity: the posterior
+    mean (``estimate``), sd (``se``), the central 95% (``lower``, ``upper``) and 90% intervals
+    and the probability of reaching ``target``."""
+    q = np.quantile(draws, [0.025, 0.975, 0.05, 0.95], axis=0)
     return pd.DataFrame(
         {
-            "mean": draws.mean(axis=0),
-            "sd": draws.std(axis=0, ddof=1),
-            "q05": q[0],
-            "q95": q[1],
-            "q025": q[2],
-            "q975": q[3],
+            "estimate": draws.mean(axis=0),
+            "se": draws.std(axis=0, ddof=1),
+            "lower": q[0],
+            "upper": q[1],
+            "lower_90": q[2],
+            "upper_90": q[3],
             "prob_ge_target": (draws >= target).mean(axis=0),
         }
+    )
+
+
+def summary_table(
+    groups: pd.DataFrame | None,
+    draws: np.ndarray,
+    *,
+    target: float,
+    variable: str,
+    method: str,
+    n: np.ndarray,
+    extra: dict[str, object] | None = None,
+) -> pd.DataFrame:
+    """The result table (:mod:`meting.results`) of posterior draws (draws x quantities)."""
+    summary = summarise_draws(draws, target)
+    return result_table(
+        groups,
+        variable=variable,
+        estimate=summary["estimate"],
+        se=summary["se"],
+        lower=summary["lower"],
+        upper=summary["upper"],
+        level=INTERVAL_LEVEL,
+        df=np.nan,
+        n=n,
+        method=method,
+        extra={
+            "lower_90": summary["lower_90"].to_numpy(),
+            "upper_90": summary["upper_90"].to_numpy(),
+            "prob_ge_target": summary["prob_ge_target"].to_numpy(),
+            **(extra or {}),
+        },
     )
 
 
@@ -39,6 +76,9 @@ def weighted_aggregate(
     by: list[str],
     weights: np.ndarray,
     target: float,
+    *,
+    variable: str = "",
+    method: str = "",
 ) -> pd.DataFrame:
     """Population-weighted aggregate of cell draws within each ``by`` group.
 
@@ -82,7 +122,14 @@ def weighted_aggregate(
             f"{empty}. Give population counts for those cells."
         )
     aggregated = draws @ (member / totals)
-    summary = summarise_draws(aggregated, target)
     n = cells["n"].to_numpy(dtype=float) if "n" in cells.columns else np.zeros(len(cells))
     n_by = np.bincount(inverse, weights=np.nan_to_num(n), minlength=n_groups).astype(np.int64)
-    return pd.concat([out_keys, summary], axis=1).assign(population=totals, n=n_by)
+    return summary_table(
+        out_keys,
+        aggregated,
+        target=target,
+        variable=variable,
+        method=method,
+        n=n_by,
+        extra={"population": totals},
+    )

@@ -14,7 +14,7 @@ import xarray as xr
 
 from meting.errors import ParameterError, SchemaError
 from meting.sae import cache as _cache
-from meting.sae.aggregate import summarise_draws, weighted_aggregate
+from meting.sae.aggregate import summary_table, weighted_aggregate
 from meting.sae.conditional import draw_cell_means
 from meting.sae.data import (
     CellIndex,
@@ -29,10 +29,8 @@ from meting.sae.fit import Sampler, SampleSettings, sample_model
 from meting.sae.model import UnitRows, build_area_model, build_unit_model
 from meting.sae.spec import ModelSpec, Priors, spec_fingerprint
 
-CELL_COLUMNS = (
-    "mean", "sd", "q05", "q95", "q025", "q975", "prob_ge_target",
-    "direct", "direct_se", "n", "observed",
-)  # fmt: skip
+#: Extra columns of a cell table after the core result columns (:mod:`meting.results`).
+CELL_EXTRA_COLUMNS = ("lower_90", "upper_90", "prob_ge_target", "direct", "direct_se", "observed")
 
 
 @dataclass(frozen=True)
@@ -42,9 +40,12 @@ class SaeResult:
     Attributes
     ----------
     cells
-        One row per cell: the group columns, then ``mean, sd, q05, q95, q025, q975,
-        prob_ge_target`` (posterior of the cell mean), ``direct, direct_se, n`` (the direct
-        estimate beside it) and ``observed`` (False: no respondents, predicted from the effects).
+        One row per cell, a result table (:mod:`meting.results`): the group columns, then
+        ``variable, estimate, se, lower, upper, level, df, n, method`` (posterior mean, sd and
+        central 95% interval of the cell mean; df missing; method ``fay-herriot``,
+        ``unit-level`` or ``mrp``), then :data:`CELL_EXTRA_COLUMNS`: the 90% interval,
+        ``prob_ge_target``, ``direct, direct_se`` (the direct estimate beside it) and ``observed``
+        (False: no respondents, a prediction from the effects).
     diagnostics
         Convergence over every parameter; see :class:`~meting.sae.diagnostics.Diagnostics`.
     idata
@@ -65,7 +66,7 @@ class SaeResult:
 
     @property
     def groups(self) -> list[str]:
-        return list(self.cells.columns[: list(self.cells.columns).index("mean")])
+        return list(self.cells.columns[: list(self.cells.columns).index("variable")])
 
     def draws(self) -> np.ndarray:
         """Cell draws as an array (chains x draws flattened, cells), in the order of ``cells``."""
@@ -97,8 +98,9 @@ class SaeResult:
         Returns
         -------
         pandas.DataFrame
-            The ``by`` columns, then ``mean, sd, q05, q95, q025, q975, prob_ge_target``,
-            ``population`` (total weight) and ``n`` (respondents).
+            A result table: the ``by`` columns, the core columns (posterior of the aggregate),
+            ``lower_90, upper_90, prob_ge_target`` and ``population`` (total weight); ``n`` is
+            the number of respondents.
         """
         by_list = [by] if isinstance(by, str) else list(by or [])
         groups = self.groups
@@ -129,7 +131,15 @@ class SaeResult:
                     f"{w[bad][0]!r} for {keyed.loc[bad, groups].iloc[0].to_dict()}. "
                     "Add the missing cells (weight 0 if they have no population)."
                 )
-        return weighted_aggregate(self.draws(), self.cells, by_list, w, self.target)
+        return weighted_aggregate(
+            self.draws(),
+            self.cells,
+            by_list,
+            w,
+            self.target,
+            variable=str(self.cells["variable"].iloc[0]),
+            method=str(self.cells["method"].iloc[0]),
+        )
 
 
 def _settings(sampler, chains, draws, tune, target_accept, random_seed) -> SampleSettings:
@@ -213,17 +223,29 @@ def _cells_table(
     direct_se: np.ndarray,
     n: np.ndarray,
     observed: np.ndarray,
+    *,
+    variable: str,
+    method: str,
 ) -> pd.DataFrame:
-    summary = summarise_draws(theta_draws, target)
-    table = pd.concat([index.table.reset_index(drop=True), summary], axis=1)
-    return table.assign(
-        direct=direct,
-        direct_se=direct_se,
-        n=pd.array(np.where(np.isnan(n), pd.NA, n), dtype="Int64")
-        if np.isnan(n).any()
-        else n.astype(np.int64),
-        observed=observed.astype(bool),
+    return summary_table(
+        index.table,
+        theta_draws,
+        target=target,
+        variable=variable,
+        method=method,
+        n=n,
+        extra={"direct": direct, "direct_se": direct_se, "observed": observed.astype(bool)},
     )
+
+
+def _variable(table: pd.DataFrame, column: str) -> str:
+    """The variable modelled: the input's ``variable`` column when it names one (a result table
+    of the direct estimates), else the name of the estimate column."""
+    if "variable" in table.columns:
+        names = pd.unique(table["variable"].dropna().astype(str))
+        if len(names) == 1:
+            return str(names[0])
+    return column
 
 
 def _theta_draws(idata: az.InferenceData) -> np.ndarray:
@@ -344,7 +366,15 @@ def fit_area_level(
         ),
     )
     table = _cells_table(
-        index, _theta_draws(idata), target, est, np.where(observed, sev, np.nan), counts, observed
+        index,
+        _theta_draws(idata),
+        target,
+        est,
+        np.where(observed, sev, np.nan),
+        counts,
+        observed,
+        variable=_variable(cells, estimate),
+        method="fay-herriot",
     )
     return SaeResult(cells=table, diagnostics=diagnostics, idata=idata, target=target)
 
@@ -549,7 +579,17 @@ def fit_unit_level(
         cache_dir,
         complete=complete,
     )
-    table = _cells_table(index, _theta_draws(idata), target, cell_mean, cell_se, n_cell, n_cell > 0)
+    table = _cells_table(
+        index,
+        _theta_draws(idata),
+        target,
+        cell_mean,
+        cell_se,
+        n_cell,
+        n_cell > 0,
+        variable=_variable(stats, mean),
+        method="mrp" if strata else "unit-level",
+    )
     return SaeResult(
         cells=table,
         diagnostics=diagnostics,

@@ -59,7 +59,7 @@ class CalibrationResult:
     def mse_model(self) -> float:
         """MSE of the posterior means over cells with a direct estimate (n >= 2)."""
         has = self.cells["n"] >= 2
-        return float(((self.cells.loc[has, "mean"] - self.cells.loc[has, "truth"]) ** 2).mean())
+        return float(((self.cells.loc[has, "estimate"] - self.cells.loc[has, "truth"]) ** 2).mean())
 
     @property
     def mse_direct(self) -> float:
@@ -74,7 +74,7 @@ class CalibrationResult:
         size = pd.cut(self.cells["n"], bins=bins, labels=labels)
         frame = self.cells.assign(
             size=size,
-            se_model=(self.cells["mean"] - self.cells["truth"]) ** 2,
+            se_model=(self.cells["estimate"] - self.cells["truth"]) ** 2,
             se_direct=(self.cells["direct"] - self.cells["truth"]) ** 2,
         )
         out = frame.groupby("size", observed=True).agg(
@@ -234,10 +234,10 @@ def run_calibration(
                 MUNICIPALITY: table[MUNICIPALITY],
                 "n": n,
                 "truth": truth,
-                "mean": table["mean"],
+                "estimate": table["estimate"],
                 "direct": np.where(n >= 2, direct_values, np.nan),
-                "covered90": (table["q05"] <= truth) & (truth <= table["q95"]),
-                "covered95": (table["q025"] <= truth) & (truth <= table["q975"]),
+                "covered90": (table["lower_90"] <= truth) & (truth <= table["upper_90"]),
+                "covered95": (table["lower"] <= truth) & (truth <= table["upper"]),
             }
         )
         frames.append(frame)
@@ -249,7 +249,7 @@ def run_calibration(
                 "seed": seed + i,
                 "cells": len(frame),
                 "coverage90": float(frame["covered90"].mean()),
-                "mse_model": float(((frame["mean"] - truth)[has] ** 2).mean()),
+                "mse_model": float(((frame["estimate"] - truth)[has] ** 2).mean()),
                 "mse_direct": float(((direct_values - truth)[has] ** 2).mean()),
                 "trustworthy": d.trustworthy,
                 "max_rhat": d.max_rhat,

@@ -1,10 +1,12 @@
-"""The analysis behind the reports, so the notebooks stay thin: load and weight a wave, estimate the
-three levels, life events, organisations, channels and the BurgerServiceCode norms, test them
-against the target, and fit the small-area model per life event x municipality.
+"""The one whole-wave pipeline: what the notebooks, the CLI and the benchmarks call.
 
-Every table returned here is aggregated (no respondent identifiers) and numeric; formatting and
-suppression happen in the notebooks through :mod:`meting.report.formatting` and
-:mod:`meting.report.privacy`.
+Load and weight a wave (:func:`analyse_wave`), estimate the three levels, life events,
+organisations, channels and the BurgerServiceCode norms, test them against the target, fit the
+small-area model per life event x municipality, and compare waves.
+
+Every table returned here is a result table (:mod:`meting.results`), aggregated (no respondent
+identifiers) and numeric; formatting and suppression happen in the notebooks through
+:mod:`meting.report.formatting` and :mod:`meting.report.privacy`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ __all__ = [
     "organisation_estimates",
     "sample_composition",
     "tested",
-    "weighting_table",
 ]
 
 #: The ten norms of the BurgerServiceCode (Burgerlink werkschrift, verbatim names).
@@ -76,22 +77,33 @@ LEVEL_NAMES: Mapping[str, str] = {
 _GOOD = "goed_"  # prefix of the 0/1 'goed' indicators of the norms
 
 
-def _plain(table: pd.DataFrame) -> pd.DataFrame:
-    """Drop array-valued attrs (``vcov``): pandas compares attrs when merging or concatenating,
-    and an array there raises "truth value of an array is ambiguous"."""
-    table.attrs = {k: v for k, v in table.attrs.items() if not isinstance(v, np.ndarray)}
-    return table
-
-
 def cache_dir(registry: Any) -> Path:
     """Where model fits are cached: ``<project>/data/cache``."""
     return Path(registry.project_root) / "data" / "cache"
 
 
+def wave_data_files(registry: Any, label: str) -> dict[str, Path]:
+    """The data files of a wave, by role (``respondents``, ``organisations``).
+
+    Synthetic waves live in ``<project>/data/synthetic/<wave>/`` (written by ``meting generate``);
+    file waves name their files in the wave's parameter file.
+    """
+    wave = registry.waves[label]
+    if wave.source == "synthetic":
+        folder = Path(registry.project_root) / "data" / "synthetic" / label
+        return {
+            "respondents": folder / "respondents.csv",
+            "organisations": folder / "organisations.csv",
+        }
+    files = {"respondents": wave.respondents}
+    if wave.organisations is not None:
+        files["organisations"] = wave.organisations
+    return {k: Path(v) for k, v in files.items()}
+
+
 def load_wave_data(registry: Any, label: str) -> Any:
-    """Load and validate the data of one wave (see :func:`meting.report.build.wave_data_files`)."""
+    """Load and validate the data of one wave (see :func:`wave_data_files`)."""
     from meting.loaders import load_wave
-    from meting.report.build import wave_data_files
 
     if label not in registry.waves:
         raise ParameterError(
@@ -198,10 +210,10 @@ def organisation_design(an: WaveAnalysis) -> Any:
 def level_estimates(an: WaveAnalysis) -> pd.DataFrame:
     """National means of the three rated levels plus the organisations, with ``level`` names."""
     level = an.settings.confidence
-    parts = [_plain(an.design.mean(v, level=level)) for v in C.SCORES]
+    parts = [an.design.mean(v, level=level) for v in C.SCORES]
     org = organisation_design(an)
     if org is not None:
-        org_mean = _plain(org.mean(C.ORGANISATION_SCORE, level=level))
+        org_mean = org.mean(C.ORGANISATION_SCORE, level=level)
         parts.append(org_mean.assign(variable="organisations"))
     out = pd.concat(parts, ignore_index=True)
     out.insert(0, "niveau", out["variable"].map(LEVEL_NAMES))
@@ -210,7 +222,7 @@ def level_estimates(an: WaveAnalysis) -> pd.DataFrame:
 
 def life_event_estimates(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     """Mean of ``var`` per life event, with the Dutch name in ``levensgebeurtenis``."""
-    out = _plain(an.design.mean(var, by=C.LIFE_EVENT, level=an.settings.confidence))
+    out = an.design.mean(var, by=C.LIFE_EVENT, level=an.settings.confidence)
     names = {k: v.name for k, v in an.registry.life_events.items()}
     out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
     return out
@@ -221,7 +233,7 @@ def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
     org = organisation_design(an)
     if org is None:
         return None
-    out = _plain(org.mean(C.ORGANISATION_SCORE, by=C.ORGANISATION, level=an.settings.confidence))
+    out = org.mean(C.ORGANISATION_SCORE, by=C.ORGANISATION, level=an.settings.confidence)
     names = {k: v.name for k, v in an.registry.organisations.items()}
     out.insert(0, "organisatie", out[C.ORGANISATION].astype(str).map(names))
     return out
@@ -230,9 +242,7 @@ def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
 def channel_shares(an: WaveAnalysis) -> pd.DataFrame:
     """Share of respondents who used each channel (several may apply)."""
     level = an.settings.confidence
-    out = pd.concat(
-        [_plain(an.design.mean(c, level=level)) for c in C.CHANNEL_COLUMNS], ignore_index=True
-    )
+    out = pd.concat([an.design.mean(c, level=level) for c in C.CHANNEL_COLUMNS], ignore_index=True)
     out.insert(0, "kanaal", out["variable"].map(CHANNEL_NAMES))
     return out
 
@@ -241,7 +251,7 @@ def bsc_shares(an: WaveAnalysis) -> pd.DataFrame:
     """Per norm: share 'goed' (4-5) among those for whom the norm applied, with interval."""
     level = an.settings.confidence
     out = pd.concat(
-        [_plain(an.design.mean(_GOOD + c, level=level)) for c in C.BSC_NORMS], ignore_index=True
+        [an.design.mean(_GOOD + c, level=level) for c in C.BSC_NORMS], ignore_index=True
     )
     norm = out["variable"].str.removeprefix(_GOOD)
     out.insert(0, "norm", [f"{i}. {BSC_NAMES[c]}" for i, c in zip(range(1, 11), norm, strict=True)])
@@ -269,32 +279,13 @@ def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:
     return out.reset_index()
 
 
-def weighting_table(an: WaveAnalysis) -> pd.DataFrame:
-    """The weighting diagnostics as a two-column Dutch table (values already formatted)."""
-    from meting.report.formatting import fmt_int, fmt_number
-
-    r = an.weighting
-    rows = [
-        ("methode", str(r.method)),
-        ("geconvergeerd", "ja" if r.converged else "nee"),
-        ("iteraties", fmt_int(r.iterations)),
-        ("grootste afwijking van een populatietotaal", fmt_number(r.max_margin_gap, 6)),
-        ("kleinste gewicht", fmt_number(r.weight_min, 1)),
-        ("grootste gewicht", fmt_number(r.weight_max, 1)),
-        ("design-effect door weging (Kish)", fmt_number(r.kish_deff, 2)),
-        ("effectieve steekproefomvang", fmt_int(r.effective_n)),
-        ("respondenten", fmt_int(r.n)),
-    ]
-    return pd.DataFrame(rows, columns=["kenmerk", "waarde"])
-
-
 def direct_cells(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     """Direct estimates per life event x municipality on the full grid (empty cells as NaN), with
     smoothed standard errors for the small-area model."""
     from meting.sae import smooth_variances
 
     groups = [C.LIFE_EVENT, C.MUNICIPALITY]
-    est = _plain(an.design.mean(var, by=groups, level=an.settings.confidence))
+    est = an.design.mean(var, by=groups, level=an.settings.confidence)
     for g in groups:
         est[g] = est[g].astype(str)
     grid = pd.MultiIndex.from_product(
@@ -382,7 +373,7 @@ def municipality_cells(an: WaveAnalysis, sae: Any, code: str) -> pd.DataFrame:
     national = life_event_estimates(an).set_index(C.LIFE_EVENT)["estimate"]
     out = cells.loc[mine].reset_index(drop=True)
     out["landelijk"] = out[C.LIFE_EVENT].astype(str).map(national).to_numpy(dtype=float)
-    out["verschil"] = out["mean"] - out["landelijk"]
+    out["verschil"] = out["estimate"] - out["landelijk"]
     draws = sae.draws()[:, mine]
     out["kans_hoger"] = (draws > out["landelijk"].to_numpy()[None, :]).mean(axis=0)
     return out
@@ -421,8 +412,6 @@ def wave_changes(earlier: WaveAnalysis, later: WaveAnalysis, table: str = "level
 def truth_comparison(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
     """Per life event x municipality: the synthetic truth beside the direct and model estimates,
     with whether each 95% interval covers the truth (synthetic waves only)."""
-    from meting.report.build import wave_data_files
-
     path = wave_data_files(an.registry, an.label)["respondents"].with_name("truth_cells.csv")
     if not path.is_file():
         raise ParameterError(
@@ -431,13 +420,14 @@ def truth_comparison(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
         )
     truth = pd.read_csv(path, dtype={C.MUNICIPALITY: str, C.LIFE_EVENT: str})
     truth = truth.loc[truth[C.WAVE] == an.label, [C.LIFE_EVENT, C.MUNICIPALITY, "true_chain"]]
-    direct = direct_cells(an)[[C.LIFE_EVENT, C.MUNICIPALITY, "ci_lower", "ci_upper"]]
+    direct = direct_cells(an)[[C.LIFE_EVENT, C.MUNICIPALITY, "lower", "upper"]]
+    direct = direct.rename(columns={"lower": "direct_lower", "upper": "direct_upper"})
     out = sae.cells.astype({C.LIFE_EVENT: str, C.MUNICIPALITY: str})
     out = out.merge(truth, on=[C.LIFE_EVENT, C.MUNICIPALITY], how="left", validate="one_to_one")
     out = out.merge(direct, on=[C.LIFE_EVENT, C.MUNICIPALITY], how="left", validate="one_to_one")
-    out["model_covers"] = (out["q025"] <= out["true_chain"]) & (out["true_chain"] <= out["q975"])
-    out["direct_covers"] = (out["ci_lower"] <= out["true_chain"]) & (
-        out["true_chain"] <= out["ci_upper"]
+    out["model_covers"] = (out["lower"] <= out["true_chain"]) & (out["true_chain"] <= out["upper"])
+    out["direct_covers"] = (out["direct_lower"] <= out["true_chain"]) & (
+        out["true_chain"] <= out["direct_upper"]
     )
     return out
 
@@ -450,7 +440,7 @@ def validation_summary(comparison: pd.DataFrame, min_n: int = 0) -> pd.DataFrame
     rows = []
     for name, est, cover in (
         ("direct", "direct", "direct_covers"),
-        ("model", "mean", "model_covers"),
+        ("model", "estimate", "model_covers"),
     ):
         err = c[est] - c["true_chain"]
         rows.append(

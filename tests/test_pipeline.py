@@ -1,4 +1,4 @@
-"""The analysis behind the reports on a generated wave (meting.report.analysis, .tables).
+"""The whole-wave pipeline on a generated wave (meting.pipeline, with meting.report.tables).
 
 Checks against independent quantities: the population margins from params/, the raw respondent
 counts, and the rule of the minimum cell size. The model fit is a slow test.
@@ -10,12 +10,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from meting import columns as C
+from meting import pipeline as A
 from meting.registry import load_registry
-from meting.report import analysis as A
 from meting.report import tables
+from meting.results import RESULT_COLUMNS
 from meting.synthetic import generate_command
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params"
@@ -95,6 +97,46 @@ def test_report_table_suppresses_small_cells(an: A.WaveAnalysis) -> None:
     assert row.count(">–<") == 3  # mark, interval and p suppressed
     assert "niet getoond (te weinig respondenten)" in row
     assert "1 cel met minder dan 30 respondenten niet getoond" in html
+
+
+def test_every_table_is_a_result_table(an: A.WaveAnalysis) -> None:
+    for table in (
+        A.level_estimates(an),
+        A.life_event_estimates(an),
+        A.organisation_estimates(an),
+        A.channel_shares(an),
+        A.bsc_shares(an),
+    ):
+        assert table is not None
+        assert [c for c in table.columns if c in RESULT_COLUMNS] == list(RESULT_COLUMNS)
+        assert (table["method"] == "taylor").all()
+        assert (table["level"] == an.settings.confidence).all()
+        assert table.attrs == {}
+
+
+def test_verdicts_against_the_synthetic_truth(an: A.WaveAnalysis) -> None:
+    """Directional verdicts agree with the truth the generator kept (Holm keeps the chance of
+    any wrong direction in a family below 5%; the seed is fixed)."""
+    s = an.settings
+    events = A.tested(an, A.life_event_estimates(an))
+    levels = A.tested(an, A.level_estimates(an)).set_index("variable")
+    small = events["n"] < s.min_cell_size
+    assert events.loc[small, "verdict"].isna().all()
+    assert events.loc[~small, "verdict"].notna().all()
+    assert (events["family_size"].loc[~small] == (~small).sum()).all()
+    path = A.wave_data_files(an.registry, an.label)["respondents"].with_name("truth_cells.csv")
+    truth = pd.read_csv(path, dtype={C.MUNICIPALITY: str, C.LIFE_EVENT: str})
+    by_event = truth.groupby(C.LIFE_EVENT).apply(
+        lambda g: np.average(g["true_chain"], weights=g["population"]), include_groups=False
+    )
+    true_mean = events[C.LIFE_EVENT].astype(str).map(by_event)
+    assert true_mean.notna().all()
+    assert not ((events["verdict"] == "significant boven 7") & (true_mean < 7)).any()
+    assert not ((events["verdict"] == "significant onder 7") & (true_mean > 7)).any()
+    assert (events["verdict"] == "significant onder 7").sum() >= 3
+    assert levels.loc[C.SCORE_CHAIN, "verdict"] == "significant onder 7"  # true mark 6,7
+    national_n = an.data.respondents[C.SCORE_CHAIN].notna().sum()
+    assert levels.loc[C.SCORE_CHAIN, "n"] == national_n
 
 
 @pytest.mark.slow
