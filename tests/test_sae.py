@@ -243,7 +243,7 @@ def test_bad_input_messages(fh_cells):
     if (fh_cells["n"] == 1).any():
         with pytest.raises(SchemaError, match="smooth_variances"):
             fit_area_level(no_se, "estimate", "se_smoothed", GROUPS, random_seed=1)
-    with pytest.raises(SchemaError, match="must have columns"):
+    with pytest.raises(SchemaError, match="must have the columns"):
         fit_area_level(fh_cells, "estimate", "nope", GROUPS, random_seed=1)
     with pytest.raises(ParameterError, match="sampler must be one of"):
         fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=1, sampler="x")

@@ -71,7 +71,7 @@ def check_columns(
     what: str,
     *,
     error: ErrorClass = SchemaError,
-    hint: str = "Rename the columns or pass the right names.",
+    hint: str = "Pass the table as meting makes it, or rename its columns.",
 ) -> None:
     """Raise ``error`` if the table ``what`` is no DataFrame or lacks any of ``required``.
 
@@ -94,7 +94,7 @@ def check_design_columns(
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise error(
-            f"{role} column {missing[0]!r} must exist in the design data; got columns "
+            f"{role} column {missing[0]!r} must exist in the data of the design; got columns "
             f"{sorted(map(str, data.columns))[:15]}. Check the spelling or load the column."
         )
 
