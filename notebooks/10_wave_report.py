@@ -17,7 +17,7 @@ from IPython.display import HTML, display
 
 from meting import columns as C
 from meting import pipeline
-from meting.knelpunten import EXPLANATIONS, importance_performance, plot_importance_performance
+from meting.knelpunten import EXPLANATIONS, importance_performance
 from meting.registry import load_registry
 from meting.report import (
     collect_provenance,
@@ -29,7 +29,7 @@ from meting.report import (
     to_html,
     warning_box,
 )
-from meting.report import knelpunten_tables as KT
+from meting.report import sections as KT
 from meting.report.provenance import notebook_file
 
 # %% tags=["remove-cell"]
@@ -218,7 +218,7 @@ matrix = importance_performance(an.design, aspects=drivers.attrs["predictors"])
 HTML(f"<p>{EXPLANATIONS['matrix']}</p>")
 
 # %%
-plot_importance_performance(matrix)
+KT.plot_importance_performance(matrix)
 
 # %% [markdown]
 # ### Het ketenbeeld per levensgebeurtenis

@@ -17,7 +17,7 @@ from IPython.display import HTML, display
 from meting import pipeline
 from meting.registry import load_registry
 from meting.report import collect_provenance, plots, setup_notebook, tables, to_html
-from meting.report import knelpunten_tables as KT
+from meting.report import sections as KT
 from meting.report.provenance import notebook_file
 
 setup_notebook()

@@ -31,7 +31,7 @@ from meting.report import (
     to_html,
     warning_box,
 )
-from meting.report import knelpunten_tables as KT
+from meting.report import sections as KT
 from meting.report.provenance import notebook_file
 
 # %% tags=["remove-cell"]

@@ -9,12 +9,8 @@ from hypothesis import strategies as st
 from test_knelpunten_drivers import synthetic_wave_design
 
 from meting.errors import ParameterError
-from meting.knelpunten.matrix import (
-    QUADRANT_LABELS,
-    assign_quadrants,
-    importance_performance,
-    plot_importance_performance,
-)
+from meting.knelpunten.matrix import QUADRANT_LABELS, assign_quadrants, importance_performance
+from meting.report.sections.matrix import plot_importance_performance
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 

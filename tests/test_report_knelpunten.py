@@ -1,4 +1,4 @@
-"""The knelpunten sections of the reports (meting.report.knelpunten_tables) on a synthetic wave.
+"""The knelpunten sections of the reports (meting.report.sections) on a synthetic wave.
 
 Every number is checked against a hand computation on the weighted respondents (weighted means
 over the respondents who answered, complete cases, counts of raters), every suppression against
@@ -14,7 +14,7 @@ import pytest
 from meting import columns as C
 from meting.errors import ParameterError
 from meting.registry import load_registry
-from meting.report import knelpunten_tables as KT
+from meting.report import sections as KT
 from meting.report.plots import ReportFigure
 from meting.report.privacy import SUPPRESSED
 from meting.synthetic import generate_wave

@@ -16,13 +16,13 @@ import pytest
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 from meting.errors import ConvergenceError, ParameterError, SchemaError  # noqa: E402
+from meting.results import RESULT_COLUMNS  # noqa: E402
 from meting.sae import (  # noqa: E402
     direct_from_statistics,
     fit_area_level,
     smooth_variances,
     sufficient_statistics,
 )
-from meting.results import RESULT_COLUMNS  # noqa: E402
 from meting.sae.api import CELL_EXTRA_COLUMNS  # noqa: E402
 from meting.sae.simulate import simulate_survey  # noqa: E402
 
@@ -247,7 +247,7 @@ def test_bad_input_messages(fh_cells):
     if (fh_cells["n"] == 1).any():
         with pytest.raises(SchemaError, match="smooth_variances"):
             fit_area_level(no_se, "estimate", "se_smoothed", GROUPS, random_seed=1)
-    with pytest.raises(SchemaError, match="must have columns"):
+    with pytest.raises(SchemaError, match="must have the columns"):
         fit_area_level(fh_cells, "estimate", "nope", GROUPS, random_seed=1)
     with pytest.raises(ParameterError, match="sampler must be one of"):
         fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=1, sampler="x")

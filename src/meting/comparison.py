@@ -165,7 +165,7 @@ def compare_waves(
     """
     level = check_level(level)
     check_adjust(adjust)
-    check_min_n(min_n)
+    check_min_n(min_n, allow_none=True)
     keys = [keys] if isinstance(keys, str) else list(keys)
     join = [*keys, "variable"] if "variable" in earlier and "variable" in later else keys
     if not join:

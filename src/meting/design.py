@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from meting.checks import check_design_columns, check_level, check_no_missing
 from meting.errors import DesignError
 from meting.results import result_table
 from meting.variance import (
@@ -117,19 +118,9 @@ class SurveyDesign:
             ("ids", _as_list(self.ids)),
             ("fpc", _as_list(self.fpc)),
         ):
+            check_design_columns(self.data, cols, role)
             for col in cols:
-                if col not in self.data.columns:
-                    raise DesignError(
-                        f"{role} column {col!r} must exist in the data; got columns "
-                        f"{sorted(map(str, self.data.columns))[:12]}. Check the spelling."
-                    )
-                missing = self.data[col].isna().to_numpy()
-                if missing.any():
-                    raise DesignError(
-                        f"{role} column {col!r} must have no missing values; got "
-                        f"{int(missing.sum())} (first at row {int(np.argmax(missing))}). "
-                        "Fill them or drop those rows before declaring the design."
-                    )
+                check_no_missing(self.data, col, role, error=DesignError)
         if self.structure is None:
             object.__setattr__(self, "structure", self._build_structure(n))
         if self.weight_values is None:
@@ -315,6 +306,7 @@ class SurveyDesign:
         ``degf - 1`` degrees of freedom over the rows where both columns are observed, as
         ``svyglm`` gives.
         """
+        level = check_level(level)
         y = self._numeric(var)
         g = self._column(group)
         valid = ~np.isnan(y) & g.notna().to_numpy()
@@ -414,6 +406,7 @@ class SurveyDesign:
         category: bool,
         full_cov: bool | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray | None]:
+        level = check_level(level)
         n, n_lev = y.shape
         dom, keys = self._domains(by)
         n_dom = len(keys)

@@ -21,12 +21,10 @@ import pandas as pd
 
 from meting import columns as C
 from meting.errors import ParameterError
+from meting.labels import CHANNEL_COLUMN_LABELS, LEVEL_NAMES, norm_label
 
 __all__ = [
     "agenda_for",
-    "BSC_NAMES",
-    "CHANNEL_NAMES",
-    "LEVEL_NAMES",
     "WaveAnalysis",
     "analyse_wave",
     "bsc_shares",
@@ -42,39 +40,6 @@ __all__ = [
     "tested",
 ]
 
-#: The ten norms of the BurgerServiceCode (Burgerlink werkschrift, verbatim names).
-BSC_NAMES: Mapping[str, str] = dict(
-    zip(
-        C.BSC_NORMS,
-        (
-            "Keuzevrijheid contactkanaal",
-            "Vindbare overheidsproducten",
-            "Begrijpelijke voorzieningen",
-            "Persoonlijke informatieservice",
-            "Gemakkelijke dienstverlening",
-            "Transparante werkwijzen",
-            "Digitale betrouwbaarheid",
-            "Ontvankelijk bestuur",
-            "Verantwoordelijk beheer",
-            "Actieve betrokkenheid",
-        ),
-        strict=True,
-    )
-)
-CHANNEL_NAMES: Mapping[str, str] = {
-    "channel_balie": "balie",
-    "channel_telefoon": "telefoon",
-    "channel_internet": "internet",
-    "channel_brief": "brief of e-mail",
-}
-#: The levels rated, in report order.
-LEVEL_NAMES: Mapping[str, str] = {
-    C.SCORE_GOVERNMENT: "de overheid als geheel",
-    C.SCORE_CHAIN: "de keten rond de levensgebeurtenis",
-    C.SCORE_COOPERATION: "de samenwerking tussen organisaties",
-    "organisations": "de afzonderlijke organisaties",
-}
-_GOOD = "goed_"  # prefix of the 0/1 'goed' indicators of the norms
 
 
 def cache_dir(registry: Any) -> Path:
@@ -117,12 +82,10 @@ def load_wave_data(registry: Any, label: str) -> Any:
 
 
 def _prepare(respondents: pd.DataFrame) -> pd.DataFrame:
-    """Float scores and 0/1 indicators ('goed' per norm, channels), NaN where not applicable."""
+    """Float scores, norms and 0/1 channel indicators, NaN where not applicable."""
     df = respondents.copy()
     for col in (*C.SCORES, *C.BSC_NORMS, *C.CHANNEL_COLUMNS):
         df[col] = df[col].astype("Float64").astype("float64")
-    for col in C.BSC_NORMS:
-        df[_GOOD + col] = np.where(df[col].isna(), np.nan, (df[col] >= 4).astype(float))
     return df
 
 
@@ -243,19 +206,19 @@ def channel_shares(an: WaveAnalysis) -> pd.DataFrame:
     """Share of respondents who used each channel (several may apply)."""
     level = an.settings.confidence
     out = pd.concat([an.design.mean(c, level=level) for c in C.CHANNEL_COLUMNS], ignore_index=True)
-    out.insert(0, "kanaal", out["variable"].map(CHANNEL_NAMES))
+    out.insert(0, "kanaal", out["variable"].map(CHANNEL_COLUMN_LABELS))
     return out
 
 
 def bsc_shares(an: WaveAnalysis) -> pd.DataFrame:
-    """Per norm: share 'goed' (4-5) among those for whom the norm applied, with interval."""
-    level = an.settings.confidence
-    out = pd.concat(
-        [an.design.mean(_GOOD + c, level=level) for c in C.BSC_NORMS], ignore_index=True
-    )
-    norm = out["variable"].str.removeprefix(_GOOD)
-    out.insert(0, "norm", [f"{i}. {BSC_NAMES[c]}" for i, c in zip(range(1, 11), norm, strict=True)])
-    return out
+    """Per norm: share 'goed' (4-5) among those for whom the norm applied, with interval
+    (:func:`meting.knelpunten.norm_shares`, the one implementation), labelled in ``norm``."""
+    from meting.knelpunten import norm_shares
+
+    out = norm_shares(an.design, by=None, level=an.settings.confidence)
+    out = out.loc[out["outcome"] == "goed"].drop(columns=["outcome", "norm_name"])
+    out["norm"] = out["norm"].map(norm_label)
+    return out.reset_index(drop=True)
 
 
 def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:

@@ -32,11 +32,17 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from meting.checks import (  # re-exported: comparison and sae import them from here
+    check_adjust,
+    check_columns,
+    check_level,
+    check_min_n,
+)
+from meting.checks import numeric_column as _numeric
 from meting.errors import ParameterError, SchemaError
 
 Adjustment = Literal["holm", "bh", "none"]
 
-ADJUSTMENTS: Final = ("holm", "bh", "none")
 _STATSMODELS_METHOD: Final = {"holm": "holm", "bh": "fdr_bh"}
 
 #: Columns that :func:`test_against_target` (and :func:`meting.comparison.compare_waves`) add.
@@ -78,61 +84,6 @@ def bayes_verdict_labels(target: float) -> tuple[str, str, str]:
     """Dutch verdict labels (probably at least, uncertain, probably below) for ``target``."""
     t = format_number(target)
     return (f"waarschijnlijk ≥ {t}", "onzeker", f"waarschijnlijk < {t}")
-
-
-# --- checks at the door ---------------------------------------------------------------------------
-
-
-def check_columns(table: pd.DataFrame, required: Sequence[str], what: str) -> None:
-    """Raise :class:`SchemaError` if ``table`` lacks any of ``required``."""
-    if not isinstance(table, pd.DataFrame):
-        raise SchemaError(f"{what} must be a pandas DataFrame; got {type(table).__name__}.")
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise SchemaError(
-            f"{what} must have the columns {list(required)}; got {list(table.columns)} "
-            f"(missing {missing}). Pass an estimate table as returned by the design's estimators."
-        )
-
-
-def check_level(level: float) -> float:
-    """Return ``level`` if it is a confidence level strictly between 0 and 1."""
-    if not (isinstance(level, int | float) and 0.0 < float(level) < 1.0):
-        raise ParameterError(
-            f"level must be a number strictly between 0 and 1; got {level!r}. Use e.g. 0.95."
-        )
-    return float(level)
-
-
-def check_adjust(adjust: str) -> str:
-    """Return ``adjust`` if it names a supported multiple-testing adjustment."""
-    if adjust not in ADJUSTMENTS:
-        raise ParameterError(
-            f"adjust must be one of {sorted(ADJUSTMENTS)}; got {adjust!r}. Use 'holm' "
-            "(family-wise error) or 'bh' (false discovery rate)."
-        )
-    return adjust
-
-
-def check_min_n(min_n: int | None, name: str = "min_n") -> None:
-    """Raise :class:`ParameterError` unless ``min_n`` is None or a non-negative integer."""
-    if min_n is None:
-        return
-    if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 0:
-        raise ParameterError(f"{name} must be a non-negative integer; got {min_n!r}. Use e.g. 30.")
-
-
-def _numeric(table: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    """Column as float array; raise :class:`SchemaError` naming the first bad row."""
-    converted = pd.to_numeric(table[column], errors="coerce")
-    bad = converted.isna() & table[column].notna()
-    if bad.any():
-        row = table.index[bad.to_numpy()][0]
-        raise SchemaError(
-            f"{what} column '{column}' must be numeric; got {table[column].loc[row]!r} in row "
-            f"{row!r}. Fix or drop that row."
-        )
-    return converted.to_numpy(dtype=float)
 
 
 # --- the test ----------------------------------------------------------------------------------
@@ -300,7 +251,7 @@ def test_against_target(
     check_columns(table, _REQUIRED_TEST, "estimate table")
     level = check_level(level)
     check_adjust(adjust)
-    check_min_n(min_n)
+    check_min_n(min_n, allow_none=True)
     if not np.isfinite(target):
         raise ParameterError(f"target must be a finite number; got {target!r}. Use e.g. 7.0.")
 
@@ -382,7 +333,7 @@ def bayes_verdicts(
         A copy with the columns ``verdict`` and ``reason`` added.
     """
     check_columns(sae_cells, _REQUIRED_BAYES, "Bayesian result table")
-    check_min_n(min_n)
+    check_min_n(min_n, allow_none=True)
     if not (0.0 <= lower < upper <= 1.0):
         raise ParameterError(
             f"bayes thresholds must satisfy 0 <= lower < upper <= 1; got lower={lower!r}, "

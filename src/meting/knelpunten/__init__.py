@@ -6,7 +6,8 @@ design-based (Taylor-linearised) uncertainty; each module documents its columns 
 * :mod:`.norms` - BurgerServiceCode norms: share "goed" / "niet goed", the weakest norms;
 * :mod:`.drivers` - key drivers: svyglm-type regression of the chain score on the norms and the
   exact LMG (Shapley) decomposition of R^2 with delta-method standard errors;
-* :mod:`.matrix` - importance x performance matrix with the TRI*M quadrant names, table and figure;
+* :mod:`.matrix` - importance x performance matrix with the TRI*M quadrant names (the figure is
+  :func:`meting.report.sections.plot_importance_performance`);
 * :mod:`.trim` - TRI*M index per municipality (documented linear formula);
 * :mod:`.chain` - the chain view of a life event: organisations, chain, cooperation, the gap;
 * :mod:`.channels` - use and score per contact channel, shift between waves;
@@ -23,11 +24,11 @@ from meting.knelpunten.matrix import (
     QUADRANT_LABELS,
     assign_quadrants,
     importance_performance,
-    plot_importance_performance,
 )
-from meting.knelpunten.norms import NORM_NAMES, norm_shares, weakest_norms
+from meting.knelpunten.norms import norm_shares, weakest_norms
 from meting.knelpunten.texts import EXPLANATIONS
 from meting.knelpunten.trim import trim_index, trim_respondent_index
+from meting.labels import NORM_NAMES
 
 __all__ = [
     "EXPLANATIONS",
@@ -44,7 +45,6 @@ __all__ = [
     "key_drivers",
     "lmg_from_cov",
     "norm_shares",
-    "plot_importance_performance",
     "r2_all_subsets",
     "trim_index",
     "trim_respondent_index",

@@ -1,4 +1,5 @@
-"""Shared checks and small helpers of the knelpunten analyses (not public)."""
+"""Small helpers of the knelpunten analyses (not public); the argument checks are in
+:mod:`meting.checks`."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from meting.checks import check_design_columns, numeric_column
 from meting.design import SurveyDesign
-from meting.errors import DesignError, ParameterError
+from meting.errors import DesignError
 
 
 def as_list(cols: str | Sequence[str] | None) -> list[str]:
@@ -32,43 +34,10 @@ def check_design(design: object) -> SurveyDesign:
     return design
 
 
-def check_columns(data: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Raise DesignError naming the first column of ``columns`` missing from ``data``."""
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise DesignError(
-            f"{what} column {missing[0]!r} must exist in the design data; got columns "
-            f"{sorted(map(str, data.columns))[:15]}. Check the spelling or load the column."
-        )
-
-
-def check_level(level: float) -> float:
-    """Raise unless 0 < level < 1."""
-    if not 0 < float(level) < 1:
-        raise ParameterError(
-            f"level must be a confidence level between 0 and 1; got {level!r}. Use e.g. 0.95."
-        )
-    return float(level)
-
-
-def check_min_n(min_n: int, name: str = "min_n") -> int:
-    """Raise unless ``min_n`` is a positive integer."""
-    if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 1:
-        raise ParameterError(
-            f"{name} must be a positive integer; got {min_n!r}. Use settings.min_cell_size."
-        )
-    return int(min_n)
-
-
 def numeric(data: pd.DataFrame, col: str) -> np.ndarray:
-    """A numeric column as float with NaN for missing (nullable Int8 included)."""
-    series = data[col]
-    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
-        raise DesignError(
-            f"column {col!r} must be numeric; got dtype {series.dtype}. Load the wave with "
-            "meting.loaders so that scores and norms are integers."
-        )
-    return series.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    """A numeric design column as float with NaN for missing (nullable Int8 included); see
+    :func:`meting.checks.numeric_column` (no text is converted)."""
+    return numeric_column(data, col, "design data", coerce=False, error=DesignError)
 
 
 def with_columns(design: SurveyDesign, columns: dict[str, np.ndarray]) -> SurveyDesign:
@@ -80,7 +49,7 @@ def domain_codes(design: SurveyDesign, by: Sequence[str]) -> tuple[np.ndarray, p
     """Domain code per row (-1 where a by-value is missing) and the domain keys (sorted)."""
     if not by:
         return np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=[0])
-    check_columns(design.data, by, "by")
+    check_design_columns(design.data, by, "by")
     grouped = design.data.groupby(list(by), sort=True, dropna=True, observed=True)
     codes = grouped.ngroup().to_numpy().astype(np.int64)
     keys = grouped.size().reset_index()[list(by)]

@@ -23,11 +23,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from meting.checks import check_design_columns, check_level, check_min_n
 from meting.columns import LIFE_EVENT, MUNICIPALITY, SCORE_CHAIN
 from meting.design import SurveyDesign
 from meting.errors import ParameterError, SchemaError
-from meting.knelpunten._common import as_list, check_columns, check_design, check_level, check_min_n
-from meting.report.privacy import SUPPRESSED
+from meting.knelpunten._common import as_list, check_design
+from meting.privacy_rules import SUPPRESSED
 
 __all__ = ["improvement_agenda"]
 
@@ -78,7 +79,7 @@ def improvement_agenda(
     by_cols = as_list(by)
     if not np.isfinite(float(target)):
         raise ParameterError(f"target must be a finite number; got {target!r}. Use 7.")
-    check_columns(design.data, [*by_cols, event, outcome], "agenda")
+    check_design_columns(design.data, [*by_cols, event, outcome], "agenda")
     keys = [*by_cols, event]
     scores = design.mean(outcome, by=keys, level=level)
     scores = scores.rename(columns={"estimate": "score"})[

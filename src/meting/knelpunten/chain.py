@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from meting.checks import check_design_columns, check_level
 from meting.columns import (
     LIFE_EVENT,
     ORGANISATION,
@@ -33,15 +34,7 @@ from meting.columns import (
 )
 from meting.design import SurveyDesign
 from meting.errors import SchemaError
-from meting.knelpunten._common import (
-    as_list,
-    check_columns,
-    check_design,
-    check_level,
-    domain_codes,
-    numeric,
-    t_quantile,
-)
+from meting.knelpunten._common import as_list, check_design, domain_codes, numeric, t_quantile
 
 __all__ = ["ITEM_CHAIN", "ITEM_COOPERATION", "ITEM_ORGANISATIONS", "chain_gaps", "chain_view"]
 
@@ -97,7 +90,7 @@ def chain_view(
     design = check_design(design)
     level = check_level(level)
     by_cols = as_list(by)
-    check_columns(design.data, [RESPONDENT_ID, SCORE_CHAIN, SCORE_COOPERATION], "chain view")
+    check_design_columns(design.data, [RESPONDENT_ID, SCORE_CHAIN, SCORE_COOPERATION], "chain view")
     need = [RESPONDENT_ID, ORGANISATION, ORGANISATION_SCORE]
     absent = [c for c in need if c not in organisations.columns]
     if absent:

@@ -19,19 +19,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from meting.checks import check_design_columns, check_level
 from meting.columns import CHANNEL_COLUMNS, CHANNELS, SCORE_CHAIN
 from meting.comparison import welch_satterthwaite_df
 from meting.design import SurveyDesign
 from meting.errors import ParameterError
-from meting.knelpunten._common import (
-    as_list,
-    check_columns,
-    check_design,
-    check_level,
-    numeric,
-    t_quantile,
-    with_columns,
-)
+from meting.knelpunten._common import as_list, check_design, numeric, t_quantile, with_columns
 
 __all__ = ["channel_scores", "channel_shift", "channel_use"]
 
@@ -42,7 +35,7 @@ def _check_channels(design: SurveyDesign, channels: Sequence[str]) -> list[str]:
     channels = as_list(channels)
     if not channels:
         raise ParameterError("channels must name at least one column; got none.")
-    check_columns(design.data, channels, "channel")
+    check_design_columns(design.data, channels, "channel")
     for c in channels:
         v = numeric(design.data, c)
         bad = ~np.isnan(v) & ~np.isin(v, (0, 1))
@@ -103,7 +96,7 @@ def channel_scores(
     design = check_design(design)
     level = check_level(level)
     channels = _check_channels(design, channels)
-    check_columns(design.data, [outcome], "outcome")
+    check_design_columns(design.data, [outcome], "outcome")
     by_cols = as_list(by)
     y = numeric(design.data, outcome)
     cols, names = {}, []

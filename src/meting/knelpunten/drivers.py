@@ -32,20 +32,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from meting.checks import check_design_columns, check_level, check_min_n
 from meting.columns import BSC_NORMS, SCORE_CHAIN
 from meting.design import SurveyDesign
 from meting.errors import DesignError, ParameterError
-from meting.knelpunten._common import (
-    as_list,
-    check_columns,
-    check_design,
-    check_level,
-    check_min_n,
-    domain_codes,
-    numeric,
-    t_quantile,
-)
-from meting.knelpunten.norms import NORM_NAMES
+from meting.knelpunten._common import as_list, check_design, domain_codes, numeric, t_quantile
+from meting.labels import NORM_NAMES
 from meting.variance import degf as _degf
 
 __all__ = [
@@ -279,7 +271,7 @@ def key_drivers(
             f"predictors must number at most {MAX_LMG_PREDICTORS} for the exact LMG; got "
             f"{len(predictors)}. Pass fewer predictors or lmg=False."
         )
-    check_columns(design.data, [outcome, *predictors], "regression")
+    check_design_columns(design.data, [outcome, *predictors], "regression")
     by_cols = as_list(by)
     dom, keys = domain_codes(design, by_cols)
     y = numeric(design.data, outcome)

@@ -28,23 +28,21 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from meting.checks import check_design_columns, check_level, check_min_n
 from meting.columns import BSC_NEGATIVE, BSC_NORMS, BSC_POSITIVE, LIFE_EVENT
 from meting.design import SurveyDesign
 from meting.errors import ParameterError
 from meting.knelpunten._common import (
     as_list,
-    check_columns,
     check_design,
-    check_level,
-    check_min_n,
     domain_codes,
     numeric,
     t_quantile,
     with_columns,
 )
+from meting.labels import NORM_NAMES
 
 __all__ = [
-    "NORM_NAMES",
     "OUTCOME_NEGATIVE",
     "OUTCOME_POSITIVE",
     "norm_indicators",
@@ -52,20 +50,6 @@ __all__ = [
     "weakest_norms",
 ]
 
-#: Dutch names of the ten BurgerServiceCode norms (shared/published/burgerservicecode_norms.csv,
-#: from the Burgerlink Werkschrift BurgerServiceCode).
-NORM_NAMES: Final = {
-    "bsc_01": "Keuzevrijheid contactkanaal",
-    "bsc_02": "Vindbare overheidsproducten",
-    "bsc_03": "Begrijpelijke voorzieningen",
-    "bsc_04": "Persoonlijke informatieservice",
-    "bsc_05": "Gemakkelijke dienstverlening",
-    "bsc_06": "Transparante werkwijzen",
-    "bsc_07": "Digitale betrouwbaarheid",
-    "bsc_08": "Ontvankelijk bestuur",
-    "bsc_09": "Verantwoordelijk beheer",
-    "bsc_10": "Actieve betrokkenheid",
-}
 OUTCOME_POSITIVE: Final = "goed"
 OUTCOME_NEGATIVE: Final = "niet goed"
 
@@ -74,7 +58,7 @@ def _check_norms(design: SurveyDesign, norms: Sequence[str]) -> list[str]:
     norms = as_list(norms)
     if not norms:
         raise ParameterError("norms must name at least one norm column; got none. Use BSC_NORMS.")
-    check_columns(design.data, norms, "norm")
+    check_design_columns(design.data, norms, "norm")
     return norms
 
 

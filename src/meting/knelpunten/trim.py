@@ -30,10 +30,11 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from meting.checks import check_design_columns
 from meting.columns import MUNICIPALITY, TRIM_MAX, TRIM_MIN, TRIM_QUESTIONS
 from meting.design import SurveyDesign
 from meting.errors import ParameterError
-from meting.knelpunten._common import as_list, check_columns, check_design, numeric, with_columns
+from meting.knelpunten._common import as_list, check_design, numeric, with_columns
 
 __all__ = ["DEFAULT_CATEGORY_SCORES", "trim_index", "trim_respondent_index"]
 
@@ -73,7 +74,7 @@ def trim_respondent_index(
         Weights of the questions (normalised to sum 1); default equal.
     """
     questions = as_list(questions)
-    check_columns(data, questions, "TRI*M question")
+    check_design_columns(data, questions, "TRI*M question")
     scores = np.asarray(category_scores, dtype=float)
     n_cat = TRIM_MAX - TRIM_MIN + 1
     if scores.shape != (n_cat,) or not np.isfinite(scores).all():

@@ -35,6 +35,7 @@ from typing import Any
 
 from meting.errors import ParameterError, ReportError
 from meting.pipeline import wave_data_files
+from meting.registry import project_root
 from meting.report.formatting import fmt_date
 from meting.report.render import RenderJob, RenderResult, render
 
@@ -60,13 +61,9 @@ MUNICIPALITY_DIR = "gemeenten"
 FAILED_DIR = "_failed"
 
 
-def _root() -> Path:
-    return Path(__file__).resolve().parents[3]
-
-
 def default_notebooks_dir() -> Path:
     """``<project root>/notebooks``."""
-    return _root() / "notebooks"
+    return project_root() / "notebooks"
 
 
 @dataclass(frozen=True)
@@ -407,7 +404,7 @@ def report_command(
 
     emit = emit or (lambda line: print(line, flush=True))
     registry = load_registry(params_dir)
-    out = Path(out_dir) if out_dir is not None else _root() / "reports"
+    out = Path(out_dir) if out_dir is not None else project_root() / "reports"
     out = out.resolve()
     if jobs is not None and jobs < 1:
         raise ParameterError(f"--jobs must be at least 1; got {jobs}. Leave it out for all cores.")

@@ -15,13 +15,15 @@ from pathlib import Path
 
 import nbformat
 
+from meting.registry import project_root
+
 __all__ = ["check", "main", "notebook_from_py", "sync"]
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 def _default_dir() -> Path:
-    return Path(__file__).resolve().parents[3] / "notebooks"
+    return project_root() / "notebooks"
 
 
 def notebook_from_py(path: Path) -> nbformat.NotebookNode:

@@ -16,8 +16,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from meting.checks import check_min_n
 from meting.columns import RESPONDENT_ID
 from meting.errors import ReportError
+from meting.privacy_rules import DEFAULT_MIN_CELL_SIZE, SUPPRESSED
 
 __all__ = [
     "DEFAULT_MIN_CELL_SIZE",
@@ -26,9 +28,6 @@ __all__ = [
     "suppress_small_cells",
     "suppression_note",
 ]
-
-DEFAULT_MIN_CELL_SIZE = 30
-SUPPRESSED = "onderdrukt"  # name of the boolean column added by suppress_small_cells
 
 
 def assert_no_identifiers(df: pd.DataFrame, *, where: str = "a report table") -> None:
@@ -84,11 +83,7 @@ def suppress_small_cells(
     ReportError
         If ``min_n`` is not a positive integer or a named column is missing.
     """
-    if isinstance(min_n, bool) or not isinstance(min_n, int | np.integer) or min_n < 1:
-        raise ReportError(
-            f"the minimum cell size must be a positive integer; got {min_n!r}. "
-            "Set settings.min_cell_size in params/ (default 30)."
-        )
+    min_n = check_min_n(min_n, "the minimum cell size", error=ReportError)
     assert_no_identifiers(table)
     missing = [c for c in [n_col, *(value_cols or []), *(secondary_by or [])] if c not in table]
     if missing:

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from meting.errors import ReportError
+from meting.registry import project_root  # re-exported: the one project root
 from meting.report.formatting import fmt_datetime, fmt_int
 
 __all__ = [
@@ -56,11 +57,6 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "jupytext",
     "weasyprint",
 )
-
-
-def project_root() -> Path:
-    """The folder holding ``src/meting`` (the git work tree of an editable install)."""
-    return Path(__file__).resolve().parents[3]
 
 
 def notebook_file(name: str) -> Path:

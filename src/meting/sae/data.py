@@ -13,31 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# the checks keep their private names here, as meting.sae.api imports them from this module
+from meting.checks import check_columns as _require_columns
+from meting.checks import check_no_missing
+from meting.checks import first_bad_row as _first_bad_row
+from meting.checks import numeric_column as _numeric
 from meting.errors import SchemaError
-
-
-def _require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SchemaError(
-            f"{what} must have columns {missing}; got columns {list(frame.columns)}. "
-            "Rename the columns or pass the right names."
-        )
-
-
-def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    try:
-        return pd.to_numeric(frame[column], errors="raise").to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise SchemaError(
-            f"{what} column {column!r} must be numeric; got dtype {frame[column].dtype}. "
-            "Convert it to numbers (decimal point, not comma)."
-        ) from exc
-
-
-def _first_bad_row(frame: pd.DataFrame, mask: np.ndarray) -> str:
-    position = int(np.flatnonzero(mask)[0])
-    return f"row {frame.index[position]!r}"
 
 
 @dataclass(frozen=True)
@@ -80,12 +61,7 @@ def check_groups(frame: pd.DataFrame, groups: list[str], what: str) -> None:
         )
     _require_columns(frame, list(groups), what)
     for g in groups:
-        missing = frame[g].isna().to_numpy()
-        if missing.any():
-            raise SchemaError(
-                f"{what} column {g!r} must have no missing values; got {int(missing.sum())} "
-                f"missing (first at {_first_bad_row(frame, missing)}). Fill or drop those rows."
-            )
+        check_no_missing(frame, g, what)
 
 
 def build_index(frame: pd.DataFrame, groups: list[str], what: str) -> tuple[CellIndex, np.ndarray]:

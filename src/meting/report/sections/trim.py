@@ -1,0 +1,138 @@
+"""The TRI*M section: the index per municipality with its interval, beside the national index."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from meting import columns as C
+from meting.checks import check_min_n
+from meting.design import SurveyDesign
+from meting.knelpunten import trim_index
+from meting.privacy_rules import SUPPRESSED
+from meting.report.formatting import (
+    DutchTable,
+    fmt_ci,
+    fmt_number,
+    to_html,
+)
+from meting.report.plots import (
+    COLORS,
+    FIG_WIDTH_IN,
+    HOUSE_STYLE,
+    DutchScalarFormatter,
+    ReportFigure,
+)
+from meting.report.privacy import suppress_small_cells, suppression_note
+from meting.report.sections._shared import names_of, score_interval
+
+__all__ = [
+    "trim_html",
+    "trim_plot",
+    "trim_table",
+]
+
+
+def trim_table(
+    design: SurveyDesign,
+    *,
+    min_n: int,
+    names: Mapping[str, str] | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """TRI*M index per municipality with interval, small cells blanked; ``attrs["national"]``
+    holds the national index (estimate, lower, upper, n).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``municipality, naam, estimate, lower, upper, n, onderdrukt``, highest first.
+    """
+    min_n = check_min_n(min_n)
+    per = trim_index(design, by=C.MUNICIPALITY, level=level)
+    national = trim_index(design, by=None, level=level)
+    out = per[[C.MUNICIPALITY, "estimate", "lower", "upper", "n"]].copy()
+    out[C.MUNICIPALITY] = out[C.MUNICIPALITY].astype(str)
+    out.insert(1, "naam", names_of(out[C.MUNICIPALITY], names))
+    out = out.sort_values("estimate", ascending=False).reset_index(drop=True)
+    shown = suppress_small_cells(out, min_n, value_cols=["estimate", "lower", "upper"])
+    nat = national.iloc[0]
+    shown.attrs["national"] = {k: float(nat[k]) for k in ("estimate", "lower", "upper", "n")}
+    return shown
+
+
+def trim_html(
+    table: pd.DataFrame, *, highlight: str | None = None, caption: str | None = None
+) -> DutchTable:
+    """Print a :func:`trim_table` with the national index as the last row (``highlight``: a
+    municipality code whose name is marked with ``▶``)."""
+    nat = table.attrs.get("national")
+    names = table["naam"].astype(str)
+    if highlight is not None:
+        names = names.where(table[C.MUNICIPALITY] != highlight, "▶ " + names)
+    out = pd.DataFrame(
+        {
+            "gemeente": names,
+            "TRI*M-index": table["estimate"],
+            "95%-interval": score_interval(table["lower"], table["upper"]),
+            "n": table["n"],
+        }
+    )
+    if nat is not None:
+        row = {
+            "gemeente": "Nederland (alle gemeenten in de steekproef)",
+            "TRI*M-index": nat["estimate"],
+            "95%-interval": fmt_ci(nat["lower"], nat["upper"]),
+            "n": int(nat["n"]),
+        }
+        out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
+    out["n"] = out["n"].astype(np.int64)
+    formats = {"gemeente": "text", "TRI*M-index": "score", "95%-interval": "text", "n": "int"}
+    return to_html(out, formats, caption=caption, note=suppression_note(table) or None)
+
+
+def trim_plot(
+    table: pd.DataFrame, *, highlight: str | None = None, title: str | None = None
+) -> ReportFigure:
+    """The TRI*M index per municipality with intervals, a dashed line at the national index;
+    ``highlight`` (a municipality code) drawn in a second colour."""
+    shown = table.loc[~table[SUPPRESSED]].sort_values("estimate", ascending=True)
+    y = np.arange(len(shown))
+    mine = (shown[C.MUNICIPALITY] == highlight).to_numpy() if highlight else np.zeros(len(y), bool)
+    colors = np.where(mine, COLORS["second"], COLORS["accent"])
+    nat = table.attrs.get("national")
+    with mpl.rc_context(HOUSE_STYLE):
+        fig = Figure(
+            figsize=(FIG_WIDTH_IN, max(2.4, 0.27 * len(shown) + 1.3)), layout="constrained"
+        )
+        ax = fig.add_subplot()
+        ax.hlines(y, shown["lower"], shown["upper"], colors=list(colors), linewidth=1.6)
+        ax.scatter(shown["estimate"], y, c=list(colors), s=22, zorder=3)
+        handles = []
+        if nat is not None:
+            ax.axvline(nat["estimate"], color=COLORS["target"], linewidth=1.0, linestyle="--")
+            label = f"landelijk: {fmt_number(nat['estimate'], 1)}"
+            handles.append(Line2D([], [], color="black", linestyle="--", label=label))
+        if mine.any():
+            handles.append(
+                Line2D(
+                    [], [], color=COLORS["second"], marker="o", label=shown["naam"][mine].iloc[0]
+                )
+            )
+        ax.set_yticks(y, shown["naam"].astype(str).tolist())
+        ax.set_ylim(-0.7, max(len(shown) - 0.3, 0.7))
+        ax.xaxis.set_major_formatter(DutchScalarFormatter())
+        ax.set_xlabel("TRI*M-index (0-100), met 95%-interval")
+        if title:
+            ax.set_title(title)
+        if handles:
+            fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    small = int(table[SUPPRESSED].sum())
+    min_n = int(table.attrs.get("min_n", 0))
+    note = f"{small} gemeente(n) met minder dan {min_n} respondenten niet getoond." if small else ""
+    return ReportFigure(fig, alt=f"TRI*M-index van {len(shown)} gemeenten.", note=note)
