@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,13 @@ import pandas as pd
 from meting import columns as C
 from meting.errors import ParameterError
 from meting.labels import CHANNEL_COLUMN_LABELS, LEVEL_NAMES, norm_label
+
+if TYPE_CHECKING:  # imported on use: PyMC and the loaders are heavy
+    from meting.design import SurveyDesign
+    from meting.loaders import WaveData
+    from meting.registry import Registry, Settings, Wave
+    from meting.sae import SaeResult
+    from meting.weighting import WeightingReport
 
 __all__ = [
     "agenda_for",
@@ -41,13 +48,12 @@ __all__ = [
 ]
 
 
-
-def cache_dir(registry: Any) -> Path:
+def cache_dir(registry: Registry) -> Path:
     """Where model fits are cached: ``<project>/data/cache``."""
     return Path(registry.project_root) / "data" / "cache"
 
 
-def wave_data_files(registry: Any, label: str) -> dict[str, Path]:
+def wave_data_files(registry: Registry, label: str) -> dict[str, Path]:
     """The data files of a wave, by role (``respondents``, ``organisations``).
 
     Synthetic waves live in ``<project>/data/synthetic/<wave>/`` (written by ``meting generate``);
@@ -66,7 +72,7 @@ def wave_data_files(registry: Any, label: str) -> dict[str, Path]:
     return {k: Path(v) for k, v in files.items()}
 
 
-def load_wave_data(registry: Any, label: str) -> Any:
+def load_wave_data(registry: Registry, label: str) -> WaveData:
     """Load and validate the data of one wave (see :func:`wave_data_files`)."""
     from meting.loaders import load_wave
 
@@ -107,21 +113,21 @@ class WaveAnalysis:
         The population margins weighted to: margin (tuple of columns) -> {levels: count}.
     """
 
-    registry: Any
+    registry: Registry
     label: str
-    wave: Any
-    data: Any
-    unweighted: Any
-    design: Any
-    weighting: Any
-    margins: Mapping[Any, Mapping[Any, float]]
+    wave: Wave
+    data: WaveData
+    unweighted: SurveyDesign
+    design: SurveyDesign
+    weighting: WeightingReport
+    margins: Mapping[tuple[str, ...], Mapping[tuple[object, ...], float]]
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.registry.settings
 
 
-def analyse_wave(registry: Any, label: str) -> WaveAnalysis:
+def analyse_wave(registry: Registry, label: str) -> WaveAnalysis:
     """Load the wave and rake it to its population margins
     (:func:`meting.wave_weighting.design_for_wave`)."""
     from meting.design import SurveyDesign
@@ -153,7 +159,7 @@ def tested(an: WaveAnalysis, table: pd.DataFrame, family: str | None = None) -> 
     )
 
 
-def organisation_design(an: WaveAnalysis) -> Any:
+def organisation_design(an: WaveAnalysis) -> SurveyDesign | None:
     """Design over the long organisation table: respondent weights, respondents as clusters.
 
     The raking is not carried into these standard errors (the weights are taken as fixed), which
@@ -265,7 +271,7 @@ def direct_cells(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     return cells
 
 
-def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> Any:
+def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> SaeResult:
     """Fay-Herriot fit per life event x municipality (cached in ``data/cache``)."""
     from meting.sae import fit_area_level
 
@@ -287,7 +293,7 @@ def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> Any:
     )
 
 
-def cell_population(registry: Any) -> pd.DataFrame:
+def cell_population(registry: Registry) -> pd.DataFrame:
     """Adults experiencing each life event per municipality (adults x incidence): the weights
     that aggregate small-area cells to a municipality or a life event."""
     adults = registry.population().groupby(C.MUNICIPALITY, observed=True)["count"].sum()
@@ -299,7 +305,7 @@ def cell_population(registry: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[C.LIFE_EVENT, C.MUNICIPALITY, "population"])
 
 
-def sae_by(an: WaveAnalysis, sae: Any, by: str) -> pd.DataFrame:
+def sae_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.DataFrame:
     """Small-area estimates aggregated to ``by`` (municipality or life event), with the Bayesian
     verdict (settings.bayes thresholds) and the Dutch name in ``naam``."""
     from meting.significance import bayes_verdicts
@@ -312,7 +318,7 @@ def sae_by(an: WaveAnalysis, sae: Any, by: str) -> pd.DataFrame:
     return out
 
 
-def sae_cells_with_verdicts(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
+def sae_cells_with_verdicts(an: WaveAnalysis, sae: SaeResult) -> pd.DataFrame:
     """The per-cell small-area table with Bayesian verdicts and Dutch life-event names."""
     from meting.significance import bayes_verdicts
 
@@ -323,7 +329,7 @@ def sae_cells_with_verdicts(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
     return out
 
 
-def municipality_cells(an: WaveAnalysis, sae: Any, code: str) -> pd.DataFrame:
+def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str) -> pd.DataFrame:
     """One municipality's life events: model estimate (with verdict) beside the direct estimate,
     the national figure of the life event, the difference and P(municipality > national)."""
     if code not in an.registry.municipalities:
@@ -372,7 +378,7 @@ def wave_changes(earlier: WaveAnalysis, later: WaveAnalysis, table: str = "level
     return out
 
 
-def truth_comparison(an: WaveAnalysis, sae: Any) -> pd.DataFrame:
+def truth_comparison(an: WaveAnalysis, sae: SaeResult) -> pd.DataFrame:
     """Per life event x municipality: the synthetic truth beside the direct and model estimates,
     with whether each 95% interval covers the truth (synthetic waves only)."""
     path = wave_data_files(an.registry, an.label)["respondents"].with_name("truth_cells.csv")
