@@ -50,7 +50,41 @@ VERDICT_LABELS = {
     "above": "boven {t}",
     "below": "onder {t}",
     "neutral": "niet te onderscheiden van {t}",
+    "none": "geen oordeel",
 }
+#: Marker per verdict class, so the verdicts survive grey printing (shape as well as colour).
+VERDICT_MARKERS = {"above": "^", "below": "v", "neutral": "o", "none": "o"}
+COLORS["none"] = "#BBBBBB"
+
+
+def verdict_classes(
+    table: pd.DataFrame, lower: str, upper: str, target: float
+) -> tuple[np.ndarray, dict[str, str]]:
+    """The verdict class of every row (``above``, ``below``, ``neutral``, ``none``) and the legend
+    text of each class.
+
+    When the table carries a ``verdict`` column (a test against the target, with its
+    multiple-testing correction, or a Bayesian verdict), the class comes from that verdict, so a
+    figure says exactly what its table says; rows without a verdict are ``none``. Without one, the
+    class is read off the interval (entirely above or below the target).
+    """
+    t = fmt_number(target, 0) if float(target).is_integer() else fmt_number(target, 1)
+    if "verdict" in table.columns:
+        text = table["verdict"].astype("string")
+        up = text.str.contains("boven|≥|verbeterd", regex=True).fillna(False).to_numpy(bool)
+        down = text.str.contains("onder|<|verslechterd", regex=True).fillna(False).to_numpy(bool)
+        missing = text.isna().to_numpy(bool)
+        classes = np.select([missing, up, down], ["none", "above", "below"], default="neutral")
+        labels = {"none": VERDICT_LABELS["none"]}
+        for cls in ("above", "neutral", "below"):
+            first = text[classes == cls]
+            if len(first):
+                labels[cls] = str(first.iloc[0])
+        return classes.astype(object), labels
+    lo = table[lower].to_numpy(dtype=float)
+    hi = table[upper].to_numpy(dtype=float)
+    classes = np.where(lo > target, "above", np.where(hi < target, "below", "neutral"))
+    return classes.astype(object), {k: v.format(t=t) for k, v in VERDICT_LABELS.items()}
 
 #: matplotlib rc settings of the house style (applied per figure with ``rc_context``).
 HOUSE_STYLE: dict[str, object] = {
@@ -188,9 +222,10 @@ def forest_plot(
 ) -> ReportFigure:
     """Estimates with their intervals against the target (a vertical line at 7).
 
-    Points are coloured by verdict: interval entirely above the target, entirely below it, or
-    containing it. Cells under ``min_n`` respondents (or marked ``onderdrukt``) are left out and
-    counted in the note.
+    Points are coloured and shaped by verdict (:func:`verdict_classes`): the table's own
+    ``verdict`` column when it has one (so the figure and the table agree), else whether the
+    interval lies entirely above or below the target. Cells under ``min_n`` respondents (or marked
+    ``onderdrukt``) are left out and counted in the note.
 
     Parameters
     ----------
@@ -224,13 +259,24 @@ def forest_plot(
     est = shown[estimate].to_numpy(dtype=float)
     lo = shown[lower].to_numpy(dtype=float)
     hi = shown[upper].to_numpy(dtype=float)
-    verdict = np.where(lo > target, "above", np.where(hi < target, "below", "neutral"))
+    verdict, legend = verdict_classes(shown, lower, upper, target)
     colors = np.array([COLORS[v] for v in verdict], dtype=object)
 
     fig, ax = _new_figure(len(shown))
     with mpl.rc_context(HOUSE_STYLE):
         ax.hlines(y, lo, hi, colors=colors, linewidth=1.6)
-        ax.scatter(est, y, c=list(colors), s=22, zorder=3)
+        for cls in ("above", "neutral", "below", "none"):
+            rows = verdict == cls
+            if rows.any():
+                ax.scatter(
+                    est[rows],
+                    y[rows],
+                    c=COLORS[cls],
+                    marker=VERDICT_MARKERS[cls],
+                    s=30,
+                    zorder=3,
+                    facecolors="white" if cls == "none" else None,
+                )
         ax.axvline(target, color=COLORS["target"], linewidth=1.0, linestyle="--", zorder=1)
         names = shown[label].astype(str)
         if labels:
@@ -242,15 +288,15 @@ def forest_plot(
         if title:
             ax.set_title(title)
         t = fmt_number(target, 0) if float(target).is_integer() else fmt_number(target, 1)
-        present = [v for v in ("above", "neutral", "below") if (verdict == v).any()]
+        present = [v for v in ("above", "neutral", "below", "none") if (verdict == v).any()]
         handles = [
             Line2D(
                 [],
                 [],
                 color=COLORS[v],
-                marker="o",
+                marker=VERDICT_MARKERS[v],
                 linewidth=1.6,
-                label=VERDICT_LABELS[v].format(t=t),
+                label=legend[v],
             )
             for v in present
         ]
