@@ -30,7 +30,7 @@ from meting.report import (
     warning_box,
 )
 from meting.report import knelpunten_tables as KT
-from meting.report.provenance import notebook_file
+from meting.report.provenance import notebook_file, wave_seeds
 
 # %% tags=["remove-cell"]
 setup_notebook()
@@ -326,7 +326,7 @@ to_html(A.weighting_table(an), caption="Tabel 12. Kenmerken van de weging")
 collect_provenance(
     data_files=list(an.data.paths.values()),
     params_dir=registry.params_dir,
-    seeds={"synthetische data": an.wave.seed or 0, "MCMC": int(s.random_seed) + int(an.wave.year)},
+    seeds=wave_seeds(s, an.wave),
     parameters={"wave": wave},
     notebook=notebook_file("10_wave_report.py"),
 )

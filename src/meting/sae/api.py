@@ -25,7 +25,7 @@ from meting.sae.data import (
     covariate_matrix,
 )
 from meting.sae.diagnostics import Diagnostics, diagnose
-from meting.sae.fit import Sampler, SampleSettings, sample_model
+from meting.sae.fit import SampleSettings, sample_model
 from meting.sae.model import UnitRows, build_area_model, build_unit_model
 from meting.sae.spec import ModelSpec, Priors, spec_fingerprint
 
@@ -132,15 +132,13 @@ class SaeResult:
         return weighted_aggregate(self.draws(), self.cells, by_list, w, self.target)
 
 
-def _settings(sampler, chains, draws, tune, target_accept, random_seed) -> SampleSettings:
-    return SampleSettings(
-        sampler=sampler,
-        chains=chains,
-        draws=draws,
-        tune=tune,
-        target_accept=target_accept,
-        random_seed=random_seed,
-    )
+def _sampling(sampling: SampleSettings) -> SampleSettings:
+    if not isinstance(sampling, SampleSettings):
+        raise ParameterError(
+            f"sampling must be a SampleSettings; got {type(sampling).__name__}. Pass e.g. "
+            "SampleSettings(random_seed=20080) or registry.settings.sampling_for(wave)."
+        )
+    return sampling
 
 
 def _run(
@@ -240,13 +238,8 @@ def fit_area_level(
     covariates: list[str] | None = None,
     priors: Priors | None = None,
     n: str | None = "n",
+    sampling: SampleSettings,
     target: float = 7.0,
-    sampler: Sampler = "nutpie",
-    chains: int = 4,
-    draws: int = 1000,
-    tune: int = 1000,
-    target_accept: float = 0.8,
-    random_seed: int,
     cache_dir: Path | None = None,
     marginalise_cells: bool = True,
 ) -> SaeResult:
@@ -274,12 +267,12 @@ def fit_area_level(
         Priors and parameterisation; None uses the documented defaults.
     n
         Column with the number of respondents per cell (shown beside the estimate), or None.
+    sampling
+        MCMC settings (sampler, chains, draws, tune, target_accept and the integer seed, required
+        so every fit is reproducible); part of the cache key. For a wave's report fits use
+        ``registry.settings.sampling_for(wave)``.
     target
         Threshold for ``prob_ge_target``.
-    sampler, chains, draws, tune, target_accept
-        MCMC settings; ``"nutpie"`` (default, fast) or ``"pymc"``.
-    random_seed
-        Integer seed (required, so every fit is reproducible).
     cache_dir
         When given, the posterior is loaded from / saved to this folder.
     marginalise_cells
@@ -287,6 +280,7 @@ def fit_area_level(
         from their exact conditional afterwards (:mod:`meting.sae.conditional`); the same
         posterior, several times faster. False samples them (``z_cell``) with NUTS.
     """
+    settings = _sampling(sampling)
     if not isinstance(cells, pd.DataFrame):
         raise SchemaError(f"cells must be a pandas DataFrame; got {type(cells).__name__}.")
     groups = list(groups) if not isinstance(groups, str) else [groups]
@@ -325,7 +319,6 @@ def fit_area_level(
         priors=priors or Priors(),
         marginalise_cells=marginalise_cells,
     )
-    settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
     frame = index.table.assign(_est=est, _se=np.where(observed, sev, np.nan))
     if covariates:
         frame = frame.assign(**{f"_x{i}": x[:, i] for i in range(x.shape[1])})
@@ -338,7 +331,11 @@ def fit_area_level(
         index,
         cache_dir,
         complete=(
-            (lambda post: draw_cell_means(post, est, variance=sev**2, random_seed=random_seed))
+            (
+                lambda post: draw_cell_means(
+                    post, est, variance=sev**2, random_seed=settings.random_seed
+                )
+            )
             if spec.marginal_cells
             else None
         ),
@@ -426,13 +423,8 @@ def fit_unit_level(
     population: pd.DataFrame | None = None,
     population_count: str = "population",
     priors: Priors | None = None,
+    sampling: SampleSettings,
     target: float = 7.0,
-    sampler: Sampler = "nutpie",
-    chains: int = 4,
-    draws: int = 1000,
-    tune: int = 1000,
-    target_accept: float = 0.8,
-    random_seed: int,
     cache_dir: Path | None = None,
     marginalise_cells: bool = True,
 ) -> SaeResult:
@@ -461,13 +453,14 @@ def fit_unit_level(
         Population cells missing from ``stats`` are predicted.
     population_count
         Name of the count column in ``population``.
-    priors, target, sampler, chains, draws, tune, target_accept, random_seed, cache_dir
+    priors, sampling, target, cache_dir
         As in :func:`fit_area_level`.
     marginalise_cells
         As in :func:`fit_area_level`. In the MRP model the strata rows of a cell share its
         effect; it is integrated out in closed form all the same (see
         :func:`meting.sae.model.build_unit_model`).
     """
+    settings = _sampling(sampling)
     if not isinstance(stats, pd.DataFrame):
         raise SchemaError(f"stats must be a pandas DataFrame; got {type(stats).__name__}.")
     groups = list(groups) if not isinstance(groups, str) else [groups]
@@ -531,9 +524,8 @@ def fit_unit_level(
         data = None if strata else cell_mean
 
         def complete(post: xr.Dataset) -> xr.Dataset:
-            return draw_cell_means(post, data, n=n_cell, random_seed=random_seed)
+            return draw_cell_means(post, data, n=n_cell, random_seed=settings.random_seed)
 
-    settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
     frame = (
         rows[[*groups, *strata]]
         .astype(str)

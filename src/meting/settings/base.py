@@ -134,8 +134,8 @@ def _message(path: Path | str, err: Mapping[str, Any], prefix: str, suffix: str)
         extra = str(ctx.get("field") or "")
         if extra:
             loc = (*loc, *(int(p) if p.isdigit() else p for p in extra.split(".")))
-        if ctx.get("got") is not NOTHING and "got" in ctx:
-            got = ctx["got"]
+        if "got" in ctx:  # pydantic may copy the NOTHING marker into a plain str
+            got = NOTHING if ctx["got"] == NOTHING and isinstance(ctx["got"], str) else ctx["got"]
     elif etype == "missing":
         text, got = "be present", NOTHING
         fix = f"Add '{loc[-1]}:' to the file." if loc else ""
