@@ -62,7 +62,7 @@ class _AliasRefused(yaml.YAMLError):
 class _ParamsLoader(yaml.SafeLoader):
     """SafeLoader without anchors/aliases and without duplicate keys."""
 
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:  # type: ignore[override]
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _AliasRefused(
@@ -95,8 +95,12 @@ class _ParamsLoader(yaml.SafeLoader):
             return InvalidDate(str(node.value))
 
 
-_ParamsLoader.add_constructor("tag:yaml.org,2002:timestamp", _ParamsLoader.construct_yaml_timestamp)
-_ParamsLoader.add_constructor("tag:yaml.org,2002:map", _ParamsLoader.construct_yaml_map)
+_ParamsLoader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", _ParamsLoader.construct_yaml_timestamp
+)
+_ParamsLoader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:map", _ParamsLoader.construct_yaml_map
+)
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     Strict,
     TypeAdapter,
     ValidationError,
@@ -191,8 +190,3 @@ def _adapter(model: type[M]) -> TypeAdapter[M]:
     if model not in _ADAPTERS:
         _ADAPTERS[model] = TypeAdapter(model)
     return _ADAPTERS[model]
-
-
-def described(description: str, **kwargs: Any) -> Any:
-    """``Field(description=...)`` (a shorthand that keeps the model definitions readable)."""
-    return Field(description=description, **kwargs)

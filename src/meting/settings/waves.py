@@ -163,9 +163,11 @@ class WaveFile(Frozen):
             ),
             weighting=self.weighting.margins,
             require_education=self.weighting.require_education,
-            published=MappingProxyType(dict(self.published.figures)),
+            published=MappingProxyType({str(k): v for k, v in self.published.figures.items()}),
             file=file,
-            published_sources=MappingProxyType(dict(self.published.sources)),
+            published_sources=MappingProxyType(
+                {str(k): v for k, v in self.published.sources.items()}
+            ),
             published_note=self.published.note or "",
             targets=MappingProxyType(targets),
         )
