@@ -29,6 +29,7 @@ import pandas as pd  # noqa: E402
 
 from meting.columns import LIFE_EVENT, MUNICIPALITY  # noqa: E402
 from meting.sae import (  # noqa: E402
+    SampleSettings,
     direct_from_statistics,
     fit_area_level,
     fit_unit_level,
@@ -101,14 +102,14 @@ def main() -> None:
     converged: list[tuple[float, str, str]] = []
     for model in args.models:
         for sampler in args.samplers:
-            kwargs = dict(
+            sampling = SampleSettings(
                 sampler=sampler,
                 chains=args.chains,
                 draws=args.draws,
                 tune=args.tune,
                 random_seed=args.seed,
-                marginalise_cells=not args.sampled_cells,
             )
+            kwargs = {"sampling": sampling, "marginalise_cells": not args.sampled_cells}
             start = time.perf_counter()
             if model == "fh":
                 res = fit_area_level(cells, "estimate", "se_smoothed", GROUPS, **kwargs)

@@ -30,7 +30,7 @@ from meting.report import (
     warning_box,
 )
 from meting.report import sections as KT
-from meting.report.provenance import notebook_file
+from meting.report.provenance import notebook_file, wave_seeds
 
 # %% tags=["remove-cell"]
 setup_notebook()
@@ -319,7 +319,7 @@ to_html(tables.weighting_table(an.weighting), caption="Tabel 12. Kenmerken van d
 collect_provenance(
     data_files=list(an.data.paths.values()),
     params_dir=registry.params_dir,
-    seeds={"synthetische data": an.wave.seed or 0, "MCMC": int(s.random_seed) + int(an.wave.year)},
+    seeds=wave_seeds(s, an.wave),
     parameters={"wave": wave},
     notebook=notebook_file("10_wave_report.py"),
 )

@@ -32,7 +32,7 @@ from meting.report import (
     warning_box,
 )
 from meting.report import sections as KT
-from meting.report.provenance import notebook_file
+from meting.report.provenance import notebook_file, wave_seeds
 
 # %% tags=["remove-cell"]
 setup_notebook()
@@ -191,7 +191,7 @@ HTML(
 collect_provenance(
     data_files=list(an.data.paths.values()),
     params_dir=registry.params_dir,
-    seeds={"MCMC": int(s.random_seed) + int(an.wave.year)},
+    seeds=wave_seeds(s, an.wave, synthetic=False),
     parameters={"wave": wave, "municipality": municipality},
     notebook=notebook_file("30_municipality_report.py"),
 )

@@ -18,7 +18,7 @@ from IPython.display import HTML
 from meting import pipeline
 from meting.registry import load_registry
 from meting.report import collect_provenance, plots, setup_notebook, tables, to_html, warning_box
-from meting.report.provenance import notebook_file
+from meting.report.provenance import notebook_file, wave_seeds
 
 setup_notebook()
 registry = load_registry(params_dir or None)
@@ -72,7 +72,7 @@ tables.diagnostics_table(sae.diagnostics, caption="Tabel 2. Convergentie van het
 collect_provenance(
     data_files=list(an.data.paths.values()),
     params_dir=registry.params_dir,
-    seeds={"synthetische data": an.wave.seed or 0, "MCMC": int(s.random_seed) + int(an.wave.year)},
+    seeds=wave_seeds(s, an.wave),
     parameters={"wave": wave},
     notebook=notebook_file("40_validation_report.py"),
 )

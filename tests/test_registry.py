@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from meting import columns as C
 from meting.errors import ParameterError
@@ -180,8 +182,30 @@ BROKEN = [
     ("analysis.yaml", _sub("confidence: 0.95", "confidence: 95"), "confidence"),
     ("analysis.yaml", _sub("min_cell_size: 30", "min_cell_size: dertig"), "min_cell_size"),
     ("analysis.yaml", _sub("  prob_above: 0.95", "  prob_above: 0.3"), "bayes.prob_above"),
-    ("analysis.yaml", _sub("  sigma_area: 0.5", "  sigma_area: -0.5"), "sae_priors.sigma_area"),
+    ("analysis.yaml", _sub("  sigma_area: 1.0", "  sigma_area: -0.5"), "sae_priors.sigma_area"),
     ("analysis.yaml", _sub("sampler: nutpie", "sampler: emcee"), "sampler"),
+    ("analysis.yaml", _sub("target: 7.0", "target: 7.0\ntargte: 7.0"), "targte"),
+    (
+        "analysis.yaml",
+        _sub("  prob_below: 0.05", "  prob_below: 0.05\n  prob_mid: 0.5"),
+        "bayes.prob_mid",
+    ),
+    (
+        "population_education.yaml",
+        _sub('"65+": {laag: 0.58, midden: 0.27, hoog: 0.15}', '"65+": {laag: 0.58, midden: 0.27}'),
+        "education_shares.65+.hoog",
+    ),
+    (
+        "population_education.yaml",
+        _sub("hoog: 0.15}", "hoog: 0.25}"),
+        "education_shares.65+",
+    ),
+    (
+        "municipalities/GM0014.yaml",
+        _sub("reference_date: 2008-01-01", "reference_date: 2008-13-45"),
+        "reference_date",
+    ),
+    ("waves/2008-nulmeting.yaml", _sub("  seed: 2008", "  seed: 2008\n  sead: 1"), "source.sead"),
     ("municipality_code_changes.csv", _sub("GM1684,GM1982", "GM1684,LVC1982"), "new_code"),
     ("municipality_code_changes.csv", _sub(",1.0,", ",0.6,"), "population_share"),
     ("municipality_code_changes.csv", _sub("2022-01-01", "01-01-2022"), "valid_from"),
@@ -240,3 +264,144 @@ def test_wave_with_real_data_files(tmp_path) -> None:
     path.write_text(text.replace("  respondents: data/real/2010/respondents.csv\n", ""), "utf-8")
     with pytest.raises(ParameterError, match="field 'source.respondents' must be present"):
         load_registry(params)
+
+
+# --------------------------------------------------------------------------------------------
+# hostile files: the safe YAML loader
+# --------------------------------------------------------------------------------------------
+def test_alias_bomb_is_refused_before_it_expands(tmp_path) -> None:
+    params = _copy(tmp_path)
+    path = params / "analysis.yaml"
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 12):  # 9**12 strings once expanded
+        prev = chr(ord("a") + i - 1)
+        name = chr(ord("a") + i)
+        levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    path.write_text("\n".join(levels) + "\n", encoding="utf-8")
+    start = time.perf_counter()
+    with pytest.raises(ParameterError) as info:
+        load_registry(params)
+    assert time.perf_counter() - start < 5
+    msg = str(info.value)
+    assert str(path) in msg and "anchors or aliases" in msg and "line 1" in msg, msg
+    assert len(msg) < 400, msg
+
+
+def test_duplicate_key_names_file_key_and_line(tmp_path) -> None:
+    params = _copy(tmp_path)
+    path = params / "analysis.yaml"
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    line = lines.index("min_cell_size: 30") + 1
+    path.write_text(text + "min_cell_size: 5\n", encoding="utf-8")
+    with pytest.raises(ParameterError) as info:
+        load_registry(params)
+    msg = str(info.value)
+    assert str(path) in msg and "duplicate key 'min_cell_size'" in msg, msg
+    assert f"on line {len(lines) + 1} (first on line {line})" in msg, msg
+
+
+def test_invalid_date_names_file_and_field(tmp_path) -> None:
+    params = _copy(tmp_path)
+    path = params / "waves" / "2009-vervolgmeting.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = next(x for x in text.splitlines() if x.startswith("reference_date:"))
+    path.write_text(text.replace(old, "reference_date: 2009-13-45"), encoding="utf-8")
+    with pytest.raises(ParameterError) as info:
+        load_registry(params)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: field 'reference_date' must be a real date"), msg
+    assert "'2009-13-45'" in msg, msg
+
+
+@pytest.mark.parametrize("folder", ["", "municipalities", "waves"])
+def test_yml_files_are_refused(tmp_path, folder) -> None:
+    params = _copy(tmp_path)
+    stray = params / folder / "extra.yml"
+    stray.write_text("a: 1\n", encoding="utf-8")
+    with pytest.raises(ParameterError) as info:
+        load_registry(params)
+    msg = str(info.value)
+    assert str(stray) in msg and "rename it to extra.yaml" in msg.lower(), msg
+
+
+def test_unknown_key_in_analysis_yaml(tmp_path) -> None:
+    params = _copy(tmp_path)
+    path = params / "analysis.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("tune: 1000", "tune: 1000\ntunes: 500"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ParameterError) as info:
+        load_registry(params)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: field 'tunes' must not be there (an unknown key"), msg
+    assert "got 500." in msg, msg
+
+
+def test_huge_value_is_not_printed(tmp_path) -> None:
+    params = _copy(tmp_path)
+    path = params / "analysis.yaml"
+    huge = "x" * 100_000
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("sampler: nutpie", f"sampler: {huge}"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ParameterError) as info:
+        load_registry(params)
+    msg = str(info.value)
+    assert "field 'sampler'" in msg and len(msg) < 400, msg[:500]
+
+
+def test_settings_are_typed_and_frozen() -> None:
+    s = load_registry().settings
+    assert (s.prob_above, s.prob_below) == (s.bayes.prob_above, s.bayes.prob_below)
+    with pytest.raises(ValidationError):
+        s.target = 6.0  # type: ignore[misc]
+    fields = {**type(s).model_fields, **type(s.sae_priors).model_fields}
+    assert all(f.description for f in fields.values())
+
+
+def test_one_place_derives_the_mcmc_seed_of_a_wave() -> None:
+    reg = load_registry()
+    s = reg.settings
+    for wave in reg.waves.values():
+        sampling = s.sampling_for(wave)
+        assert sampling.random_seed == s.random_seed + wave.year == s.seed_for(wave)
+        assert (sampling.sampler, sampling.chains, sampling.draws, sampling.tune) == (
+            s.sampler,
+            s.chains,
+            s.draws,
+            s.tune,
+        )
+        assert sampling.target_accept == s.target_accept
+
+
+def test_sae_priors_reach_the_model_and_keep_todays_defaults() -> None:
+    from meting.sae.spec import Priors
+
+    priors = load_registry().settings.priors()
+    default = Priors()
+    groups = ["life_event", "municipality"]
+    assert (priors.mu_loc, priors.mu_scale) == (default.mu_loc, default.mu_scale)
+    assert [priors.sd_prior(g) for g in groups] == [default.sd_prior(g) for g in groups]
+    assert (priors.cell_sd, priors.sigma) == (default.cell_sd, default.sigma)
+    assert (priors.beta_scale, priors.strata_scale) == (default.beta_scale, default.strata_scale)
+
+
+def test_changing_a_prior_in_the_settings_changes_the_fit_fingerprint(tmp_path) -> None:
+    from meting.sae.spec import ModelSpec, spec_fingerprint
+
+    params = _copy(tmp_path)
+    path = params / "analysis.yaml"
+    base = load_registry(params).settings.priors()
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("  sigma_area: 1.0", "  sigma_area: 0.7"),
+        encoding="utf-8",
+    )
+    changed = load_registry(params).settings.priors()
+    assert changed.sd_prior("municipality").scale == 0.7
+    groups = ("life_event", "municipality")
+    a = spec_fingerprint(ModelSpec("area", groups, priors=base))
+    b = spec_fingerprint(ModelSpec("area", groups, priors=changed))
+    assert a != b

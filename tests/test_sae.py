@@ -18,6 +18,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 from meting.errors import ConvergenceError, ParameterError, SchemaError  # noqa: E402
 from meting.results import RESULT_COLUMNS  # noqa: E402
 from meting.sae import (  # noqa: E402
+    SampleSettings,
     direct_from_statistics,
     fit_area_level,
     smooth_variances,
@@ -28,6 +29,10 @@ from meting.sae.simulate import simulate_survey  # noqa: E402
 
 GROUPS = ["life_event", "municipality"]
 FAST = dict(sampler="pymc", chains=2, draws=300, tune=300)
+
+
+def fast(seed: int) -> SampleSettings:
+    return SampleSettings(random_seed=seed, **FAST)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,7 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def fh_fit(fh_cells, cache_dir):
     return fit_area_level(
-        fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=11, cache_dir=cache_dir, **FAST
+        fh_cells, "estimate", "se_smoothed", GROUPS, sampling=fast(11), cache_dir=cache_dir
     )
 
 
@@ -152,7 +157,7 @@ def test_aggregate_is_weighted_mean_of_cell_draws(fh_fit, survey):
 
 def test_cache_hit_identical_and_without_observed_data(fh_fit, fh_cells, cache_dir):
     again = fit_area_level(
-        fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=11, cache_dir=cache_dir, **FAST
+        fh_cells, "estimate", "se_smoothed", GROUPS, sampling=fast(11), cache_dir=cache_dir
     )
     assert again.diagnostics.from_cache and not fh_fit.diagnostics.from_cache
     pd.testing.assert_frame_equal(again.cells, fh_fit.cells)
@@ -183,11 +188,7 @@ def test_bad_fit_is_flagged(fh_cells):
         "estimate",
         "se_smoothed",
         GROUPS,
-        sampler="pymc",
-        chains=2,
-        draws=20,
-        tune=20,
-        random_seed=3,
+        sampling=SampleSettings(sampler="pymc", chains=2, draws=20, tune=20, random_seed=3),
     )
     d = bad.diagnostics
     assert not d.trustworthy
@@ -242,19 +243,23 @@ def test_sufficient_statistics_against_pandas():
 def test_bad_input_messages(fh_cells):
     dup = pd.concat([fh_cells, fh_cells.iloc[[2]]], ignore_index=True)
     with pytest.raises(SchemaError, match="one row per combination"):
-        fit_area_level(dup, "estimate", "se_smoothed", GROUPS, random_seed=1)
+        fit_area_level(dup, "estimate", "se_smoothed", GROUPS, sampling=fast(1))
     no_se = fh_cells.assign(se_smoothed=fh_cells["se_smoothed"].where(fh_cells["n"] != 1))
     if (fh_cells["n"] == 1).any():
         with pytest.raises(SchemaError, match="smooth_variances"):
-            fit_area_level(no_se, "estimate", "se_smoothed", GROUPS, random_seed=1)
+            fit_area_level(no_se, "estimate", "se_smoothed", GROUPS, sampling=fast(1))
     with pytest.raises(SchemaError, match="must have the columns"):
-        fit_area_level(fh_cells, "estimate", "nope", GROUPS, random_seed=1)
+        fit_area_level(fh_cells, "estimate", "nope", GROUPS, sampling=fast(1))
     with pytest.raises(ParameterError, match="sampler must be one of"):
-        fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=1, sampler="x")
+        SampleSettings(random_seed=1, sampler="x")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="random_seed must be an integer"):
-        fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=1.5)
+        SampleSettings(random_seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="sampling must be a SampleSettings"):
+        fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS, sampling={"random_seed": 1})
     with pytest.raises(TypeError):
-        fit_area_level(fh_cells, "estimate", "se_smoothed", GROUPS)  # seed is required
+        fit_area_level(
+            fh_cells, "estimate", "se_smoothed", GROUPS
+        )  # sampling (with its seed) is required
 
 
 def test_covariates_enter_the_model(fh_cells):

@@ -20,6 +20,7 @@ import arviz as az  # noqa: E402
 
 from meting.sae import (  # noqa: E402
     Priors,
+    SampleSettings,
     direct_from_statistics,
     fit_area_level,
     fit_unit_level,
@@ -107,27 +108,26 @@ def _z_differences(a: az.InferenceData, b: az.InferenceData, name: str) -> np.nd
 )
 def test_marginal_fit_gives_the_same_posterior_as_sampling_the_cell_effects(survey, model):
     # small data: every level non-centred and a high target_accept against divergences
-    settings = dict(
-        sampler="pymc", chains=2, draws=800, tune=600, target_accept=0.95, priors=Priors(centred=())
+    sampling = SampleSettings(
+        sampler="pymc", chains=2, draws=800, tune=600, target_accept=0.95, random_seed=5
     )
+    settings = {"sampling": sampling, "priors": Priors(centred=())}
     stats = sufficient_statistics(survey.respondents, "score", GROUPS)
     fits = []
     for marginal in (True, False):
         if model == "area":
             cells = smooth_variances(direct_from_statistics(stats, GROUPS))
             fit = fit_area_level(
-                cells, "estimate", "se_smoothed", GROUPS, random_seed=5,
+                cells, "estimate", "se_smoothed", GROUPS,
                 marginalise_cells=marginal, **settings,
             )  # fmt: skip
         elif model == "unit":
-            fit = fit_unit_level(
-                stats, GROUPS, random_seed=5, marginalise_cells=marginal, **settings
-            )
+            fit = fit_unit_level(stats, GROUPS, marginalise_cells=marginal, **settings)
         else:  # MRP: the strata rows of a cell share its effect
             keys = [*GROUPS, "age_band", "sex"]
             strata_stats = sufficient_statistics(survey.respondents, "score", keys)
             fit = fit_unit_level(
-                strata_stats, GROUPS, population=survey.population, random_seed=5,
+                strata_stats, GROUPS, population=survey.population,
                 marginalise_cells=marginal, **settings,
             )  # fmt: skip
         fits.append(fit.idata)

@@ -19,7 +19,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 import arviz as az  # noqa: E402
 
-from meting.sae import HalfCauchy, Priors, fit_area_level  # noqa: E402
+from meting.sae import HalfCauchy, Priors, SampleSettings, fit_area_level  # noqa: E402
 
 EIGHT_SCHOOLS = Priors(mu_loc=0.0, mu_scale=5.0, group_sd=HalfCauchy(5.0), centred=())
 
@@ -82,11 +82,7 @@ def test_eight_schools_nutpie_fast(reference):
         ["school"],
         priors=EIGHT_SCHOOLS,
         n=None,
-        chains=2,
-        draws=2000,
-        tune=1000,
-        target_accept=0.95,
-        random_seed=8,
+        sampling=SampleSettings(chains=2, draws=2000, tune=1000, target_accept=0.95, random_seed=8),
     )
     assert result.diagnostics.sampler == "nutpie"
     assert "sd_cell" not in result.idata.posterior  # one group: the cell is the school
@@ -103,12 +99,9 @@ def test_eight_schools_many_draws(reference, sampler):
         ["school"],
         priors=EIGHT_SCHOOLS,
         n=None,
-        sampler=sampler,
-        chains=4,
-        draws=25_000,
-        tune=2000,
-        target_accept=0.95,
-        random_seed=81,
+        sampling=SampleSettings(
+            sampler=sampler, chains=4, draws=25_000, tune=2000, target_accept=0.95, random_seed=81
+        ),
     )
     assert result.diagnostics.min_ess_bulk > 10_000
     _check(result, reference)

@@ -11,7 +11,7 @@ import pytest
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 from meting.errors import SchemaError  # noqa: E402
-from meting.sae import fit_unit_level, sufficient_statistics  # noqa: E402
+from meting.sae import SampleSettings, fit_unit_level, sufficient_statistics  # noqa: E402
 from meting.sae.data import build_index  # noqa: E402
 from meting.sae.model import UnitRows, build_respondent_model, build_unit_model  # noqa: E402
 from meting.sae.simulate import simulate_survey  # noqa: E402
@@ -85,11 +85,7 @@ def mrp_fit(survey):
         stats,
         GROUPS,
         population=survey.population,
-        sampler="pymc",
-        chains=2,
-        draws=200,
-        tune=200,
-        random_seed=4,
+        sampling=SampleSettings(sampler="pymc", chains=2, draws=200, tune=200, random_seed=4),
     )
 
 
@@ -123,7 +119,9 @@ def test_population_must_cover_the_sample(survey):
     )
     if has_first:
         with pytest.raises(SchemaError, match="must all appear in population"):
-            fit_unit_level(stats, GROUPS, population=population, random_seed=1)
+            fit_unit_level(
+                stats, GROUPS, population=population, sampling=SampleSettings(random_seed=1)
+            )
     dup = pd.concat([stats, stats.iloc[[0]]])
     with pytest.raises(SchemaError, match="one row per combination"):
-        fit_unit_level(dup, GROUPS, random_seed=1)
+        fit_unit_level(dup, GROUPS, sampling=SampleSettings(random_seed=1))

@@ -62,12 +62,16 @@ def big08(registry):
 
 @pytest.fixture(scope="module")
 def synth_yaml():
-    return yaml.safe_load((PARAMS / "synthetic.yaml").read_text(encoding="utf-8"))
+    """synthetic.yaml with the population education shares it simulates with (which live in
+    population_education.yaml, beside the weighting targets)."""
+    data = yaml.safe_load((PARAMS / "synthetic.yaml").read_text(encoding="utf-8"))
+    edu = yaml.safe_load((PARAMS / "population_education.yaml").read_text(encoding="utf-8"))
+    return {**data, "education_shares": edu["education_shares"]}
 
 
 def _poststrat_weights(resp: pd.DataFrame, registry, synth_yaml) -> pd.Series:
     """Post-stratification weights to municipality x age x sex x education, built from the
-    population in params/ (municipality files x education shares of synthetic.yaml)."""
+    population in params/ (municipality files x population_education.yaml)."""
     pop = registry.population()
     edu = pd.DataFrame(
         [
@@ -400,16 +404,13 @@ def test_broken_synthetic_params_name_the_field(tmp_path, registry) -> None:
     cases = [
         ("  sd_cell: 0.20", "  sd_cell: -1", "effects.sd_cell"),
         (
-            '"65+": {laag: 0.58, midden: 0.27, hoog: 0.15}',
-            '"65+": {laag: 0.58, midden: 0.27}',
-            "education_shares.65+",
-        ),
-        (
             "    slachtoffer_misdrijf: {bsc_06: -0.835}",
             "    slachtoffer_misdrijf: {bsc_11: -0.835}",
             "bsc.weak.slachtoffer_misdrijf",
         ),
         ("    rdw: 0.25\n", "", "organisations.effects"),
+        ("structure_seed: 1955", "structure_seed: 1955\nstructure_sead: 1", "structure_sead"),
+        ("  slope: 0.60", "  slope: 0.60\n  slop: 0.6", "trim.slop"),
     ]
     for old, new, field in cases:
         assert old in text, old

@@ -282,13 +282,9 @@ def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> SaeResult:
         "estimate",
         "se_smoothed",
         [C.LIFE_EVENT, C.MUNICIPALITY],
+        priors=s.priors(),
+        sampling=s.sampling_for(an.wave),
         target=s.target,
-        sampler=s.sampler,
-        chains=s.chains,
-        draws=s.draws,
-        tune=s.tune,
-        target_accept=s.target_accept,
-        random_seed=int(s.random_seed) + int(an.wave.year),
         cache_dir=cache_dir(an.registry),
     )
 

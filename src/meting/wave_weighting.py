@@ -4,8 +4,8 @@ The wave's parameter file names the margins (``weighting.margins``, e.g. municip
 x sex, and education).  Population counts per municipality x age band x sex come from
 ``params/municipalities``.  The registry holds no education counts, so the education margin is
 built from the adult population and the education shares by age band of
-``params/synthetic.yaml`` (an ASSUMPTION shared with the synthetic generator; pass
-``education_shares`` to use published shares instead).  Only the municipalities with respondents
+``params/population_education.yaml`` (``Registry.education_shares``; the file says where they come
+from; pass ``education_shares`` to use other shares).  Only the municipalities with respondents
 are weighted; their population defines every margin, so all margins share one total.
 """
 
@@ -25,10 +25,7 @@ from meting.weighting import WeightingReport, rake
 
 def _education_shares(registry: Registry) -> pd.DataFrame:
     """Education shares by age band (rows AGE_BANDS, columns EDUCATION_LEVELS)."""
-    from meting.synthetic import load_synthetic_params
-
-    shares = np.asarray(load_synthetic_params(registry.params_dir).education_shares, dtype=float)
-    return pd.DataFrame(shares, index=list(C.AGE_BANDS), columns=list(C.EDUCATION_LEVELS))
+    return registry.education_shares.frame()
 
 
 def population_margins(

@@ -86,6 +86,7 @@ def verdict_classes(
     classes = np.where(lo > target, "above", np.where(hi < target, "below", "neutral"))
     return classes.astype(object), {k: v.format(t=t) for k, v in VERDICT_LABELS.items()}
 
+
 #: matplotlib rc settings of the house style (applied per figure with ``rc_context``).
 HOUSE_STYLE: dict[str, object] = {
     "font.family": "DejaVu Sans",

@@ -21,6 +21,8 @@ from pathlib import Path
 from meting.errors import ReportError
 from meting.registry import project_root  # re-exported: the one project root
 from meting.report.formatting import fmt_datetime, fmt_int
+from meting.settings.analysis import Settings
+from meting.settings.waves import Wave
 
 __all__ = [
     "DEFAULT_PACKAGES",
@@ -33,6 +35,7 @@ __all__ = [
     "project_root",
     "report_date",
     "sha256_file",
+    "wave_seeds",
 ]
 
 #: Distributions whose versions every report lists.
@@ -270,6 +273,19 @@ def _parameter_files(params_dir: Path) -> list[Path]:
         for p in params_dir.rglob("*")
         if p.is_file() and p.suffix in {".yaml", ".yml", ".csv", ".json"}
     )
+
+
+def wave_seeds(settings: Settings, wave: Wave, *, synthetic: bool = True) -> dict[str, int]:
+    """The seeds of a wave's report, named in Dutch for the provenance block.
+
+    ``MCMC`` is the seed the wave's small-area fits use, from the one place that derives it
+    (:meth:`meting.registry.Settings.sampling_for`), so the block cannot disagree with the fit;
+    ``synthetische data`` (with ``synthetic``) is the seed of the generated sample (0 for data
+    from files).
+    """
+    seeds = {"synthetische data": int(wave.seed or 0)} if synthetic else {}
+    seeds["MCMC"] = settings.sampling_for(wave).random_seed
+    return seeds
 
 
 def collect_provenance(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from meting.sae.api import SaeResult, fit_area_level, fit_unit_level
 from meting.sae.data import direct_from_statistics, smooth_variances, sufficient_statistics
 from meting.sae.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, diagnose
-from meting.sae.spec import HalfCauchy, HalfNormal, ModelSpec, Priors, ScalePrior
+from meting.sae.spec import HalfCauchy, HalfNormal, ModelSpec, Priors, SampleSettings, ScalePrior
 
 __all__ = [
     "ESS_MIN",
@@ -29,6 +29,7 @@ __all__ = [
     "HalfNormal",
     "ModelSpec",
     "Priors",
+    "SampleSettings",
     "SaeResult",
     "ScalePrior",
     "diagnose",

@@ -23,9 +23,10 @@ from meting.sae.data import (
     _require_columns,
     build_index,
     covariate_matrix,
+    unit_rows_table,
 )
 from meting.sae.diagnostics import Diagnostics, diagnose
-from meting.sae.fit import Sampler, SampleSettings, sample_model
+from meting.sae.fit import SampleSettings, sample_model
 from meting.sae.model import UnitRows, build_area_model, build_unit_model
 from meting.sae.spec import ModelSpec, Priors, spec_fingerprint
 
@@ -142,15 +143,13 @@ class SaeResult:
         )
 
 
-def _settings(sampler, chains, draws, tune, target_accept, random_seed) -> SampleSettings:
-    return SampleSettings(
-        sampler=sampler,
-        chains=chains,
-        draws=draws,
-        tune=tune,
-        target_accept=target_accept,
-        random_seed=random_seed,
-    )
+def _sampling(sampling: SampleSettings) -> SampleSettings:
+    if not isinstance(sampling, SampleSettings):
+        raise ParameterError(
+            f"sampling must be a SampleSettings; got {type(sampling).__name__}. Pass e.g. "
+            "SampleSettings(random_seed=20080) or registry.settings.sampling_for(wave)."
+        )
+    return sampling
 
 
 def _run(
@@ -262,13 +261,8 @@ def fit_area_level(
     covariates: list[str] | None = None,
     priors: Priors | None = None,
     n: str | None = "n",
+    sampling: SampleSettings,
     target: float = 7.0,
-    sampler: Sampler = "nutpie",
-    chains: int = 4,
-    draws: int = 1000,
-    tune: int = 1000,
-    target_accept: float = 0.8,
-    random_seed: int,
     cache_dir: Path | None = None,
     marginalise_cells: bool = True,
 ) -> SaeResult:
@@ -296,12 +290,12 @@ def fit_area_level(
         Priors and parameterisation; None uses the documented defaults.
     n
         Column with the number of respondents per cell (shown beside the estimate), or None.
+    sampling
+        MCMC settings (sampler, chains, draws, tune, target_accept and the integer seed, required
+        so every fit is reproducible); part of the cache key. For a wave's report fits use
+        ``registry.settings.sampling_for(wave)``.
     target
         Threshold for ``prob_ge_target``.
-    sampler, chains, draws, tune, target_accept
-        MCMC settings; ``"nutpie"`` (default, fast) or ``"pymc"``.
-    random_seed
-        Integer seed (required, so every fit is reproducible).
     cache_dir
         When given, the posterior is loaded from / saved to this folder.
     marginalise_cells
@@ -309,6 +303,7 @@ def fit_area_level(
         from their exact conditional afterwards (:mod:`meting.sae.conditional`); the same
         posterior, several times faster. False samples them (``z_cell``) with NUTS.
     """
+    settings = _sampling(sampling)
     if not isinstance(cells, pd.DataFrame):
         raise SchemaError(f"cells must be a pandas DataFrame; got {type(cells).__name__}.")
     groups = list(groups) if not isinstance(groups, str) else [groups]
@@ -347,7 +342,6 @@ def fit_area_level(
         priors=priors or Priors(),
         marginalise_cells=marginalise_cells,
     )
-    settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
     frame = index.table.assign(_est=est, _se=np.where(observed, sev, np.nan))
     if covariates:
         frame = frame.assign(**{f"_x{i}": x[:, i] for i in range(x.shape[1])})
@@ -360,7 +354,11 @@ def fit_area_level(
         index,
         cache_dir,
         complete=(
-            (lambda post: draw_cell_means(post, est, variance=sev**2, random_seed=random_seed))
+            (
+                lambda post: draw_cell_means(
+                    post, est, variance=sev**2, random_seed=settings.random_seed
+                )
+            )
             if spec.marginal_cells
             else None
         ),
@@ -379,73 +377,6 @@ def fit_area_level(
     return SaeResult(cells=table, diagnostics=diagnostics, idata=idata, target=target)
 
 
-def _unit_rows(
-    stats: pd.DataFrame,
-    groups: list[str],
-    n: str,
-    mean: str,
-    sumsq: str,
-    population: pd.DataFrame | None,
-    population_count: str,
-) -> tuple[pd.DataFrame, list[str]]:
-    """The rows of the unit-level model: stats (and population) merged, strata named."""
-    _require_columns(stats, [*groups, n, mean, sumsq], "stats")
-    if population is None:
-        strata: list[str] = []
-        rows = stats.copy()
-        rows["_weight"] = 1.0
-    else:
-        _require_columns(population, [*groups, population_count], "population")
-        strata = [c for c in population.columns if c not in (*groups, population_count)]
-        _require_columns(stats, strata, "stats")
-        keys = [*groups, *strata]
-        for frame, what in ((population, "population"), (stats, "stats")):
-            dup = frame.duplicated(keys, keep=False).to_numpy()
-            if dup.any():
-                raise SchemaError(
-                    f"{what} must have one row per combination of {keys}; got {int(dup.sum())} "
-                    f"duplicate rows (first at {_first_bad_row(frame, dup)}). Aggregate them."
-                )
-        pop = population[[*keys, population_count]].astype({k: str for k in keys})
-        st = stats[[*keys, n, mean, sumsq]].astype({k: str for k in keys})
-        rows = pop.merge(st, on=keys, how="outer", indicator=True)
-        orphan = (rows["_merge"] == "right_only").to_numpy()
-        if orphan.any():
-            raise SchemaError(
-                f"stats rows must all appear in population; got {int(orphan.sum())} missing, first "
-                f"{rows.loc[orphan, keys].iloc[0].to_dict()}. Add them to the population table."
-            )
-        rows = rows.drop(columns="_merge")
-        rows[n] = rows[n].fillna(0)
-        rows["_weight"] = _numeric(rows, population_count, "population")
-        bad = ~np.isfinite(rows["_weight"].to_numpy()) | (rows["_weight"].to_numpy() < 0)
-        if bad.any():
-            raise SchemaError(
-                f"population column {population_count!r} must be a count >= 0; got "
-                f"{rows.loc[bad, population_count].iloc[0]!r} for "
-                f"{rows.loc[bad, keys].iloc[0].to_dict()}. Fix the population table."
-            )
-    counts = _numeric(rows, n, "stats")
-    bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
-    if bad.any():
-        raise SchemaError(
-            f"stats column {n!r} must be a whole count >= 0; got {counts[bad][0]!r} at "
-            f"{_first_bad_row(rows, bad)}. Fix the counts."
-        )
-    obs = counts > 0
-    mean_v = _numeric(rows, mean, "stats")
-    ss_v = _numeric(rows, sumsq, "stats")
-    bad = obs & ~(np.isfinite(mean_v) & np.isfinite(ss_v) & (ss_v >= 0))
-    if bad.any():
-        raise SchemaError(
-            f"stats columns {mean!r} and {sumsq!r} must be finite (sumsq >= 0) where {n!r} > 0; "
-            f"got {int(bad.sum())} bad rows (first at {_first_bad_row(rows, bad)}). "
-            "Recompute them with sufficient_statistics()."
-        )
-    rows = rows.assign(_n=counts, _mean=np.where(obs, mean_v, np.nan), _ss=np.where(obs, ss_v, 0.0))
-    return rows, strata
-
-
 def fit_unit_level(
     stats: pd.DataFrame,
     groups: list[str],
@@ -456,13 +387,8 @@ def fit_unit_level(
     population: pd.DataFrame | None = None,
     population_count: str = "population",
     priors: Priors | None = None,
+    sampling: SampleSettings,
     target: float = 7.0,
-    sampler: Sampler = "nutpie",
-    chains: int = 4,
-    draws: int = 1000,
-    tune: int = 1000,
-    target_accept: float = 0.8,
-    random_seed: int,
     cache_dir: Path | None = None,
     marginalise_cells: bool = True,
 ) -> SaeResult:
@@ -491,17 +417,18 @@ def fit_unit_level(
         Population cells missing from ``stats`` are predicted.
     population_count
         Name of the count column in ``population``.
-    priors, target, sampler, chains, draws, tune, target_accept, random_seed, cache_dir
+    priors, sampling, target, cache_dir
         As in :func:`fit_area_level`.
     marginalise_cells
         As in :func:`fit_area_level`. In the MRP model the strata rows of a cell share its
         effect; it is integrated out in closed form all the same (see
         :func:`meting.sae.model.build_unit_model`).
     """
+    settings = _sampling(sampling)
     if not isinstance(stats, pd.DataFrame):
         raise SchemaError(f"stats must be a pandas DataFrame; got {type(stats).__name__}.")
     groups = list(groups) if not isinstance(groups, str) else [groups]
-    rows, strata = _unit_rows(stats, groups, n, mean, sumsq, population, population_count)
+    rows, strata = unit_rows_table(stats, groups, n, mean, sumsq, population, population_count)
     index, row_cell = build_index(rows, groups, "stats")
     if not strata and index.n_cells != len(rows):
         dup = rows.duplicated(groups, keep=False).to_numpy()
@@ -561,9 +488,8 @@ def fit_unit_level(
         data = None if strata else cell_mean
 
         def complete(post: xr.Dataset) -> xr.Dataset:
-            return draw_cell_means(post, data, n=n_cell, random_seed=random_seed)
+            return draw_cell_means(post, data, n=n_cell, random_seed=settings.random_seed)
 
-    settings = _settings(sampler, chains, draws, tune, target_accept, random_seed)
     frame = (
         rows[[*groups, *strata]]
         .astype(str)

@@ -33,6 +33,7 @@ from meting.errors import ParameterError
 from meting.sae.api import fit_area_level, fit_unit_level
 from meting.sae.data import direct_from_statistics, smooth_variances, sufficient_statistics
 from meting.sae.simulate import SimulatedSurvey, from_synthetic_wave, simulate_survey
+from meting.sae.spec import SampleSettings
 
 GROUPS = [LIFE_EVENT, MUNICIPALITY]
 
@@ -205,9 +206,11 @@ def run_calibration(
     rows: list[dict[str, object]] = []
     for i in range(n_datasets):
         data = _dataset(source, seed + i, n_municipalities, n_events, respondents, model)
-        settings = dict(
-            sampler=sampler, chains=chains, draws=draws, tune=tune, random_seed=seed + i
-        )
+        settings = {
+            "sampling": SampleSettings(
+                sampler=sampler, chains=chains, draws=draws, tune=tune, random_seed=seed + i
+            )
+        }
         stats = sufficient_statistics(data.respondents, "score", GROUPS)
         if model == "area":
             direct = smooth_variances(direct_from_statistics(stats, GROUPS))

@@ -251,3 +251,70 @@ def smooth_variances(
     with np.errstate(invalid="ignore", divide="ignore"):
         smoothed = np.where(n_c >= 1, np.sqrt(s2_pool * deff_pool / n_c), np.nan)
     return cells.assign(**{out: smoothed})
+
+
+def unit_rows_table(
+    stats: pd.DataFrame,
+    groups: list[str],
+    n: str,
+    mean: str,
+    sumsq: str,
+    population: pd.DataFrame | None,
+    population_count: str,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the unit-level model: stats (and population) merged, strata named."""
+    _require_columns(stats, [*groups, n, mean, sumsq], "stats")
+    if population is None:
+        strata: list[str] = []
+        rows = stats.copy()
+        rows["_weight"] = 1.0
+    else:
+        _require_columns(population, [*groups, population_count], "population")
+        strata = [c for c in population.columns if c not in (*groups, population_count)]
+        _require_columns(stats, strata, "stats")
+        keys = [*groups, *strata]
+        for frame, what in ((population, "population"), (stats, "stats")):
+            dup = frame.duplicated(keys, keep=False).to_numpy()
+            if dup.any():
+                raise SchemaError(
+                    f"{what} must have one row per combination of {keys}; got {int(dup.sum())} "
+                    f"duplicate rows (first at {_first_bad_row(frame, dup)}). Aggregate them."
+                )
+        pop = population[[*keys, population_count]].astype({k: str for k in keys})
+        st = stats[[*keys, n, mean, sumsq]].astype({k: str for k in keys})
+        rows = pop.merge(st, on=keys, how="outer", indicator=True)
+        orphan = (rows["_merge"] == "right_only").to_numpy()
+        if orphan.any():
+            raise SchemaError(
+                f"stats rows must all appear in population; got {int(orphan.sum())} missing, first "
+                f"{rows.loc[orphan, keys].iloc[0].to_dict()}. Add them to the population table."
+            )
+        rows = rows.drop(columns="_merge")
+        rows[n] = rows[n].fillna(0)
+        rows["_weight"] = _numeric(rows, population_count, "population")
+        bad = ~np.isfinite(rows["_weight"].to_numpy()) | (rows["_weight"].to_numpy() < 0)
+        if bad.any():
+            raise SchemaError(
+                f"population column {population_count!r} must be a count >= 0; got "
+                f"{rows.loc[bad, population_count].iloc[0]!r} for "
+                f"{rows.loc[bad, keys].iloc[0].to_dict()}. Fix the population table."
+            )
+    counts = _numeric(rows, n, "stats")
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
+    if bad.any():
+        raise SchemaError(
+            f"stats column {n!r} must be a whole count >= 0; got {counts[bad][0]!r} at "
+            f"{_first_bad_row(rows, bad)}. Fix the counts."
+        )
+    obs = counts > 0
+    mean_v = _numeric(rows, mean, "stats")
+    ss_v = _numeric(rows, sumsq, "stats")
+    bad = obs & ~(np.isfinite(mean_v) & np.isfinite(ss_v) & (ss_v >= 0))
+    if bad.any():
+        raise SchemaError(
+            f"stats columns {mean!r} and {sumsq!r} must be finite (sumsq >= 0) where {n!r} > 0; "
+            f"got {int(bad.sum())} bad rows (first at {_first_bad_row(rows, bad)}). "
+            "Recompute them with sufficient_statistics()."
+        )
+    rows = rows.assign(_n=counts, _mean=np.where(obs, mean_v, np.nan), _ss=np.where(obs, ss_v, 0.0))
+    return rows, strata

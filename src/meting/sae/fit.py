@@ -7,51 +7,15 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Literal
 
 import arviz as az
 import pymc as pm
 
-from meting.errors import ParameterError
+from meting.sae.spec import SAMPLERS, Sampler, SampleSettings
 
-Sampler = Literal["nutpie", "pymc"]
-SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
+__all__ = ["SAMPLERS", "SampleSettings", "Sampler", "Timings", "sample_model"]
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SampleSettings:
-    """Settings of one MCMC run (all part of the cache key)."""
-
-    sampler: Sampler = "nutpie"
-    chains: int = 4
-    draws: int = 1000
-    tune: int = 1000
-    target_accept: float = 0.8
-    random_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ParameterError(
-                f"sampler must be one of {list(SAMPLERS)}; got {self.sampler!r}. "
-                "Use 'nutpie' (fast) or 'pymc'."
-            )
-        for name in ("chains", "draws"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and value >= 1):
-                raise ParameterError(f"{name} must be an integer >= 1; got {value!r}.")
-        if not (isinstance(self.tune, int) and self.tune >= 0):
-            raise ParameterError(f"tune must be an integer >= 0; got {self.tune!r}.")
-        if not 0 < self.target_accept < 1:
-            raise ParameterError(
-                f"target_accept must be in (0, 1); got {self.target_accept!r}. Use e.g. 0.9."
-            )
-        if isinstance(self.random_seed, bool) or not isinstance(self.random_seed, int):
-            raise ParameterError(
-                f"random_seed must be an integer; got {self.random_seed!r}. Pass e.g. "
-                "random_seed=20080 (derive it from wave and model, never from the clock)."
-            )
 
 
 @dataclass(frozen=True)
