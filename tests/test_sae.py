@@ -1,7 +1,9 @@
-"""Fast tests of meting.sae: a small model, few draws (real MCMC only where it is the point).
+"""Fast tests of meting.sae: a small model, plumbing only.
 
-Each fit here uses PyMC's NUTS (its compiled C code is cached in ~/.pytensor, so refits are cheap);
-the default nutpie path is exercised by the eight-schools test in test_sae_eight_schools.py.
+Every fit here runs with mocked NUTS (``sampling_mock`` in conftest.py: prior draws through the real
+``sample_model``, conditional draws, cache and diagnostics), on PyMC's path; the nutpie path is
+mocked in test_sae_eight_schools.py. Posterior values are checked against exact results by the
+slow tests (eight schools, marginal vs sampled cell effects, calibration).
 """
 
 from __future__ import annotations
@@ -59,10 +61,13 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fh_fit(fh_cells, cache_dir):
-    return fit_area_level(
-        fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=11, cache_dir=cache_dir, **FAST
-    )
+def fh_fit(fh_cells, cache_dir, sampling_mock):
+    with sampling_mock() as mock:
+        fit = fit_area_level(
+            fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=11, cache_dir=cache_dir, **FAST
+        )
+    assert mock.samplers == ["pymc"]
+    return fit
 
 
 def test_cells_table_shape_and_columns(fh_fit, fh_cells):
@@ -146,10 +151,11 @@ def test_aggregate_is_weighted_mean_of_cell_draws(fh_fit, survey):
         fh_fit.aggregate("life_event")
 
 
-def test_cache_hit_identical_and_without_observed_data(fh_fit, fh_cells, cache_dir):
+def test_cache_hit_identical_and_without_observed_data(fh_fit, fh_cells, cache_dir, mock_sampling):
     again = fit_area_level(
         fh_cells, "estimate", "se_smoothed", GROUPS, random_seed=11, cache_dir=cache_dir, **FAST
     )
+    assert mock_sampling.calls == []  # loaded, not sampled
     assert again.diagnostics.from_cache and not fh_fit.diagnostics.from_cache
     pd.testing.assert_frame_equal(again.cells, fh_fit.cells)
     assert again.diagnostics.max_rhat == fh_fit.diagnostics.max_rhat
@@ -173,22 +179,25 @@ def test_cache_hit_identical_and_without_observed_data(fh_fit, fh_cells, cache_d
     )
 
 
-def test_bad_fit_is_flagged(fh_cells):
-    bad = fit_area_level(
-        fh_cells,
-        "estimate",
-        "se_smoothed",
-        GROUPS,
-        sampler="pymc",
-        chains=2,
-        draws=20,
-        tune=20,
-        random_seed=3,
-    )
+def test_bad_fit_is_flagged(fh_cells, sampling_mock):
+    # 2 x 20 draws cannot reach a bulk ESS of 400, and the sampler reports 3 divergences
+    with sampling_mock(divergences=3):
+        bad = fit_area_level(
+            fh_cells,
+            "estimate",
+            "se_smoothed",
+            GROUPS,
+            sampler="pymc",
+            chains=2,
+            draws=20,
+            tune=20,
+            random_seed=3,
+        )
     d = bad.diagnostics
     assert not d.trustworthy
-    assert d.min_ess_bulk < 400
+    assert d.min_ess_bulk < 400 and d.n_divergences == 3
     assert d.warning_nl.startswith("Let op:") and "niet betrouwbaar" in d.warning_nl
+    assert "3 divergente overgangen" in d.warning_nl
     with pytest.raises(ConvergenceError, match="R-hat"):
         d.raise_if_untrustworthy()
 
