@@ -59,6 +59,9 @@ def project_root() -> Path:
 # default suite any real sampling call fails (``_no_real_mcmc_in_the_fast_suite``).
 
 
+UNIQUE_DRAWS = 400
+
+
 class MockSampler:
     """Record of the mocked sampling calls; ``divergences`` fakes divergent transitions per fit."""
 
@@ -80,23 +83,32 @@ def _prior_posterior(
     import xarray as xr
 
     names = [rv.name for rv in model.free_RVs] + [d.name for d in model.deterministics]
+    # prior sampling calls the model once per draw: at most UNIQUE_DRAWS distinct draws, resampled
+    # to the shape asked for (a report's 4 x 2000 draws would take seconds otherwise)
+    total = chains * draws
+    unique = min(total, UNIQUE_DRAWS)
     with warnings.catch_warnings():
         # prior draws ignore the Potentials (unit model): fine for plumbing
         warnings.filterwarnings("ignore", message="The effect of Potentials")
         prior = pm.sample_prior_predictive(
-            draws=chains * draws,
+            draws=unique,
             model=model,
             var_names=names,
             random_seed=seed,
             compile_kwargs={"mode": "FAST_COMPILE"},  # compiles in a fraction of the C time
         ).prior
+    pick = (
+        np.arange(total)
+        if unique == total
+        else np.random.default_rng(seed).integers(0, unique, total)
+    )
     coords = {k: v for k, v in prior.coords.items() if k not in ("chain", "draw")}
     shape = {"chain": np.arange(chains), "draw": np.arange(draws)}
     posterior = xr.Dataset(
         {
             name: (
                 prior[name].dims,
-                prior[name].to_numpy().reshape(chains, draws, *prior[name].shape[2:]),
+                prior[name].to_numpy()[0, pick].reshape(chains, draws, *prior[name].shape[2:]),
             )
             for name in names
         },

@@ -1,7 +1,8 @@
 """The analysis behind the reports on a generated wave (meting.report.analysis, .tables).
 
 Checks against independent quantities: the population margins from params/, the raw respondent
-counts, and the rule of the minimum cell size. The model fit is a slow test.
+counts, and the rule of the minimum cell size. The model fit runs with mocked NUTS (plumbing);
+with real sampling it is a slow test.
 """
 
 from __future__ import annotations
@@ -95,6 +96,27 @@ def test_report_table_suppresses_small_cells(an: A.WaveAnalysis) -> None:
     assert row.count(">–<") == 3  # mark, interval and p suppressed
     assert "niet getoond (te weinig respondenten)" in row
     assert "1 cel met minder dan 30 respondenten niet getoond" in html
+
+
+def test_small_area_fit_is_cached_and_tabled(an: A.WaveAnalysis, mock_sampling) -> None:
+    sae = A.fit_small_areas(an)
+    (call,) = mock_sampling.calls
+    s = an.settings
+    assert call["sampler"] == s.sampler and call["draws"] == s.draws
+    assert call.get("seed", call.get("random_seed")) == int(s.random_seed) + int(an.wave.year)
+    assert not sae.diagnostics.from_cache
+    again = A.fit_small_areas(an)  # a second report of the wave loads the fit
+    assert len(mock_sampling.calls) == 1 and again.diagnostics.from_cache
+    grid = len(an.registry.life_events) * len(an.registry.municipalities)
+    assert len(sae.cells) == grid
+    cells = A.municipality_cells(an, sae, "GM0505")
+    assert len(cells) == len(an.registry.life_events)
+    assert set(cells[C.MUNICIPALITY].astype(str)) == {"GM0505"}
+    assert cells["kans_hoger"].between(0, 1).all()
+    np.testing.assert_allclose(cells["verschil"], cells["mean"] - cells["landelijk"])
+    by_mun = A.sae_by(an, sae, C.MUNICIPALITY)
+    assert set(by_mun[C.MUNICIPALITY].astype(str)) == set(an.registry.municipalities)
+    assert by_mun["naam"].notna().all()
 
 
 @pytest.mark.slow
