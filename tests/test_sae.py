@@ -119,14 +119,9 @@ def test_diagnostics_fields(fh_fit):
     assert d.n_parameters == 1 + 3 + 4 + 10 + n_cells
     assert "z_cell" not in fh_fit.idata.posterior and "eta" not in fh_fit.idata.posterior
     assert d.sampler == "pymc" and d.chains == 2 and d.draws == 300
-    assert d.max_rhat >= 1.0 and d.min_ess_bulk > 0 and d.min_ess_tail > 0
-    assert d.trustworthy == (
-        d.max_rhat <= 1.01
-        and d.min_ess_bulk >= 400
-        and d.min_ess_tail >= 400
-        and d.n_divergences == 0
-    )
-    assert (d.warning_nl == "") == d.trustworthy
+    assert d.max_rhat >= 0.99 and d.min_ess_bulk > 0 and d.min_ess_tail > 0
+    assert d.n_divergences == 0 and not d.from_cache
+    # the trustworthiness rule itself is checked on hand-made posteriors in test_sae_diagnostics
 
 
 def test_aggregate_is_weighted_mean_of_cell_draws(fh_fit, survey):
@@ -149,6 +144,32 @@ def test_aggregate_is_weighted_mean_of_cell_draws(fh_fit, survey):
     assert national["mean"].iloc[0] == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ParameterError, match="weights must be given"):
         fh_fit.aggregate("life_event")
+
+
+def test_aggregate_by_hand():
+    """Three cells, four draws, weights 1, 3 and 2: every figure computed by hand."""
+    from meting.sae.aggregate import weighted_aggregate
+
+    cells = pd.DataFrame(
+        {"life_event": ["a", "a", "b"], "municipality": ["m1", "m2", "m1"], "n": [2, 5, 4]}
+    )
+    draws = np.array([[6.0, 8.0, 5.0], [7.0, 8.0, 7.0], [8.0, 8.0, 9.0], [9.0, 8.0, 11.0]])
+    by_event = weighted_aggregate(draws, cells, ["life_event"], np.array([1.0, 3.0, 2.0]), 7.0)
+    a, b = by_event.set_index("life_event").loc[["a", "b"]].to_dict("records")
+    # a: (c0 + 3 c1) / 4 = 7.5, 7.75, 8.0, 8.25
+    assert a["mean"] == pytest.approx(7.875)
+    assert a["sd"] == pytest.approx(np.sqrt(0.3125 / 3))
+    assert a["q05"] == pytest.approx(7.5375)  # 7.5 + 0.15 x 0.25 (linear interpolation)
+    assert (a["prob_ge_target"], a["population"], a["n"]) == (1.0, 4.0, 7)
+    # b: the one cell, 5, 7, 9, 11 (7 counts as >= 7)
+    assert b["mean"] == pytest.approx(8.0) and b["sd"] == pytest.approx(np.sqrt(20 / 3))
+    assert (b["prob_ge_target"], b["population"], b["n"]) == (0.75, 2.0, 4)
+    # national: (c0 + 3 c1 + 2 c2) / 6 = 40/6, 45/6, 50/6, 55/6
+    (national,) = weighted_aggregate(draws, cells, [], np.array([1.0, 3.0, 2.0]), 7.0).to_dict(
+        "records"
+    )
+    assert national["mean"] == pytest.approx(190 / 24)
+    assert (national["prob_ge_target"], national["population"], national["n"]) == (0.75, 6.0, 11)
 
 
 def test_cache_hit_identical_and_without_observed_data(fh_fit, fh_cells, cache_dir, mock_sampling):
