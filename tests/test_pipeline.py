@@ -1,7 +1,8 @@
 """The whole-wave pipeline on a generated wave (meting.pipeline, with meting.report.tables).
 
 Checks against independent quantities: the population margins from params/, the raw respondent
-counts, and the rule of the minimum cell size. The model fit is a slow test.
+counts, and the rule of the minimum cell size. The model fit runs with mocked NUTS (plumbing);
+with real sampling it is a slow test.
 """
 
 from __future__ import annotations
@@ -137,6 +138,26 @@ def test_verdicts_against_the_synthetic_truth(an: A.WaveAnalysis) -> None:
     assert levels.loc[C.SCORE_CHAIN, "verdict"] == "significant onder 7"  # true mark 6,7
     national_n = an.data.respondents[C.SCORE_CHAIN].notna().sum()
     assert levels.loc[C.SCORE_CHAIN, "n"] == national_n
+
+
+def test_small_area_fit_is_cached_and_tabled(an: A.WaveAnalysis, mock_sampling) -> None:
+    sae = A.fit_small_areas(an)
+    (call,) = mock_sampling.calls
+    s = an.settings
+    assert call["sampler"] == s.sampler and call["draws"] == s.draws
+    assert call.get("seed", call.get("random_seed")) == s.seed_for(an.wave)
+    assert not sae.diagnostics.from_cache
+    again = A.fit_small_areas(an)  # a second report of the wave loads the fit
+    assert len(mock_sampling.calls) == 1 and again.diagnostics.from_cache
+    grid = len(an.registry.life_events) * len(an.registry.municipalities)
+    assert len(sae.cells) == grid
+    cells = A.municipality_cells(an, sae, "GM0505")
+    assert len(cells) == len(an.registry.life_events)
+    assert set(cells[C.MUNICIPALITY].astype(str)) == {"GM0505"}
+    assert cells["kans_hoger"].between(0, 1).all()
+    by_mun = A.sae_by(an, sae, C.MUNICIPALITY)
+    assert set(by_mun[C.MUNICIPALITY].astype(str)) == set(an.registry.municipalities)
+    assert by_mun["naam"].notna().all()
 
 
 @pytest.mark.slow

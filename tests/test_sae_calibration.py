@@ -28,11 +28,13 @@ def test_calibration_coverage_and_mse(model, tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
 
 
-def test_calibration_smoke():
-    """One tiny data set, few draws: the machinery runs and the figures are sane numbers."""
+@pytest.mark.parametrize("model", ["area", "unit", "mrp"])
+def test_calibration_smoke(mock_sampling, model):
+    """Two tiny data sets, mocked NUTS: the machinery runs and the figures are sane numbers."""
     result = run_calibration(
-        1,
+        2,
         seed=1,
+        model=model,
         n_municipalities=5,
         n_events=3,
         respondents=150,
@@ -42,6 +44,10 @@ def test_calibration_smoke():
         tune=100,
     )
     summary = result.summary()
-    assert summary["datasets"].iloc[0] == 1 and summary["cells"].iloc[0] == 15
+    assert summary["datasets"].iloc[0] == 2 and summary["cells"].iloc[0] == 2 * 15
+    assert len(result.per_dataset) == 2
+    # data set i is simulated and sampled with seed + i
+    assert [c["random_seed"] for c in mock_sampling.calls] == [1, 2]
+    assert mock_sampling.samplers == ["pymc", "pymc"]
     assert 0.0 <= result.coverage90 <= 1.0
     assert result.mse_direct > 0

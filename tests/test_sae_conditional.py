@@ -1,8 +1,11 @@
 """The cell means drawn after a fit with the cell effects integrated out (meting.sae.conditional).
 
-Two checks: the draws follow the textbook Fay-Herriot conditional (closed form: shrinkage
-``gamma = tau^2 / (tau^2 + v)``, mean ``gamma y + (1 - gamma) eta``, variance ``gamma v``), and
-a fit with the cell effects integrated out gives the same posterior as one that samples them.
+Three checks: the draws follow the textbook Fay-Herriot conditional (closed form: shrinkage
+``gamma = tau^2 / (tau^2 + v)``, mean ``gamma y + (1 - gamma) eta``, variance ``gamma v``); the
+likelihood with the cell effects integrated out is the integral of the one that samples them
+(quadrature over each cell effect; the MRP form against scipy's multivariate normal), both fast;
+and (slow, real MCMC) a fit with the cell effects integrated out gives the same posterior as one
+that samples them.
 """
 
 from __future__ import annotations
@@ -103,9 +106,80 @@ def _z_differences(a: az.InferenceData, b: az.InferenceData, name: str) -> np.nd
     return np.atleast_1d((diff / se).to_numpy())
 
 
-@pytest.mark.parametrize(
-    "model", ["area", *(pytest.param(m, marks=pytest.mark.slow) for m in ("unit", "mrp"))]
-)
+def _both_forms(survey, kind: str):
+    """The model with the cell effects integrated out, the one sampling them, the data term."""
+    from meting.sae.data import build_index
+    from meting.sae.model import UnitRows, build_area_model, build_unit_model
+    from meting.sae.spec import ModelSpec
+
+    stats = sufficient_statistics(survey.respondents, "score", GROUPS)
+    priors = Priors(centred=())
+    if kind == "area":
+        cells = smooth_variances(direct_from_statistics(stats, GROUPS))
+        index, row_cell = build_index(cells, GROUPS, "cells")
+        order = np.argsort(row_cell)
+        est = cells["estimate"].to_numpy(dtype=float)[order]
+        se = cells["se_smoothed"].to_numpy(dtype=float)[order]
+        assert np.isfinite(est).sum() >= 20
+
+        def build(marginal: bool):
+            spec = ModelSpec("area", tuple(GROUPS), priors=priors, marginalise_cells=marginal)
+            return build_area_model(spec, index, est, se)
+
+        return build(True), build(False), "direct"
+    index, row_cell = build_index(stats, GROUPS, "stats")
+    rows = UnitRows(
+        row_cell=row_cell,
+        n=stats["n"].to_numpy(),
+        mean=stats["mean"].to_numpy(),
+        sumsq=stats["sumsq"].to_numpy(),
+        weight=np.ones(len(stats)),
+        strata_codes={},
+        strata_levels={},
+    )
+
+    def build_unit(marginal: bool):
+        spec = ModelSpec("unit", tuple(GROUPS), priors=priors, marginalise_cells=marginal)
+        return build_unit_model(spec, index, rows)
+
+    return build_unit(True), build_unit(False), "mean"
+
+
+@pytest.mark.parametrize("kind", ["area", "unit"])
+def test_integrated_likelihood_is_the_integral_over_the_cell_effects(survey, kind):
+    """Per cell, the data term of the marginal model must equal log of the integral over
+    z_cell ~ Normal(0, 1) of the data term of the model that samples z_cell (Gauss-Hermite
+    quadrature of the sampled model's own density, independent of the closed form)."""
+    from scipy.special import logsumexp
+
+    marginal, sampled, name = _both_forms(survey, kind)
+    assert "z_cell" in sampled.named_vars and "z_cell" not in marginal.named_vars
+    terms = {}
+    for key, model in (("marginal", marginal), ("sampled", sampled)):
+        terms[key] = model.compile_fn(
+            model.logp(vars=[model[name]], sum=False)[0],
+            inputs=model.value_vars,
+            on_unused_input="ignore",
+            mode="FAST_COMPILE",
+        )
+    nodes, weights = np.polynomial.hermite_e.hermegauss(120)  # weight exp(-z^2 / 2)
+    rng = np.random.default_rng(7)
+    start = marginal.initial_point()
+    n_cells = sampled.initial_point()["z_cell"].size
+    for tau in (0.05, 0.4):
+        point = {k: v + rng.normal(0.0, 0.3, np.shape(v)) for k, v in start.items()}
+        point["sd_cell_log__"] = np.asarray(np.log(tau))
+        expected_terms = np.array(
+            [terms["sampled"]({**point, "z_cell": np.full(n_cells, z)}) for z in nodes]
+        )
+        expected = logsumexp(expected_terms + np.log(weights)[:, None], axis=0) - 0.5 * np.log(
+            2 * np.pi
+        )
+        np.testing.assert_allclose(terms["marginal"](point), expected, rtol=0, atol=1e-8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["area", "unit", "mrp"])
 def test_marginal_fit_gives_the_same_posterior_as_sampling_the_cell_effects(survey, model):
     # small data: every level non-centred and a high target_accept against divergences
     sampling = SampleSettings(

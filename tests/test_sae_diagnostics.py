@@ -65,6 +65,16 @@ def test_hyperparameters_are_checked_too():
     assert bad.n_parameters == 31
 
 
+def test_too_few_draws_make_a_fit_untrustworthy():
+    """4 chains x 60 independent draws: R-hat fine, but no ESS can reach 400."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(4, 60))
+    post = xr.Dataset({"mu": (("chain", "draw"), x)})
+    d = diagnose(az.InferenceData(posterior=post), sampler="t")
+    assert d.max_rhat < 1.05 and d.min_ess_bulk < 400 and d.n_divergences == 0
+    assert not d.trustworthy and d.warning_nl.startswith("Let op:")
+
+
 def test_divergences_make_a_fit_untrustworthy():
     d = diagnose(_idata(np.random.default_rng(2), mu_stuck=False, divergent=3), sampler="t")
     assert d.n_divergences == 3 and not d.trustworthy

@@ -74,6 +74,38 @@ def _data(reference) -> pd.DataFrame:
     return pd.DataFrame({"school": d["school"], "y": d["y"], "sigma": d["sigma"]})
 
 
+def test_eight_schools_nutpie_plumbing(reference, mock_sampling):
+    """The default sampler's path (mocked NUTS): one group, so the cell is the school and there is
+    no separate cell effect; the settings reach nutpie; theta is labelled by school."""
+    result = fit_area_level(
+        _data(reference),
+        "y",
+        "sigma",
+        ["school"],
+        priors=EIGHT_SCHOOLS,
+        n=None,
+        sampling=SampleSettings(chains=2, draws=200, tune=100, target_accept=0.95, random_seed=8),
+    )
+    (call,) = mock_sampling.calls
+    assert call["sampler"] == "nutpie" and result.diagnostics.sampler == "nutpie"
+    assert (call["chains"], call["draws"], call["tune"], call["seed"]) == (2, 200, 100, 8)
+    assert call["target_accept"] == 0.95
+    post = result.idata.posterior
+    assert "sd_cell" not in post and "z_cell" not in post  # one group: the cell is the school
+    assert {"mu", "sd_school", "z_school", "theta"} <= set(post.data_vars)
+    assert not [v for v in post.data_vars if str(v).endswith("__")]  # sd_school_log__ dropped
+    schools = reference["data"]["school"]
+    assert sorted(post["theta"].sizes.items()) == [("cell", 8), ("chain", 2), ("draw", 200)]
+    assert sorted(post["cell"].to_numpy().astype(str)) == sorted(schools)
+    cells = result.cells.set_index("school")
+    np.testing.assert_allclose(
+        cells.loc[schools, "estimate"], post["theta"].mean(("chain", "draw")).sel(cell=schools)
+    )
+    assert cells["n"].isna().all() and cells["observed"].all()
+    np.testing.assert_array_equal(cells.loc[schools, "direct"], reference["data"]["y"])
+
+
+@pytest.mark.slow
 def test_eight_schools_nutpie_fast(reference):
     result = fit_area_level(
         _data(reference),
