@@ -63,3 +63,35 @@ def test_bar_and_trend_plots() -> None:
     waves = _table().assign(wave=["2008", "2009", "2008", "2009"], group=["x", "x", "y", "y"])
     trend = trend_plot(waves, "wave", "group", min_n=30, order=["2008", "2009"])
     assert trend.note.startswith("1 cellen")
+
+
+def test_figure_verdicts_are_the_table_verdicts() -> None:
+    """The class of each marker is read off the table's verdict, never off the interval alone:
+    'niet te onderscheiden van 7' is neutral although it contains 'onder'."""
+    import pandas as pd
+
+    from meting.report.plots import verdict_classes
+
+    table = pd.DataFrame(
+        {
+            "lower": [7.1, 6.1, 6.5, 6.8, 6.0, 7.2, 5.0],
+            "upper": [7.5, 6.9, 7.5, 7.3, 6.9, 7.9, 6.0],
+            "verdict": [
+                "significant boven 7",
+                "niet te onderscheiden van 7",  # interval below 7, but Holm says no
+                "niet te onderscheiden van 7",
+                "onzeker",
+                "waarschijnlijk < 7",
+                "waarschijnlijk ≥ 7",
+                None,  # no respondents: no verdict
+            ],
+        }
+    )
+    classes, labels = verdict_classes(table, "lower", "upper", 7.0)
+    assert list(classes) == ["above", "neutral", "neutral", "neutral", "below", "above", "none"]
+    assert labels["neutral"] == "niet te onderscheiden van 7"
+    assert labels["none"] == "geen oordeel"
+    changes = pd.DataFrame({"lower": [0.1, -0.5, -0.9], "upper": [0.5, 0.5, -0.1]}).assign(
+        verdict=["verbeterd", "geen aantoonbare verandering", "verslechterd"]
+    )
+    assert list(verdict_classes(changes, "lower", "upper", 0.0)[0]) == ["above", "neutral", "below"]

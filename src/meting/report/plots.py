@@ -57,6 +57,11 @@ VERDICT_MARKERS = {"above": "^", "below": "v", "neutral": "o", "none": "o"}
 COLORS["none"] = "#BBBBBB"
 
 
+#: How verdict texts start, per direction (tests against the 7, Bayesian verdicts, changes).
+_UP = r"^(significant boven|waarschijnlijk ≥|verbeterd|waarschijnlijk verbeterd)"
+_DOWN = r"^(significant onder|waarschijnlijk <|verslechterd|waarschijnlijk verslechterd)"
+
+
 def verdict_classes(
     table: pd.DataFrame, lower: str, upper: str, target: float
 ) -> tuple[np.ndarray, dict[str, str]]:
@@ -71,8 +76,8 @@ def verdict_classes(
     t = fmt_number(target, 0) if float(target).is_integer() else fmt_number(target, 1)
     if "verdict" in table.columns:
         text = table["verdict"].astype("string")
-        up = text.str.contains("boven|≥|verbeterd", regex=True).fillna(False).to_numpy(bool)
-        down = text.str.contains("onder|<|verslechterd", regex=True).fillna(False).to_numpy(bool)
+        up = text.str.match(_UP).fillna(False).to_numpy(bool)
+        down = text.str.match(_DOWN).fillna(False).to_numpy(bool)
         missing = text.isna().to_numpy(bool)
         classes = np.select([missing, up, down], ["none", "above", "below"], default="neutral")
         labels = {"none": VERDICT_LABELS["none"]}
