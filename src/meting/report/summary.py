@@ -1,0 +1,204 @@
+"""The *Samenvatting* that opens every report: the answers in plain Dutch, generated from the numbers.
+
+Every sentence is built from the tested result tables (:mod:`meting.results` with the verdicts of
+:mod:`meting.significance`), so the summary cannot disagree with the tables below it: a level or
+life event is named as falling short exactly when its table row says "significant onder 7" (or
+"waarschijnlijk < 7" for a model estimate), and rows without a verdict (too few respondents, no
+respondents) are counted apart, never given one.
+
+:func:`synthetic_notice` gives the line that says, on the first screen, that a wave's data are
+synthetic.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import pandas as pd
+
+from meting.report import Note
+from meting.report.formatting import fmt_diff, fmt_int, fmt_score
+
+__all__ = [
+    "count_noun",
+    "direction",
+    "join_names",
+    "level_sentences",
+    "group_sentence",
+    "change_sentence",
+    "summary_box",
+    "synthetic_notice",
+]
+
+ABOVE, NEUTRAL, BELOW, NONE = "boven", "gelijk", "onder", "geen"
+
+
+def count_noun(n: int, singular: str, plural: str) -> str:
+    """``1 levensgebeurtenis``, ``3 levensgebeurtenissen`` (Dutch number agreement)."""
+    return f"{fmt_int(n)} {singular if n == 1 else plural}"
+
+
+def join_names(names: Sequence[str]) -> str:
+    """``a``, ``a en b``, ``a, b en c``."""
+    names = [str(n) for n in names]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " en " + names[-1]
+
+
+def direction(verdict: object) -> str:
+    """The direction of a verdict text: ``boven``, ``gelijk``, ``onder`` or ``geen`` (no verdict).
+
+    Reads the verdicts of a test against the target ("significant boven/onder 7", "niet te
+    onderscheiden van 7"), of a model ("waarschijnlijk ≥ 7", "waarschijnlijk < 7", "onzeker") and
+    of a change ("verbeterd", "verslechterd", "geen aantoonbare verandering").
+    """
+    if verdict is None or (not isinstance(verdict, str) and bool(pd.isna(verdict))):
+        return NONE
+    text = str(verdict)
+    if text.startswith(
+        ("significant boven", "waarschijnlijk ≥", "verbeterd", "waarschijnlijk verb")
+    ):
+        return ABOVE
+    if text.startswith(
+        ("significant onder", "waarschijnlijk <", "verslechterd", "waarschijnlijk versl")
+    ):
+        return BELOW
+    return NEUTRAL
+
+
+def _named(table: pd.DataFrame, name: str) -> list[str]:
+    """``Verhuizen (6,9)`` per row: the name and the mark as the tables print it."""
+    return [f"{row[name]} ({fmt_score(row['estimate'])})" for _, row in table.iterrows()]
+
+
+def level_sentences(levels: pd.DataFrame, *, target: float, name: str = "niveau") -> list[str]:
+    """Sentences on the levels rated (government, chain, cooperation, organisations).
+
+    ``levels`` is a tested result table with a ``verdict`` column and the Dutch level name in
+    ``name``. One sentence names the levels that reach the target, one those that fall short, and
+    one those that cannot be told apart from it.
+    """
+    t = fmt_score(target).removesuffix(",0")
+    d = levels["verdict"].map(direction)
+    out = []
+    above, below, same = levels[d == ABOVE], levels[d == BELOW], levels[d == NEUTRAL]
+    if len(below) == len(levels):
+        out.append(
+            f"Op geen van de niveaus wordt de {t} gehaald: "
+            f"{join_names(_named(below, name))} liggen alle significant onder de {t}."
+        )
+        return out
+    if len(above):
+        out.append(f"Boven de {t} (significant): {join_names(_named(above, name))}.")
+    if len(same):
+        verb = "is" if len(same) == 1 else "zijn"
+        out.append(
+            f"Niet te onderscheiden van een {t} {verb} {join_names(_named(same, name))}: "
+            f"{'dat niveau haalt' if len(same) == 1 else 'die niveaus halen'} het doel "
+            "binnen de meetonzekerheid."
+        )
+    if len(below):
+        out.append(
+            f"Significant onder de {t}, dus het doel niet gehaald: "
+            f"{join_names(_named(below, name))}."
+        )
+    return out
+
+
+def group_sentence(
+    table: pd.DataFrame,
+    *,
+    name: str,
+    singular: str,
+    plural: str,
+    target: float,
+    model: bool = False,
+) -> str:
+    """One sentence counting the groups (life events, organisations, municipalities) by verdict,
+    naming those that fall short (lowest first) and the best, and counting those without one."""
+    t = fmt_score(target).removesuffix(",0")
+    d = table["verdict"].map(direction)
+    judged = table[d != NONE]
+    below = judged[d[d != NONE] == BELOW].sort_values("estimate")
+    above = judged[d[d != NONE] == ABOVE].sort_values("estimate", ascending=False)
+    n_same = int((d == NEUTRAL).sum())
+    word_above = "waarschijnlijk boven" if model else "significant boven"
+    word_below = "waarschijnlijk onder" if model else "significant onder"
+    parts = [
+        f"Van de {count_noun(len(judged), singular, plural)} met een oordeel "
+        f"{'ligt' if len(above) == 1 else 'liggen'} er {fmt_int(len(above))} {word_above} "
+        f"de {t}, {'is' if n_same == 1 else 'zijn'} er {fmt_int(n_same)} niet van te "
+        f"onderscheiden en {'ligt' if len(below) == 1 else 'liggen'} er {fmt_int(len(below))} "
+        f"{word_below} de {t}."
+    ]
+    if len(below):
+        lowest = _named(below.head(5), name)
+        more = f" (en {fmt_int(len(below) - 5)} andere)" if len(below) > 5 else ""
+        parts.append(f"Onder de {t}: {join_names(lowest)}{more}.")
+    if len(above):
+        parts.append(f"Het best: {join_names(_named(above.head(3), name))}.")
+    none = int((d == NONE).sum())
+    if none:
+        parts.append(
+            f"{count_noun(none, singular, plural).capitalize()} "
+            f"{'krijgt' if none == 1 else 'krijgen'} geen oordeel (te weinig of geen respondenten)."
+        )
+    return " ".join(parts)
+
+
+def change_sentence(changes: pd.DataFrame, *, name: str, earlier: str, later: str) -> str:
+    """One sentence on the changes between two waves: how many improved, worsened, or show no
+    demonstrable difference, naming those that changed."""
+    d = changes["verdict"].map(direction)
+    up = changes[d == ABOVE]
+    down = changes[d == BELOW]
+    same = int((d == NEUTRAL).sum())
+    text = (
+        f"Van {earlier} naar {later}: {fmt_int(len(up))} verbeterd, {fmt_int(len(down))} "
+        f"verslechterd, {fmt_int(same)} zonder aantoonbaar verschil."
+    )
+    for label, rows in (("Verbeterd", up), ("Verslechterd", down)):
+        if len(rows):
+            named = [f"{r[name]} ({fmt_diff(r['estimate'], 2)})" for _, r in rows.iterrows()]
+            text += f" {label}: {join_names(named)}."
+    return text
+
+
+def summary_box(sentences: Sequence[str], caveats: Sequence[str] = ()) -> Note:
+    """The *Samenvatting* block: the sentences as a list, the caveats below in a smaller note."""
+    body = "".join(f"<li>{html.escape(s)}</li>" for s in sentences)
+    notes = "".join(f"<li>{html.escape(c)}</li>" for c in caveats)
+    caveat_html = (
+        f'<p class="meting-caveats-title">Kanttekeningen</p><ul class="meting-caveats">{notes}</ul>'
+        if notes
+        else ""
+    )
+    return Note(
+        '<section class="meting-summary"><h2>Samenvatting</h2>'
+        f"<ul>{body}</ul>{caveat_html}</section>"
+    )
+
+
+def synthetic_notice(source: str, published: Sequence[str] = ()) -> Note:
+    """The first-screen notice for a synthetic wave (empty for real data).
+
+    ``published`` lists the published figures shown for comparison (with their source), so a
+    reader can tell them apart from the synthetic results.
+    """
+    if source != "synthetic":
+        return Note("")
+    text = (
+        "Synthetische gegevens. Deze rapportage is gemaakt op een gesimuleerde steekproef, "
+        "gegenereerd met een vaste seed en afgestemd op de gepubliceerde cijfers van de meting; "
+        "de aantallen respondenten en alle uitkomsten zijn dus niet die van een echte enquête. "
+        "Het rapport toont hoe de echte microdata worden verwerkt zodra die via hetzelfde schema "
+        "worden aangeleverd."
+    )
+    extra = "".join(f"<li>{html.escape(p)}</li>" for p in published)
+    extra_html = f"<ul>{extra}</ul>" if extra else ""
+    return Note(
+        f'<div class="meting-synthetic" role="note"><strong>Let op:</strong> '
+        f"{html.escape(text)}{extra_html}</div>"
+    )

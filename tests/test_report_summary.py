@@ -1,0 +1,89 @@
+"""The Samenvatting: sentences generated from tested tables, agreeing with their verdicts."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from meting.report import summary as S
+
+
+def verdict_table(names: list[str], estimates: list[float], verdicts: list[str | None]) -> pd.DataFrame:
+    return pd.DataFrame({"naam": names, "estimate": estimates, "verdict": verdicts})
+
+
+def test_dutch_number_agreement_and_lists() -> None:
+    assert S.count_noun(1, "levensgebeurtenis", "levensgebeurtenissen") == "1 levensgebeurtenis"
+    assert S.count_noun(3, "levensgebeurtenis", "levensgebeurtenissen") == "3 levensgebeurtenissen"
+    assert S.count_noun(1200, "respondent", "respondenten") == "1.200 respondenten"
+    assert S.join_names(["a"]) == "a"
+    assert S.join_names(["a", "b", "c"]) == "a, b en c"
+
+
+def test_direction_reads_every_verdict_vocabulary() -> None:
+    cases = {
+        "significant boven 7": "boven",
+        "significant onder 7": "onder",
+        "niet te onderscheiden van 7": "gelijk",  # contains 'onder', is not below
+        "waarschijnlijk ≥ 7": "boven",
+        "waarschijnlijk < 7": "onder",
+        "onzeker": "gelijk",
+        "verbeterd": "boven",
+        "verslechterd": "onder",
+        "geen aantoonbare verandering": "gelijk",
+    }
+    for text, expected in cases.items():
+        assert S.direction(text) == expected, text
+    assert S.direction(None) == "geen" and S.direction(float("nan")) == "geen"
+
+
+def test_levels_name_what_falls_short_as_the_table_says() -> None:
+    levels = verdict_table(
+        ["de overheid als geheel", "de keten", "de afzonderlijke organisaties"],
+        [6.4, 6.7, 7.0],
+        ["significant onder 7", "significant onder 7", "niet te onderscheiden van 7"],
+    )
+    text = " ".join(S.level_sentences(levels, target=7.0, name="naam"))
+    assert (
+        "Significant onder de 7, dus het doel niet gehaald: de overheid als geheel (6,4) en de keten (6,7)."
+        in text
+    )
+    assert "Niet te onderscheiden van een 7 is de afzonderlijke organisaties (7,0)" in text
+    all_below = verdict_table(["a", "b"], [6.0, 6.1], ["significant onder 7"] * 2)
+    assert S.level_sentences(all_below, target=7.0, name="naam")[0].startswith(
+        "Op geen van de niveaus wordt de 7 gehaald"
+    )
+
+
+def test_group_sentence_counts_and_never_judges_cells_without_a_verdict() -> None:
+    events = verdict_table(
+        ["Verhuizen", "Werkloos worden", "Kortdurend ziek", "Immigratie"],
+        [6.9, 6.0, 7.3, 6.1],
+        ["niet te onderscheiden van 7", "significant onder 7", "significant boven 7", None],
+    )
+    text = S.group_sentence(
+        events, name="naam", singular="levensgebeurtenis", plural="levensgebeurtenissen", target=7
+    )
+    assert text.startswith("Van de 3 levensgebeurtenissen met een oordeel ligt er 1 significant")
+    assert "is er 1 niet van te onderscheiden en ligt er 1 significant onder de 7." in text
+    assert "Onder de 7: Werkloos worden (6,0)." in text
+    assert "Het best: Kortdurend ziek (7,3)." in text
+    assert "1 levensgebeurtenis krijgt geen oordeel" in text
+    assert "Immigratie" not in text  # no verdict: not named as falling short
+
+
+def test_change_sentence_uses_the_change_verdicts() -> None:
+    changes = verdict_table(["keten", "overheid", "samenwerking"], [0.04, 0.21, -0.3], [
+        "geen aantoonbare verandering", "verbeterd", "verslechterd"
+    ])  # fmt: skip
+    text = S.change_sentence(changes, name="naam", earlier="2008", later="2010")
+    assert text.startswith("Van 2008 naar 2010: 1 verbeterd, 1 verslechterd, 1 zonder")
+    assert "Verbeterd: overheid (+0,21)." in text and "Verslechterd: samenwerking (-0,30)." in text
+
+
+def test_summary_and_synthetic_notice_escape_their_text() -> None:
+    box = S.summary_box(["<script>x</script>"], ["n < 30"]).html
+    assert "<script>" not in box and "&lt;script&gt;" in box and "n &lt; 30" in box
+    assert box.startswith('<section class="meting-summary"><h2>Samenvatting</h2>')
+    assert S.synthetic_notice("file").html == ""
+    notice = S.synthetic_notice("synthetic", ["gepubliceerd (TNS NIPO 2008): keten 6,7"]).html
+    assert "Synthetische gegevens" in notice and "TNS NIPO" in notice
