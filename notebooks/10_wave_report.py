@@ -25,6 +25,7 @@ from meting.report import (
     fmt_int,
     plots,
     setup_notebook,
+    summary,
     tables,
     to_html,
     warning_box,
@@ -44,6 +45,12 @@ org_names = {k: v.name for k, v in registry.organisations.items()}
 mun_names = {k: v.name for k, v in registry.municipalities.items()}
 
 # %% tags=["remove-cell"]
+levels = pipeline.tested(an, pipeline.level_estimates(an))
+events = pipeline.tested(an, pipeline.life_event_estimates(an))
+orgs = pipeline.organisation_estimates(an)
+orgs = pipeline.tested(an, orgs) if orgs is not None else None
+
+# %% tags=["remove-cell"]
 problems = [] if an.weighting.converged else ["De weging is niet geconvergeerd."]
 problems += [sae.diagnostics.warning_nl] if sae.diagnostics.warning_nl else []
 
@@ -55,7 +62,17 @@ HTML(
 )
 
 # %%
+summary.synthetic_notice(
+    an.wave.source, summary.published_lines(an.wave.published, an.wave.published_sources)
+)
+
+# %%
 warning_box(problems, "Let op: modelcontrole")
+
+# %%
+summary.wave_summary(
+    levels, events, orgs, target=T, min_n=s.min_cell_size, adjustment=s.multiple_testing
+)
 
 # %% [markdown]
 # ## 1. De drie niveaus tegen de 7
@@ -66,7 +83,6 @@ warning_box(problems, "Let op: modelcontrole")
 # gewogen gemiddelde met 95%-betrouwbaarheidsinterval en een toets tegen de 7.
 
 # %%
-levels = pipeline.tested(an, pipeline.level_estimates(an))
 tables.estimate_table(
     levels, "niveau", "niveau", min_n=s.min_cell_size, caption="Tabel 1. Rapportcijfer per niveau"
 )
@@ -88,7 +104,6 @@ plots.forest_plot(
 # het aantal toetsen (de methode staat in de verantwoording).
 
 # %%
-events = pipeline.tested(an, pipeline.life_event_estimates(an))
 tables.estimate_table(
     events.sort_values("estimate", ascending=False),
     "levensgebeurtenis",
@@ -111,8 +126,6 @@ plots.forest_plot(
 # ## 3. Organisaties
 
 # %%
-orgs = pipeline.organisation_estimates(an)
-orgs = pipeline.tested(an, orgs) if orgs is not None else None
 (
     tables.estimate_table(
         orgs.sort_values("estimate", ascending=False),

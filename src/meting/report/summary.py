@@ -13,7 +13,7 @@ synthetic.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -27,8 +27,10 @@ __all__ = [
     "level_sentences",
     "group_sentence",
     "change_sentence",
+    "published_lines",
     "summary_box",
     "synthetic_notice",
+    "wave_summary",
 ]
 
 ABOVE, NEUTRAL, BELOW, NONE = "boven", "gelijk", "onder", "geen"
@@ -202,3 +204,65 @@ def synthetic_notice(source: str, published: Sequence[str] = ()) -> Note:
         f'<div class="meting-synthetic" role="note"><strong>Let op:</strong> '
         f"{html.escape(text)}{extra_html}</div>"
     )
+
+
+#: Dutch names of the published headline levels (``Wave.published`` keys).
+PUBLISHED_LEVELS = {
+    "organisations": "afzonderlijke organisaties",
+    "chain": "keten",
+    "cooperation": "samenwerking",
+    "government": "overheid als geheel",
+}
+#: How the multiple-testing settings are named for a reader.
+ADJUSTMENT_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "geen correctie"}
+
+
+def published_lines(published: Mapping[str, float], sources: Mapping[str, str]) -> list[str]:
+    """``Gepubliceerd: keten 6,7 (bron)`` per published headline figure, labelled as published."""
+    return [
+        f"Gepubliceerd cijfer, ter vergelijking: {PUBLISHED_LEVELS.get(k, k)} {fmt_score(v)}"
+        + (f" (bron: {sources[k]})" if sources.get(k) else "")
+        for k, v in published.items()
+    ]
+
+
+def wave_summary(
+    levels: pd.DataFrame,
+    events: pd.DataFrame,
+    organisations: pd.DataFrame | None,
+    *,
+    target: float,
+    min_n: int,
+    adjustment: str,
+) -> Note:
+    """The *Samenvatting* of a wave report, from its tested tables (levels in ``niveau``, life
+    events in ``levensgebeurtenis``, organisations in ``organisatie``)."""
+    sentences = level_sentences(levels, target=target, name="niveau")
+    sentences.append(
+        group_sentence(
+            events,
+            name="levensgebeurtenis",
+            singular="levensgebeurtenis",
+            plural="levensgebeurtenissen",
+            target=target,
+        )
+    )
+    if organisations is not None and len(organisations):
+        sentences.append(
+            group_sentence(
+                organisations,
+                name="organisatie",
+                singular="organisatie",
+                plural="organisaties",
+                target=target,
+            )
+        )
+    caveats = [
+        f"Een oordeel ('significant boven/onder de {fmt_score(target).removesuffix(',0')}') "
+        f"volgt uit een toets met correctie voor meervoudig toetsen "
+        f"({ADJUSTMENT_NAMES.get(adjustment, adjustment)}) binnen elke tabel; de intervallen in "
+        "tabellen en figuren zijn de gewone 95%-intervallen, zonder die correctie.",
+        f"Schattingen op minder dan {fmt_int(min_n)} respondenten worden niet getoond en krijgen "
+        "geen oordeel.",
+    ]
+    return summary_box(sentences, caveats)
