@@ -154,7 +154,10 @@ def test_small_area_fit_is_cached_and_tabled(an: A.WaveAnalysis, mock_sampling) 
     cells = A.municipality_cells(an, sae, "GM0505")
     assert len(cells) == len(an.registry.life_events)
     assert set(cells[C.MUNICIPALITY].astype(str)) == {"GM0505"}
-    assert cells["kans_hoger"].between(0, 1).all()
+    seen = cells["observed"].to_numpy(dtype=bool)
+    assert cells.loc[seen, "kans_hoger"].between(0, 1).all()
+    assert cells.loc[~seen, "kans_hoger"].isna().all()  # a prediction gets no probability
+    assert cells.loc[~seen, "verdict"].isna().all()  # and no verdict
     by_mun = A.sae_by(an, sae, C.MUNICIPALITY)
     assert set(by_mun[C.MUNICIPALITY].astype(str)) == set(an.registry.municipalities)
     assert by_mun["naam"].notna().all()

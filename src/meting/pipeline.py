@@ -327,7 +327,13 @@ def sae_cells_with_verdicts(an: WaveAnalysis, sae: SaeResult) -> pd.DataFrame:
 
 def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str) -> pd.DataFrame:
     """One municipality's life events: model estimate (with verdict) beside the direct estimate,
-    the national figure of the life event, the difference and P(municipality > national)."""
+    the national figure of the life event, the difference and P(municipality > national).
+
+    ``kans_hoger`` accounts for the uncertainty of both: the national figure is the design-based
+    estimate ``N ~ Normal(m, se)``, so over the posterior draws of the cell,
+    ``P(theta > N) = mean(Phi((theta - m) / se))``. A cell without respondents gets none (its
+    estimate is a model prediction), as it gets no verdict.
+    """
     if code not in an.registry.municipalities:
         raise ParameterError(
             f"municipality must be a code in {an.registry.params_dir / 'municipalities'}; got "
@@ -335,12 +341,19 @@ def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str) -> pd.DataFr
         )
     cells = sae_cells_with_verdicts(an, sae)
     mine = (cells[C.MUNICIPALITY].astype(str) == code).to_numpy()
-    national = life_event_estimates(an).set_index(C.LIFE_EVENT)["estimate"]
+    from scipy import stats
+
+    national = life_event_estimates(an).set_index(C.LIFE_EVENT)
     out = cells.loc[mine].reset_index(drop=True)
-    out["landelijk"] = out[C.LIFE_EVENT].astype(str).map(national).to_numpy(dtype=float)
+    key = out[C.LIFE_EVENT].astype(str)
+    out["landelijk"] = key.map(national["estimate"]).to_numpy(dtype=float)
+    national_se = key.map(national["se"]).to_numpy(dtype=float)
     out["verschil"] = out["estimate"] - out["landelijk"]
     draws = sae.draws()[:, mine]
-    out["kans_hoger"] = (draws > out["landelijk"].to_numpy()[None, :]).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (draws - out["landelijk"].to_numpy()[None, :]) / national_se[None, :]
+    prob = stats.norm.cdf(z).mean(axis=0)
+    out["kans_hoger"] = np.where(out["observed"].to_numpy(dtype=bool), prob, np.nan)
     return out
 
 
