@@ -7,7 +7,9 @@ import pandas as pd
 from meting.report import summary as S
 
 
-def verdict_table(names: list[str], estimates: list[float], verdicts: list[str | None]) -> pd.DataFrame:
+def verdict_table(
+    names: list[str], estimates: list[float], verdicts: list[str | None]
+) -> pd.DataFrame:
     return pd.DataFrame({"naam": names, "estimate": estimates, "verdict": verdicts})
 
 

@@ -92,20 +92,18 @@ def level_sentences(levels: pd.DataFrame, *, target: float, name: str = "niveau"
             f"{join_names(_named(below, name))} liggen alle significant onder de {t}."
         )
         return out
-    if len(above):
-        out.append(f"Boven de {t} (significant): {join_names(_named(above, name))}.")
-    if len(same):
-        verb = "is" if len(same) == 1 else "zijn"
-        out.append(
-            f"Niet te onderscheiden van een {t} {verb} {join_names(_named(same, name))}: "
-            f"{'dat niveau haalt' if len(same) == 1 else 'die niveaus halen'} het doel "
-            "binnen de meetonzekerheid."
-        )
     if len(below):
         out.append(
-            f"Significant onder de {t}, dus het doel niet gehaald: "
+            f"Het doel van een {t} wordt niet op alle niveaus gehaald. Significant onder de {t}: "
             f"{join_names(_named(below, name))}."
         )
+    if len(same):
+        out.append(
+            f"Niet te onderscheiden van een {t}: {join_names(_named(same, name))}; binnen de "
+            "meetonzekerheid wordt het doel daar gehaald."
+        )
+    if len(above):
+        out.append(f"Significant boven de {t}: {join_names(_named(above, name))}.")
     return out
 
 
