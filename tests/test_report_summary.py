@@ -45,11 +45,9 @@ def test_levels_name_what_falls_short_as_the_table_says() -> None:
         ["significant onder 7", "significant onder 7", "niet te onderscheiden van 7"],
     )
     text = " ".join(S.level_sentences(levels, target=7.0, name="naam"))
-    assert (
-        "Significant onder de 7, dus het doel niet gehaald: de overheid als geheel (6,4) en de keten (6,7)."
-        in text
-    )
-    assert "Niet te onderscheiden van een 7 is de afzonderlijke organisaties (7,0)" in text
+    assert text.startswith("Het doel van een 7 wordt niet op alle niveaus gehaald.")
+    assert "Significant onder de 7: de overheid als geheel (6,4) en de keten (6,7)." in text
+    assert "Niet te onderscheiden van een 7: de afzonderlijke organisaties (7,0);" in text
     all_below = verdict_table(["a", "b"], [6.0, 6.1], ["significant onder 7"] * 2)
     assert S.level_sentences(all_below, target=7.0, name="naam")[0].startswith(
         "Op geen van de niveaus wordt de 7 gehaald"
