@@ -24,6 +24,7 @@ from meting.report.formatting import (
     fmt_pct,
     fmt_score,
     format_frame,
+    html_text,
     to_html,
 )
 from meting.report.privacy import assert_no_identifiers, suppress_small_cells, suppression_note
@@ -42,6 +43,7 @@ __all__ = [
     "fmt_pct",
     "fmt_score",
     "format_frame",
+    "html_text",
     "setup_notebook",
     "suppress_small_cells",
     "suppression_note",

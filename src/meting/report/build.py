@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime
-import html
 import multiprocessing
 import os
 import sys
@@ -36,7 +35,7 @@ from typing import Any
 from meting.errors import ParameterError, ReportError
 from meting.pipeline import wave_data_files
 from meting.registry import project_root
-from meting.report.formatting import fmt_date
+from meting.report.formatting import fmt_date, html_text
 from meting.report.render import RenderJob, RenderResult, render
 
 __all__ = [
@@ -288,7 +287,7 @@ def _run_plan(
 
 def _link(path: Path, out_dir: Path, text: str) -> str:
     rel = path.relative_to(out_dir).as_posix()
-    return f'<a href="{html.escape(rel)}">{html.escape(text)}</a>'
+    return f'<a href="{html_text(rel)}">{html_text(text)}</a>'
 
 
 def _entry(out_dir: Path, folder: Path, stem: str, title: str) -> str | None:
@@ -322,7 +321,7 @@ def write_index(registry: Any, out_dir: Path, now: datetime.date | None = None) 
         entries = [e for e in entries if e]
         if entries:
             sections.append(
-                f"<h2>Gemeenten, {html.escape(_wave_title(wave))}</h2><ul>"
+                f"<h2>Gemeenten, {html_text(_wave_title(wave))}</h2><ul>"
                 + "".join(entries)
                 + "</ul>"
             )
