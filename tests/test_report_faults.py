@@ -184,3 +184,28 @@ def test_failed_notebook_is_kept_outside_reports_without_ids(tmp_path: Path) -> 
     served = [p for p in out.rglob("*") if p.is_file() and p.name != ".meting-report.lock"]
     assert served == []
     assert debris(out) == []
+
+
+def test_environment_paths_never_reach_the_executed_notebook(tmp_path: Path) -> None:
+    import nbformat
+
+    from meting.report.render import _scrub_paths
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("import pymc")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream",
+            name="stderr",
+            text="/x/.venv/lib/python3.11/site-packages/pytensor/configdefaults.py:123: "
+            "UserWarning: g++ not available\n",
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="gemeente GM0505\n"),
+    ]
+    nb.cells.append(cell)
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    _scrub_paths(path)
+    text = path.read_text(encoding="utf-8")
+    assert "site-packages" not in text
+    assert "gemeente GM0505" in text

@@ -74,6 +74,9 @@ def setup_notebook() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*ipywidgets.*")
+    # PyTensor and PyMC warn with paths into site-packages: never into a report
+    for module in ("pytensor", "pymc", "arviz", "nutpie"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\..*)?$")
     for name in ("pymc", "pytensor", "nutpie", "arviz", "matplotlib", "fontTools"):
         logging.getLogger(name).setLevel(logging.ERROR)
     import pandas as pd
