@@ -347,7 +347,8 @@ def _read_text(path: Path) -> pd.DataFrame:
     sep = _sniff(text.split("\n", 1)[0])
     try:
         raw = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(data),  # the checked bytes: no 4-bytes-a-character copy of the text
+            encoding="utf-8-sig",
             sep=sep,
             header=None,
             dtype=str,
