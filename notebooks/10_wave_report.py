@@ -23,6 +23,7 @@ from meting.report import (
     collect_provenance,
     fmt_date,
     fmt_int,
+    html_text,
     plots,
     setup_notebook,
     summary,
@@ -56,8 +57,9 @@ problems += [sae.diagnostics.warning_nl] if sae.diagnostics.warning_nl else []
 
 # %%
 HTML(
-    f"<h1>{an.wave.kind.capitalize()} {an.wave.year}: beoordeling van de overheidsdienstverlening</h1>"
-    f"<p>Meting <b>{wave}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
+    f"<h1>{html_text(an.wave.kind.capitalize())} {an.wave.year}: beoordeling van de "
+    "overheidsdienstverlening</h1>"
+    f"<p>Meting <b>{html_text(wave)}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
     f"{fmt_int(an.weighting.n)} respondenten. Doel van het kabinet: gemiddeld een {T:.0f}.</p>"
 )
 
@@ -228,7 +230,7 @@ KT.drivers_plot(drivers, title="Belang van de normen voor het ketencijfer")
 
 # %%
 matrix = importance_performance(an.design, aspects=drivers.attrs["predictors"])
-HTML(f"<p>{EXPLANATIONS['matrix']}</p>")
+HTML(f"<p>{html_text(EXPLANATIONS['matrix'])}</p>")
 
 # %%
 KT.plot_importance_performance(matrix)

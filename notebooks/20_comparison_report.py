@@ -16,7 +16,7 @@ from IPython.display import HTML, display
 
 from meting import pipeline
 from meting.registry import load_registry
-from meting.report import collect_provenance, plots, setup_notebook, tables, to_html
+from meting.report import collect_provenance, html_text, plots, setup_notebook, tables, to_html
 from meting.report import sections as KT
 from meting.report.provenance import notebook_file
 
@@ -37,7 +37,7 @@ pairs = [(registry.waves[w].previous, w) for w in order if registry.waves[w].pre
 # %%
 HTML(
     "<h1>Vergelijking van de metingen</h1>"
-    f"<p>Metingen: {', '.join(order)}. Veranderingen worden getoetst tussen elke meting en de "
+    f"<p>Metingen: {html_text(', '.join(order))}. Veranderingen worden getoetst tussen elke meting en de "
     "vorige (onafhankelijke steekproeven).</p>"
 )
 

@@ -24,6 +24,7 @@ from meting.report import (
     collect_provenance,
     fmt_date,
     fmt_int,
+    html_text,
     plots,
     setup_notebook,
     suppression_note,
@@ -46,9 +47,10 @@ event_names = {k: v.name for k, v in registry.life_events.items()}
 
 # %%
 HTML(
-    f"<h1>Gemeente {mun.name}: dienstverlening rond levensgebeurtenissen</h1>"
-    f"<p>Gemeente {mun.name} ({municipality}, {mun.province}), meting <b>{wave}</b>, peildatum "
-    f"{fmt_date(an.wave.reference_date)}; {fmt_int(cells['n'].sum())} respondenten uit deze gemeente.</p>"
+    f"<h1>Gemeente {html_text(mun.name)}: dienstverlening rond levensgebeurtenissen</h1>"
+    f"<p>Gemeente {html_text(mun.name)} ({html_text(municipality)}, {html_text(mun.province)}), "
+    f"meting <b>{html_text(wave)}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
+    f"{fmt_int(cells['n'].sum())} respondenten uit deze gemeente.</p>"
 )
 
 # %%
@@ -171,7 +173,7 @@ agenda = pipeline.agenda_for(an, agenda, municipality)
 if agenda.empty:
     display(HTML("<p>Geen levensgebeurtenissen met genoeg respondenten voor een agenda.</p>"))
 else:
-    display(HTML(f"<p>{EXPLANATIONS['agenda']}</p>"))
+    display(HTML(f"<p>{html_text(EXPLANATIONS['agenda'])}</p>"))
     display(tables.agenda_table(agenda, min_n=s.min_cell_size, caption="Tabel 7. Verbeteragenda"))
 
 # %% [markdown]
@@ -183,8 +185,8 @@ else:
 # %%
 small = cells.loc[cells["n"] < s.min_cell_size, ["levensgebeurtenis", "n"]]
 HTML(
-    f"<p>{suppression_note(len(small), s.min_cell_size) or 'Geen cellen onderdrukt.'} "
-    f"Het gaat om: {', '.join(small['levensgebeurtenis']) or 'geen'}.</p>"
+    f"<p>{html_text(suppression_note(len(small), s.min_cell_size) or 'Geen cellen onderdrukt.')} "
+    f"Het gaat om: {html_text(', '.join(small['levensgebeurtenis']) or 'geen')}.</p>"
 )
 
 # %%

@@ -17,7 +17,15 @@ from IPython.display import HTML
 
 from meting import pipeline
 from meting.registry import load_registry
-from meting.report import collect_provenance, plots, setup_notebook, tables, to_html, warning_box
+from meting.report import (
+    collect_provenance,
+    html_text,
+    plots,
+    setup_notebook,
+    tables,
+    to_html,
+    warning_box,
+)
 from meting.report.provenance import notebook_file, wave_seeds
 
 setup_notebook()
@@ -30,7 +38,7 @@ truth = pipeline.truth_comparison(an, sae)
 # %%
 HTML(
     "<h1>Validatie van de schattingen</h1>"
-    f"<p>Op de synthetische meting <b>{wave}</b> is de werkelijke waarde van elke cel bekend. "
+    f"<p>Op de synthetische meting <b>{html_text(wave)}</b> is de werkelijke waarde van elke cel bekend. "
     "Hier staat hoe dicht de directe en de modelschattingen daarbij liggen.</p>"
 )
 

@@ -136,7 +136,8 @@ def test_failing_notebook_stops_build_and_keeps_old_report(project: Path) -> Non
     assert 'if municipality == "GM0794":' in message  # the failing cell's source
     assert (folder / "GM0794.html").read_text() == "OLD"
     assert (out / "index.html").read_text() == "OLD INDEX"
-    kept = nbformat.read(out / "_failed" / "GM0794.ipynb", as_version=4)
+    kept = nbformat.read(project / ".meting" / "failed" / "GM0794.ipynb", as_version=4)
+    assert not (out / "_failed").exists()
     errors = [
         o
         for c in kept.cells

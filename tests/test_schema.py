@@ -206,8 +206,11 @@ def test_municipality_codes(registry) -> None:
         "GM1982",
     ]  # GM1982: Land van Cuijk (code change)
     found = check_respondents(df, source="r.csv", registry=registry)
-    assert len(found) == 2
-    malformed, unknown = found
+    assert len(found) == 3
+    malformed, unknown, not_yet = found
+    # GM1982 is Land van Cuijk from 2022 on: not a code of the 2008 wave
+    assert (not_yet.rows, not_yet.values) == ((6,), ("GM1982",))
+    assert "valid on the wave's reference date 2008-03-01" in not_yet.message
     assert malformed.rows == (2, 3, 4) and malformed.values == ("505", "GM505", "gm0505")
     assert "kept as text with leading zeros" in malformed.message
     assert "Write 'GM0505' for '505'" in malformed.fix
@@ -287,7 +290,7 @@ def test_duplicate_ids_name_every_line(registry) -> None:
     found = check_respondents(df, source="r.csv", registry=registry)
     assert len(found) == 6
     assert str(found[0]).startswith(
-        "r.csv, column 'respondent_id', lines 3, 5, 11: must be unique within the wave; got 'R0002'."
+        "r.csv, column 'respondent_id', lines 3, 5, 11: must be unique within the wave."
     )
     assert found[1].rows == (22, 27)
 
@@ -332,7 +335,7 @@ def test_organisation_checks(registry) -> None:
     found = messages(check_organisations(org, respondents, source="o.csv", registry=registry))
     joined = "\n".join(found)
     assert (
-        "o.csv, column 'respondent_id', line 4: must be a respondent_id of the respondent table; got 'R0099'"
+        "o.csv, column 'respondent_id', line 4: must be a respondent_id of the respondent table."
         in joined
     )
     assert (

@@ -1,7 +1,7 @@
 """The `meting` console script.
 
 Each subcommand is a thin wrapper over a package function; errors that a user can cause
-(:class:`meting.errors.MetingError`) are printed without a traceback and give exit status 1.
+(:class:`meting.errors.MetingError`) are printed without a traceback and give exit status 1; Ctrl-C prints one line and gives 130.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meting.errors import MetingError
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -69,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MetingError as exc:
         print(f"meting {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"meting {args.command}: afgebroken (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -136,8 +136,25 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def _utf16_problem(path: Path, data: bytes) -> ProblemsError | None:
+    """A UTF-16 (or UTF-32) file: a UTF-16 byte-order mark, or NUL bytes in the first block."""
+    head = data[:4096]
+    if not (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head):
+        return None
+    return _fail(
+        path,
+        "must be UTF-8 text; this file is UTF-16 (a UTF-16 byte-order mark or NUL bytes), "
+        "as Excel's 'Unicode text' export writes it",
+        "Convert it: iconv -f UTF-16 -t UTF-8 FILE > FILE-utf8.csv "
+        "(or in Excel: Save As > 'CSV UTF-8').",
+    )
+
+
 def _utf8(path: Path, data: bytes) -> str:
     """Decode strict UTF-8; name every line with a byte that is not UTF-8."""
+    utf16 = _utf16_problem(path, data)
+    if utf16 is not None:
+        raise utf16
     try:
         return codecs.decode(data, "utf-8-sig")
     except UnicodeDecodeError:
@@ -194,18 +211,128 @@ def _field_count_problem(path: Path, text: str, sep: str) -> ProblemsError:
     return ProblemsError([problem], str(path))
 
 
+def _carriage_return_problem(path: Path, text: str) -> ProblemsError | None:
+    """CR-only line endings (old Mac) or a lone CR inside a line: both split records silently."""
+    if "\r" not in text:
+        return None
+    if "\n" not in text:
+        return _fail(
+            path,
+            "must end its lines with LF or CR LF; this file ends them with CR only (old Mac format)",
+            "Convert it: tr '\\r' '\\n' < FILE > FILE-lf.csv (or save it again as 'CSV UTF-8').",
+        )
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    cr = np.flatnonzero(points == 13)
+    following = np.append(points, 0)[cr + 1]
+    lone = cr[following != 10]
+    if lone.size == 0:
+        return None
+    newlines = np.flatnonzero(points == 10)
+    lines = np.unique(np.searchsorted(newlines, lone) + 1)
+    problem = Problem(
+        str(path),
+        None,
+        tuple(int(x) for x in lines[:10]),
+        (),
+        "must not hold a carriage return (CR) inside a line; it would split the line in two",
+        "Remove the stray CR characters (a line break typed inside a cell), e.g. with "
+        "tr -d '\\r' < FILE > FILE-clean.csv.",
+        int(lines.size),
+    )
+    return ProblemsError([problem], str(path))
+
+
+def _open_quote_line(text: str) -> int | None:
+    """The line on which a quote opens that is never closed (1 = header), or None."""
+    open_at = None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.count('"') % 2:
+            open_at = number if open_at is None else None
+    return open_at
+
+
+def _unbalanced_quote_problem(path: Path, text: str) -> ProblemsError | None:
+    line = _open_quote_line(text)
+    if line is None:
+        return None
+    return _fail(
+        path,
+        "must close every quote it opens; the quote opened on this line runs to the end of the file",
+        'Add the closing quote ("), or remove the stray one.',
+        line=line,
+    )
+
+
+def _field_counts_unquoted(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fields per line and whether the line is blank, for a file without quotes (in blocks)."""
+    code = ord(sep)
+    counts, blank = [], []
+    block = 1 << 24
+    start = 0
+    n = len(data)
+    while start < n:
+        end = data.rfind(b"\n", start, min(n, start + block)) + 1 if start + block < n else n
+        if end <= start:  # one line longer than a block
+            end = data.find(b"\n", start + block)
+            end = n if end < 0 else end + 1
+        chunk = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start)
+        newline = np.flatnonzero(chunk == 10)
+        starts = np.concatenate(([0], newline + 1))
+        if starts[-1] >= chunk.size:
+            starts = starts[:-1]
+        ends = np.append(newline, chunk.size)[: starts.size]
+        counts.append(np.add.reduceat((chunk == code).astype(np.uint8), starts, dtype=np.int64))
+        length = ends - starts
+        blank.append(
+            (length == 0) | ((length == 1) & (chunk[np.minimum(starts, chunk.size - 1)] == 13))
+        )
+        counts[-1][length == 0] = 0
+        start = end
+    return np.concatenate(counts) + 1, np.concatenate(blank)
+
+
+def _records(text: str, sep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start line, number of fields and blankness of each record (the csv module; quoted files)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    starts, counts, blank, last = [], [], [], 0
+    for record in reader:
+        starts.append(last + 1)
+        counts.append(len(record))
+        blank.append(not record or all(not f.strip() for f in record) and len(record) <= 1)
+        last = reader.line_num
+    return np.asarray(starts, np.int64), np.asarray(counts, np.int64), np.asarray(blank, bool)
+
+
+def _short_lines_problem(
+    path: Path, lines: np.ndarray, counts: np.ndarray, blank: np.ndarray
+) -> ProblemsError | None:
+    """Lines with fewer fields than the header (pandas would fill them with missing values)."""
+    short = np.flatnonzero((counts < counts[0]) & ~blank)
+    short = short[short > 0]
+    if short.size == 0:
+        return None
+    problem = Problem(
+        str(path),
+        None,
+        tuple(int(x) for x in lines[short[:10]]),
+        tuple(f"{int(n)} fields" for n in counts[short[:10]]),
+        f"must have {int(counts[0])} fields on every line, as the header has (too few fields)",
+        "A line was cut short or lost its separators: complete the line; leave a cell empty "
+        "(two separators in a row) for a missing value.",
+        int(short.size),
+        quote=False,
+    )
+    return ProblemsError([problem], str(path))
+
+
 def _line_numbers(text: str, sep: str, n_records: int) -> np.ndarray:
     """The line on which each record starts (1 = header)."""
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if n_lines == n_records:
         return np.arange(1, n_records + 1, dtype=np.int64)
     # A quoted field spans lines: let the csv module count (rare; only then).
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    starts, last = [], 0
-    for _ in reader:
-        starts.append(last + 1)
-        last = reader.line_num
-    return np.asarray(starts[:n_records], dtype=np.int64)
+    starts, _, _ = _records(text, sep)
+    return starts[:n_records]
 
 
 def _read_text(path: Path) -> pd.DataFrame:
@@ -213,10 +340,15 @@ def _read_text(path: Path) -> pd.DataFrame:
     text = _utf8(path, data)
     if not text.strip():
         raise _fail(path, "must not be empty", "The file holds no header and no data.")
+    for check in (_carriage_return_problem,):
+        found = check(path, text)
+        if found is not None:
+            raise found
     sep = _sniff(text.split("\n", 1)[0])
     try:
         raw = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(data),  # the checked bytes: no 4-bytes-a-character copy of the text
+            encoding="utf-8-sig",
             sep=sep,
             header=None,
             dtype=str,
@@ -225,9 +357,24 @@ def _read_text(path: Path) -> pd.DataFrame:
             skip_blank_lines=False,
             engine="c",
         )
-    except pd.errors.ParserError:
+    except pd.errors.ParserError as exc:
+        if "EOF inside string" in str(exc):
+            quote = _unbalanced_quote_problem(path, text)
+            if quote is not None:
+                raise quote from None
         raise _field_count_problem(path, text, sep) from None
-    lines = _line_numbers(text, sep, len(raw))
+    if '"' in text:
+        lines, counts, blank = _records(text, sep)
+        if len(lines) != len(raw):  # cannot happen with the C parser; keep the numbering safe
+            lines = _line_numbers(text, sep, len(raw))
+            counts, blank = np.full(len(raw), raw.shape[1]), np.zeros(len(raw), bool)
+    else:
+        counts, blank = _field_counts_unquoted(data.removeprefix(codecs.BOM_UTF8), sep)
+        counts, blank = counts[: len(raw)], blank[: len(raw)]
+        lines = np.arange(1, len(raw) + 1, dtype=np.int64)
+    short = _short_lines_problem(path, lines, counts, blank)
+    if short is not None:
+        raise short
     header = [("" if pd.isna(v) else str(v).strip()) for v in raw.iloc[0]]
     df = raw.iloc[1:].copy()
     df.columns = header

@@ -20,6 +20,7 @@ Raw tables carry three optional entries in ``DataFrame.attrs`` (set by the loade
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -308,7 +309,7 @@ class _Table:
             return None
         first = where[:MAX_LISTED]
         shown: tuple[str, ...] = ()
-        if values is not None:
+        if values is not None and column != C.RESPONDENT_ID:  # ids never reach a message
             shown = tuple(str(v) for v in values.iloc[first])
         return Problem(
             file=self.source,
@@ -326,6 +327,14 @@ class _Table:
     ) -> Problem:
         """A problem of a whole column or file (no lines)."""
         return Problem(self.source, column, (), values, message, fix, 0, self.unit)
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 def _known(values: pd.Series, is_known: Any) -> pd.Series:
@@ -475,7 +484,51 @@ _LOOKUPS = {
 }
 
 
-def _check_lookup(t: _Table, spec: ColumnSpec, registry: Any, wave: str | None) -> list[Problem]:
+def _code_on(registry: Any, code: str, on: dt.date) -> tuple[str, str] | None:
+    """Why ``code`` is not the code of its municipality on ``on`` (``(kind, fix)``), or None.
+
+    A code that a dated change introduces exists from its ``valid_from`` on; a code that a change
+    replaced before ``on`` is no longer the code of that municipality then.
+    """
+    changes = tuple(getattr(registry, "code_changes", ()))
+    created = [c.valid_from for c in changes if c.new_code == code]
+    if created and min(created) > on:
+        return (
+            f"must be a municipality code valid on the wave's reference date {on.isoformat()}",
+            f"{code} exists from {min(created).isoformat()} on; use the code of the "
+            "municipality as it was on the reference date.",
+        )
+    map_code = getattr(registry, "map_code", None)
+    mapped = map_code(code, on) if map_code is not None else code
+    if mapped != code:
+        when = max(c.valid_from for c in changes if c.old_code == code and c.valid_from <= on)
+        return (
+            f"must be a municipality code valid on the wave's reference date {on.isoformat()}",
+            f"{code} became {mapped} on {when.isoformat()}: write {mapped}, or check the wave.",
+        )
+    return None
+
+
+def _check_code_dates(
+    t: _Table, spec: ColumnSpec, codes: pd.Series, registry: Any, on: dt.date
+) -> list[Problem]:
+    """Municipality codes checked against the wave's reference date (the dated code changes)."""
+    out = []
+    verdicts = {c: _code_on(registry, str(c), on) for c in codes.dropna().unique()}
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for code, verdict in verdicts.items():
+        if verdict is not None:
+            by_reason.setdefault(verdict, []).append(code)
+    for (message, fix), bad in by_reason.items():
+        p = t.problem(spec.name, codes.isin(bad), message, fix, values=codes)
+        if p is not None:
+            out.append(p)
+    return out
+
+
+def _check_lookup(
+    t: _Table, spec: ColumnSpec, registry: Any, wave: str | None, on: dt.date | None = None
+) -> list[Problem]:
     raw = t.text(spec.name)
     out: list[Problem | None] = []
     if spec.lookup == "municipality":
@@ -507,6 +560,8 @@ def _check_lookup(t: _Table, spec: ColumnSpec, registry: Any, wave: str | None) 
                 values=raw,
             )
         )
+        if on is not None:
+            out += _check_code_dates(t, spec, raw.where(formed & ~unknown), registry, on)
     elif spec.lookup in ("life_event", "organisation", "wave"):
         what, attribute = _LOOKUPS[spec.lookup]
         known = getattr(registry, attribute)
@@ -562,7 +617,7 @@ def _duplicates(t: _Table, keys: list[str], message: str, fix: str) -> list[Prob
             t.source,
             column,
             tuple(int(x) for x in ls[:MAX_LISTED]),
-            (key,),
+            () if C.RESPONDENT_ID in keys else (key,),  # the lines name it; ids stay out
             message,
             fix,
             len(ls),
@@ -617,6 +672,7 @@ def check_respondents(
     t = _Table.of(df, source)
     label = _wave_of(t, wave)
     need_education = label in registry.waves and bool(registry.waves[label].require_education)
+    on = _as_date(registry.waves[label].reference_date) if label in registry.waves else None
     required = {s.name for s in RESPONDENT_COLUMNS if s.required} | (
         {C.EDUCATION} if need_education else set()
     )
@@ -633,7 +689,7 @@ def check_respondents(
         nullable = spec.nullable and not (spec.name == C.EDUCATION and need_education)
         problems += _check_cells(t, spec, nullable)
         if spec.lookup is not None:
-            problems += _check_lookup(t, spec, registry, wave)
+            problems += _check_lookup(t, spec, registry, wave, on)
         if spec.unique:
             problems += _duplicates(
                 t,

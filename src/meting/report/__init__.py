@@ -24,6 +24,7 @@ from meting.report.formatting import (
     fmt_pct,
     fmt_score,
     format_frame,
+    html_text,
     to_html,
 )
 from meting.report.privacy import assert_no_identifiers, suppress_small_cells, suppression_note
@@ -42,6 +43,7 @@ __all__ = [
     "fmt_pct",
     "fmt_score",
     "format_frame",
+    "html_text",
     "setup_notebook",
     "suppress_small_cells",
     "suppression_note",
@@ -72,6 +74,9 @@ def setup_notebook() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*ipywidgets.*")
+    # PyTensor and PyMC warn with paths into site-packages: never into a report
+    for module in ("pytensor", "pymc", "arviz", "nutpie"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\..*)?$")
     for name in ("pymc", "pytensor", "nutpie", "arviz", "matplotlib", "fontTools"):
         logging.getLogger(name).setLevel(logging.ERROR)
     import pandas as pd

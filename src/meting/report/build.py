@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime
-import html
 import multiprocessing
 import os
 import sys
@@ -36,8 +35,8 @@ from typing import Any
 from meting.errors import ParameterError, ReportError
 from meting.pipeline import wave_data_files
 from meting.registry import project_root
-from meting.report.formatting import fmt_date
-from meting.report.render import RenderJob, RenderResult, render
+from meting.report.formatting import fmt_date, html_text
+from meting.report.render import FAILED_DIR, RenderJob, RenderResult, recover, render
 
 __all__ = [
     "NOTEBOOKS",
@@ -58,7 +57,7 @@ NOTEBOOKS = {
 COMPARISON_DIR = "vergelijking"
 VALIDATION_DIR = "validatie"
 MUNICIPALITY_DIR = "gemeenten"
-FAILED_DIR = "_failed"
+LOCK_FILE = ".meting-report.lock"
 
 
 def default_notebooks_dir() -> Path:
@@ -93,7 +92,8 @@ def plan_reports(
     """Every report the parameters ask for, wave reports first (others wait for them)."""
     notebooks_dir = notebooks_dir or default_notebooks_dir()
     params_dir = str(registry.params_dir)
-    failed = out_dir / FAILED_DIR
+    # failing notebooks are kept outside the served report folder
+    failed = Path(getattr(registry, "project_root", out_dir.parent)) / FAILED_DIR
     latest = _latest(registry)
     plan: list[Planned] = []
 
@@ -236,6 +236,64 @@ def _default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Pool worker initializer: the worker is killed when the process that started it dies.
+
+    On Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere (and as a second line) a daemon
+    thread that polls the parent pid. The notebook kernels a worker starts exit by themselves
+    when their parent is gone (ipykernel's parent poller).
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="meting-parent-watch", daemon=True).start()
+
+
+class _Lock:
+    """An exclusive lock on the report folder for one ``meting report`` run (``fcntl.flock``)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / LOCK_FILE
+        self.handle: Any = None
+
+    def __enter__(self) -> _Lock:
+        self.handle = open(self.path, "a+")
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on POSIX
+            return self
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            raise ReportError(
+                f"the report folder must not be in use by another `meting report`; {self.path} "
+                "is locked. Wait for that run to finish, or use another --out folder."
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
 def _run_plan(
     plan: list[Planned], jobs: int, emit: Callable[[str], None]
 ) -> tuple[list[RenderResult], list[str]]:
@@ -251,7 +309,10 @@ def _run_plan(
         pool: cf.Executor = cf.ThreadPoolExecutor(max_workers=1)
     else:
         pool = cf.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
         )
     with pool:
         while pending or running:
@@ -288,7 +349,7 @@ def _run_plan(
 
 def _link(path: Path, out_dir: Path, text: str) -> str:
     rel = path.relative_to(out_dir).as_posix()
-    return f'<a href="{html.escape(rel)}">{html.escape(text)}</a>'
+    return f'<a href="{html_text(rel)}">{html_text(text)}</a>'
 
 
 def _entry(out_dir: Path, folder: Path, stem: str, title: str) -> str | None:
@@ -322,7 +383,7 @@ def write_index(registry: Any, out_dir: Path, now: datetime.date | None = None) 
         entries = [e for e in entries if e]
         if entries:
             sections.append(
-                f"<h2>Gemeenten, {html.escape(_wave_title(wave))}</h2><ul>"
+                f"<h2>Gemeenten, {html_text(_wave_title(wave))}</h2><ul>"
                 + "".join(entries)
                 + "</ul>"
             )
@@ -413,12 +474,15 @@ def report_command(
     _check_inputs(registry, plan)
     n_jobs = min(jobs or _default_jobs(), max(1, len(plan)))
     out.mkdir(parents=True, exist_ok=True)
-    emit(f"{len(plan)} rapporten, {n_jobs} tegelijk; uitvoer in {out}")
-    t0 = time.perf_counter()
-    results, failures = _run_plan(plan, n_jobs, emit)
-    if failures:
-        raise ReportError("\n".join(failures))
-    index = write_index(registry, out)
+    with _Lock(out):
+        for line in recover(out):  # debris of a run that was killed
+            emit(f"opgeruimd na een afgebroken run: {line}")
+        emit(f"{len(plan)} rapporten, {n_jobs} tegelijk; uitvoer in {out}")
+        t0 = time.perf_counter()
+        results, failures = _run_plan(plan, n_jobs, emit)
+        if failures:
+            raise ReportError("\n".join(failures))
+        index = write_index(registry, out)
     emit(f"klaar: {len(results)} rapporten in {time.perf_counter() - t0:.0f} s; overzicht: {index}")
     return 0
 

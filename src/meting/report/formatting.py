@@ -48,6 +48,7 @@ __all__ = [
     "fmt_pct",
     "fmt_score",
     "format_frame",
+    "html_text",
     "to_html",
 ]
 
@@ -78,6 +79,18 @@ def _is_missing(x: Any) -> bool:
         return bool(math.isnan(x))
     except TypeError:
         return False
+
+
+def html_text(value: Any) -> str:
+    """Text from data or parameters, escaped for HTML (``<``, ``>``, ``&`` and both quotes).
+
+    Use it for every name, code or label put into report HTML by hand (``HTML(f"...")``);
+    :func:`to_html` and the section tables escape their cells and captions themselves.
+
+    >>> html_text("<script>alert(1)</script>Dordrecht")
+    '&lt;script&gt;alert(1)&lt;/script&gt;Dordrecht'
+    """
+    return html.escape("" if value is None else str(value), quote=True)
 
 
 def fmt_number(x: float | None, decimals: int = 1, *, thousands: bool = True) -> str:

@@ -1,15 +1,25 @@
 """Render one notebook into a report: papermill -> HTML (nbconvert, our template) -> PDF (WeasyPrint).
 
-Everything is written to a temporary folder next to the destination first and moved into place
-(``os.replace``) only when the executed notebook, the HTML and the PDF all exist, so a failure
-never damages the previous complete report. A failing notebook is kept in ``<out>/_failed/`` for
-inspection, and the :class:`~meting.errors.ReportError` names the notebook, the cell and the error.
+Everything is written to a temporary folder next to the destination first (``.tmp-<name>-*``), so
+a failure never damages the previous complete report. When the executed notebook, the HTML and the
+PDF all exist, a manifest is written and the folder is renamed to ``.commit-<stem>-*`` (the commit
+point, one atomic rename); then the files are moved into place in a fixed order (ipynb, pdf, html)
+and the folder is removed. A run killed before the commit point leaves a ``.tmp-*`` folder that
+:func:`recover` deletes; one killed after it leaves a ``.commit-*`` folder that :func:`recover`
+finishes. So a report's files appear together or not at all once :func:`recover` has run (every
+``meting report`` runs it first).
+
+A failing notebook is kept outside the report folder (``<project>/.meting/failed/`` when built by
+``meting report``) for inspection, and the :class:`~meting.errors.ReportError` names the notebook,
+the cell and the error.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,6 +44,7 @@ __all__ = [
     "export_html",
     "html_to_pdf",
     "load_notebook",
+    "recover",
     "render",
 ]
 
@@ -44,6 +55,15 @@ KERNEL_NAME = "python3"
 REMOVE_TAGS = frozenset({"remove-cell", "parameters", "injected-parameters"})
 #: Default time limit per cell (seconds); a hung kernel fails the report instead of the build.
 CELL_TIMEOUT_S = 1800
+#: Where failing notebooks are kept, relative to the project root (outside ``reports/``).
+FAILED_DIR = Path(".meting") / "failed"
+#: Prefixes of the staging folders of a render (see :func:`recover`).
+TMP_PREFIX = ".tmp-"
+COMMIT_PREFIX = ".commit-"
+MANIFEST = "MANIFEST.json"
+#: The order in which a committed report's files are moved into place (html, the page the index
+#: links, last).
+COMMIT_ORDER = ("ipynb", "pdf", "html")
 
 
 @dataclass(frozen=True)
@@ -90,8 +110,14 @@ class RenderJob:
 
     @property
     def failed_path(self) -> Path:
-        """Where the partially executed notebook goes when the render fails."""
-        base = self.failed_dir if self.failed_dir is not None else self.out_dir / "_failed"
+        """Where the partially executed notebook goes when the render fails (never a served path:
+        by default ``<project>/.meting/failed/``)."""
+        if self.failed_dir is not None:
+            base = self.failed_dir
+        else:
+            from meting.registry import project_root
+
+            base = project_root() / FAILED_DIR
         return base / f"{self.name}.ipynb"
 
 
@@ -230,7 +256,7 @@ def render(job: RenderJob) -> RenderResult:
 
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{job.name}-", dir=job.out_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.name}-", dir=job.out_dir))
     executed = tmp / f"{job.stem}.ipynb"
     seconds: dict[str, float] = {}
     pages = 0
@@ -269,12 +295,89 @@ def render(job: RenderJob) -> RenderResult:
             kept = _keep_failed(executed, job)
             raise ReportError(_failure_message(job, exc, kept)) from exc
 
-        for kind, final in job.outputs.items():
-            os.replace(tmp / f"{job.stem}.{kind}", final)
+        _scrub_paths(executed)
+        manifest = {
+            "stem": job.stem,
+            "files": [f"{job.stem}.{k}" for k in COMMIT_ORDER if k in job.outputs],
+            "remove": [f"{job.stem}.{k}" for k in COMMIT_ORDER if k not in job.outputs],
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        committed = job.out_dir / f"{COMMIT_PREFIX}{job.stem}-{uuid.uuid4().hex[:12]}"
+        os.rename(tmp, committed)  # the commit point
+        tmp = committed
+        _finish_commit(committed)
         job.failed_path.unlink(missing_ok=True)
         return RenderResult(name=job.name, files=job.outputs, seconds=seconds, pages=pages)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _finish_commit(folder: Path) -> None:
+    """Move a committed report's files into place (in :data:`COMMIT_ORDER`), then drop the folder."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    for name in manifest["files"]:
+        source = folder / name
+        if source.exists():
+            os.replace(source, folder.parent / name)
+    for name in manifest.get("remove", []):  # a report now without PDF: no stale PDF beside it
+        (folder.parent / name).unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def recover(out_dir: Path) -> list[str]:
+    """Clean up after a killed render under ``out_dir``; returns what was done (one line each).
+
+    ``.tmp-*`` folders (a render that never reached its commit point) and ``.index-*.html`` files
+    are deleted; ``.commit-*`` folders (killed while moving files into place) are finished from
+    their manifest, or deleted when the manifest is missing. Call it only when no other render
+    runs on ``out_dir`` (``meting report`` holds a lock for that).
+    """
+    out_dir = Path(out_dir)
+    done: list[str] = []
+    if not out_dir.is_dir():
+        return done
+    for path in sorted(out_dir.rglob(".*"), key=lambda p: len(p.parts), reverse=True):
+        name = path.name
+        if path.is_dir() and name.startswith(COMMIT_PREFIX):
+            if (path / MANIFEST).is_file():
+                _finish_commit(path)
+                done.append(f"afgemaakt: {path.parent / name}")
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                done.append(f"verwijderd: {path}")
+        elif path.is_dir() and name.startswith(TMP_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"verwijderd: {path}")
+        elif path.is_file() and name.startswith(".index-") and name.endswith(".html"):
+            path.unlink(missing_ok=True)
+            done.append(f"verwijderd: {path}")
+    return done
+
+
+#: A path into the Python environment (warnings of PyTensor and others print them).
+_ENV_PATH = re.compile(r"site-packages|dist-packages|/\.venv/|/lib/python3\.\d+/")
+
+
+def _scrub_paths(notebook: Path) -> None:
+    """Drop stream outputs that name files of the environment (site-packages) from an executed
+    notebook, so that no path of the machine reaches a report or its kept notebook."""
+    nb = nbformat.read(notebook, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for o in cell.outputs:
+            text = o.get("text", "") if o.output_type == "stream" else ""
+            if isinstance(text, list):
+                text = "".join(text)
+            if o.output_type == "stream" and _ENV_PATH.search(text):
+                changed = True
+                continue
+            kept.append(o)
+        cell.outputs = kept
+    if changed:
+        nbformat.write(nb, notebook)
 
 
 def _keep_failed(executed: Path, job: RenderJob) -> Path | None:

@@ -168,10 +168,12 @@ def _run(
     """
     start = time.perf_counter()
     path = None
+    key, payload = "", ""
     if cache_dir is not None:
+        payload = _cache.key_payload(kind, {**key_parts, "settings": asdict(settings)})
         key = _cache.cache_key(kind, {**key_parts, "settings": asdict(settings)})
         path = _cache.cache_path(Path(cache_dir), kind, key)
-        cached = _cache.load(path)
+        cached = _cache.load(path, key)
         if cached is not None:
             attrs = cached.posterior.attrs
             diagnostics = diagnose(
@@ -203,7 +205,7 @@ def _run(
         }
     )
     if path is not None:
-        _cache.save(idata, path)
+        _cache.save(idata, path, key, payload)
     diagnostics = diagnose(
         idata,
         sampler=used,
