@@ -81,7 +81,7 @@ def save(idata: az.InferenceData, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     keep = {g: idata[g] for g in ("posterior", "sample_stats") if g in idata.groups()}
-    slim = az.InferenceData(**keep)
+    slim = az.InferenceData(**keep)  # type: ignore[arg-type]
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
     os.close(handle)
     try:
