@@ -49,12 +49,14 @@ def tests_slow(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff, and a check that every paired notebook (.py / .ipynb) is in sync."""
+    """Ruff, mypy on src/ (config in pyproject.toml), and a check that every paired notebook
+    (.py / .ipynb) is in sync."""
     _install(session, "test")
     session.run("ruff", "check", "src", "tests", "benchmarks", "notebooks", "noxfile.py")
     session.run(
         "ruff", "format", "--check", "src", "tests", "benchmarks", "notebooks", "noxfile.py"
     )
+    session.run("mypy")
     session.run("python", "-m", "meting.report.notebooks", "--check", env=ENV)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from numbers import Real
-from typing import Final
+from typing import Final, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -176,6 +176,26 @@ def check_adjust(adjust: object) -> str:
         "adjust",
         "Use 'holm' (family-wise error) or 'bh' (false discovery rate).",
     )
+
+
+@overload
+def check_min_n(
+    min_n: object,
+    name: str = ...,
+    *,
+    allow_none: Literal[False] = ...,
+    error: ErrorClass = ...,
+) -> int: ...
+
+
+@overload
+def check_min_n(
+    min_n: object,
+    name: str = ...,
+    *,
+    allow_none: bool,
+    error: ErrorClass = ...,
+) -> int | None: ...
 
 
 def check_min_n(

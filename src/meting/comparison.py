@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -51,13 +51,15 @@ _PER_WAVE: Final = ("estimate", "se", "df", "n")
 
 
 class _Wave(Protocol):
-    reference_date: dt.date
+    @property
+    def reference_date(self) -> dt.date: ...
 
 
 class CodeMapper(Protocol):
     """What :func:`compare_waves` needs from :class:`meting.registry.Registry`."""
 
-    waves: Any
+    @property
+    def waves(self) -> Mapping[str, _Wave]: ...
 
     def map_code(self, code: str, on: dt.date) -> str: ...
 
@@ -345,14 +347,15 @@ def bayes_improvement(
     out = pd.DataFrame(index=cells)
     out["prob_improvement"] = prob.reindex(cells)
     out["difference"] = (late.mean(axis=1) - early.mean(axis=1)).reindex(cells)
-    out["sd"] = np.sqrt(late.var(axis=1, ddof=1) + early.var(axis=1, ddof=1)).reindex(cells)
+    sd = cast(pd.Series, np.sqrt(late.var(axis=1, ddof=1) + early.var(axis=1, ddof=1)))
+    out["sd"] = sd.reindex(cells)
     out.loc[out["prob_improvement"].isna(), ["difference", "sd"]] = np.nan
     out["n_draws_earlier"] = early.shape[1]
     out["n_draws_later"] = late.shape[1]
     in_e = cells.isin(early.index)
     in_l = cells.isin(late.index)
     date_text = on.strftime("%d-%m-%Y") if on is not None else "de latere meting"
-    reason = np.select(
+    reason = np.select(  # type: ignore[call-overload]
         [~in_l, ~in_e, cells.isin(merged_cells)],
         [REASON_ONLY_EARLIER, REASON_ONLY_LATER, REASON_MERGED.format(date=date_text)],
         default=None,

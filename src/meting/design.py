@@ -200,10 +200,10 @@ class SurveyDesign:
         """Variance of the weighted totals of influence columns ``u`` (see :mod:`.variance`)."""
         return linearised_variance(
             u,
-            self.structure,
+            self.structure,  # type: ignore[arg-type]
             self.calibration,
             covariance,
-            stage1_factor,  # type: ignore[arg-type]
+            stage1_factor,
         )
 
     def _average_factor(self, dom: np.ndarray, n_dom: int) -> np.ndarray | None:
@@ -375,8 +375,8 @@ class SurveyDesign:
             levels = np.asarray(col.cat.categories)
             codes = col.cat.codes.to_numpy()
         else:
-            codes, levels = pd.factorize(col, sort=True)
-            levels = np.asarray(levels)
+            codes, uniques = pd.factorize(col, sort=True)
+            levels = np.asarray(uniques)
         y = np.zeros((self.n, levels.size))
         ok = codes >= 0
         y[np.flatnonzero(ok), codes[ok]] = 1.0
@@ -433,6 +433,7 @@ class SurveyDesign:
                 cols.ravel(), weights=(wv[:, None] * centred**2).ravel(), minlength=n_dom * n_lev
             ).reshape(n_dom, n_lev)
             svyvar = ss / wsum[:, None] * (cnt / (cnt - 1))[:, None]
+            est: np.ndarray
             if kind == "mean":
                 est = means
                 vals = wv[:, None] * centred / wsum[d][:, None]

@@ -66,6 +66,7 @@ def wave_data_files(registry: Registry, label: str) -> dict[str, Path]:
             "respondents": folder / "respondents.csv",
             "organisations": folder / "organisations.csv",
         }
+    assert wave.respondents is not None  # a file wave names its respondents (checked on load)
     files = {"respondents": wave.respondents}
     if wave.organisations is not None:
         files["organisations"] = wave.organisations
@@ -236,11 +237,11 @@ def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:
     weighted = pd.Series(an.design.w, index=data.index).groupby(key).sum()
     out = pd.DataFrame({"n": n, "steekproef": n / n.sum(), "gewogen": weighted / weighted.sum()})
     pop = None
-    key = next((k for k in an.margins if column in k), None)
-    if key is not None:
-        pos = key.index(column)
-        m = pd.Series(an.margins[key])
-        pop = m.groupby([k[pos] for k in an.margins[key]]).sum()
+    margin = next((k for k in an.margins if column in k), None)
+    if margin is not None:
+        pos = margin.index(column)
+        m = pd.Series(an.margins[margin])
+        pop = m.groupby([k[pos] for k in an.margins[margin]]).sum()
     if pop is not None:
         pop.index = pop.index.astype(str)
         out["populatie"] = (pop / pop.sum()).reindex(out.index)

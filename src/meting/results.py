@@ -19,7 +19,7 @@ merges and concatenation): the design provides it where a contrast needs it
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Final, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,9 @@ EXTRA_COLUMN_DOCS: Final[Mapping[str, str]] = {
     "reason": "why no verdict is given (Dutch), e.g. 'te weinig waarnemingen (n < 30)'",
 }
 
+#: A value for an ``extra`` column of :func:`result_table`: one value for all rows, or one per row.
+ExtraColumn: TypeAlias = float | str | np.ndarray | pd.Series
+
 
 def result_table(
     groups: pd.DataFrame | None,
@@ -91,7 +94,7 @@ def result_table(
     df: float | np.ndarray | pd.Series,
     n: np.ndarray | pd.Series | Sequence[int],
     method: str,
-    extra: Mapping[str, object] | None = None,
+    extra: Mapping[str, ExtraColumn] | None = None,
 ) -> pd.DataFrame:
     """Assemble a result table in the canonical column order.
 
@@ -116,7 +119,7 @@ def result_table(
     out["df"] = np.asarray(df, dtype=float) if not np.isscalar(df) else float(df)  # type: ignore[arg-type]
     counts = np.asarray(n, dtype=float)
     out["n"] = (
-        pd.array(np.where(np.isnan(counts), pd.NA, counts), dtype="Int64")
+        pd.array(np.where(np.isnan(counts), pd.NA, counts), dtype="Int64")  # type: ignore[call-overload]
         if np.isnan(counts).any()
         else counts.astype(np.int64)
     )

@@ -362,7 +362,7 @@ def _check_columns(
     for name, n in counts[counts > 1].items():
         problems.append(
             t.whole(
-                name,
+                str(name),
                 "must appear once in the header",
                 "Remove or rename the copies.",
                 (f"{n} times",),
@@ -617,7 +617,7 @@ def _duplicates(t: _Table, keys: list[str], message: str, fix: str) -> list[Prob
             t.source,
             column,
             tuple(int(x) for x in ls[:MAX_LISTED]),
-            () if C.RESPONDENT_ID in keys else (key,),  # the lines name it; ids stay out
+            () if C.RESPONDENT_ID in keys else (str(key),),  # the lines name it; ids stay out
             message,
             fix,
             len(ls),
@@ -773,7 +773,9 @@ def _coerce(df: pd.DataFrame, specs: Sequence[ColumnSpec], what: str) -> pd.Data
             if spec.kind == "float":
                 out[spec.name] = numbers
             else:
-                dtype = "Int16" if spec.high is not None and spec.high > 127 else "Int8"
+                dtype: Literal["Int16", "Int8"] = (
+                    "Int16" if spec.high is not None and spec.high > 127 else "Int8"
+                )
                 out[spec.name] = numbers.astype(dtype)
         elif spec.kind == "category":
             out[spec.name] = raw.astype(

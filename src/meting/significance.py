@@ -187,7 +187,7 @@ def untested_reason(
         "geen bruikbare standaardfout (0 of ontbrekend)",
         "geen vrijheidsgraden (df ontbreekt of is 0)",
     ]
-    return np.select(conditions, choices, default=None).astype(object)
+    return np.select(conditions, choices, default=None).astype(object)  # type: ignore[call-overload]
 
 
 def directional_verdicts(
@@ -200,7 +200,7 @@ def directional_verdicts(
     significant = p_adjusted <= alpha
     verdict = np.select(
         [np.isnan(p_adjusted), significant & (t > 0), significant & (t < 0)],
-        [None, labels[0], labels[2]],
+        np.array([None, labels[0], labels[2]], dtype=object),
         default=labels[1],
     )
     return verdict.astype(object)
@@ -356,14 +356,14 @@ def bayes_verdicts(
         if "observed" in sae_cells.columns:
             empty |= ~sae_cells["observed"].fillna(False).to_numpy(dtype=bool)
     too_few = ~empty & (n < min_n) if min_n is not None else np.zeros(prob.shape, dtype=bool)
-    reason = np.select(
+    reason = np.select(  # type: ignore[call-overload]
         [empty, too_few, no_prob],
         [REASON_NO_RESPONDENTS, reason_too_few(min_n) if min_n else "", "geen posterior"],
         default=None,
     ).astype(object)
     verdict = np.select(
         [empty | too_few | no_prob, prob >= upper, prob <= lower],
-        [None, above, below],
+        np.array([None, above, below], dtype=object),
         default=unsure,
     ).astype(object)
     out = sae_cells.copy()

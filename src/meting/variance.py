@@ -20,7 +20,7 @@ domain problems use the expanded sum of squares (Gram form) and give the varianc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -152,7 +152,7 @@ def build_structure(
     # clusters must be nested in strata at the top level (svydesign check.strata)
     per_psu = pd.Series(stratas[0]).groupby(psus[0]).nunique()
     if (per_psu > 1).any():
-        bad = int(per_psu.index[np.argmax(per_psu.to_numpy() > 1)])
+        bad = int(per_psu.index[int(np.argmax(per_psu.to_numpy() > 1))])
         raise DesignError(
             "clusters of ids must be nested in strata at the top level; got a cluster "
             f"(code {bad}) that appears in {int(per_psu.max())} strata. Give clusters labels that "
@@ -381,12 +381,12 @@ def _indicator(cells: np.ndarray) -> sp.csr_matrix:
 
 
 def _dense(m: np.ndarray | sp.spmatrix) -> np.ndarray:
-    return m.toarray() if sp.issparse(m) else np.asarray(m)
+    return cast("sp.spmatrix", m).toarray() if sp.issparse(m) else np.asarray(m)
 
 
 def _scale_rows(m: np.ndarray | sp.spmatrix, v: np.ndarray) -> np.ndarray | sp.csr_matrix:
     if sp.issparse(m):
-        return sp.csr_matrix(m.multiply(v[:, None]))
+        return sp.csr_matrix(cast("sp.spmatrix", m).multiply(v[:, None]))
     return m * v[:, None]
 
 

@@ -62,13 +62,13 @@ class _AliasRefused(yaml.YAMLError):
 class _ParamsLoader(yaml.SafeLoader):
     """SafeLoader without anchors/aliases and without duplicate keys."""
 
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _AliasRefused(
                 f"line {event.start_mark.line + 1}: anchors and aliases (& and *) are not allowed"
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -88,16 +88,14 @@ class _ParamsLoader(yaml.SafeLoader):
                 )
         return super().construct_mapping(node, deep=deep)
 
-    def construct_yaml_timestamp(self, node: Node) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: Node) -> Any:
         try:
             return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
         except ValueError:
             return InvalidDate(str(node.value))
 
 
-_ParamsLoader.add_constructor(  # type: ignore[type-var]
-    "tag:yaml.org,2002:timestamp", _ParamsLoader.construct_yaml_timestamp
-)
+_ParamsLoader.add_constructor("tag:yaml.org,2002:timestamp", _ParamsLoader.construct_yaml_timestamp)
 _ParamsLoader.add_constructor(  # type: ignore[type-var]
     "tag:yaml.org,2002:map", _ParamsLoader.construct_yaml_map
 )

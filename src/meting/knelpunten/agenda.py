@@ -124,7 +124,7 @@ def improvement_agenda(
     ).reset_index(drop=True)
     ranked = ~out[SUPPRESSED]
     rank = ranked.groupby([out[c] for c in by_cols]).cumsum() if by_cols else ranked.cumsum()
-    out["rank"] = pd.Series(rank, dtype="Int64").where(ranked, pd.NA)
+    out["rank"] = pd.Series(rank, dtype="Int64").where(ranked, pd.NA)  # type: ignore[call-overload]
     columns = [
         *keys, "score", "se", "lower", "upper", "n", "frequency", "frequency_se",
         *(["population"] if population is not None else []),

@@ -61,7 +61,7 @@ def _ratio_influence(
 def chain_view(
     design: SurveyDesign,
     organisations: pd.DataFrame,
-    by: str | Sequence[str] = LIFE_EVENT,
+    by: str | Sequence[str] | None = LIFE_EVENT,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Per life event: each organisation's weighted score, all organisations, the chain, cooperation.
@@ -113,7 +113,7 @@ def chain_view(
             f"at row {org.index[i]} ({org[RESPONDENT_ID].iloc[i]}, "
             f"{org[ORGANISATION].iloc[i]}). Remove the duplicate ratings."
         )
-    pos = ids.get_indexer(org[RESPONDENT_ID].astype("string"))
+    pos = ids.get_indexer(pd.Index(org[RESPONDENT_ID].astype("string")))
     if (pos < 0).any():
         i = int(np.argmax(pos < 0))
         raise SchemaError(

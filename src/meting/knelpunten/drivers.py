@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import combinations
 from math import factorial
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -292,7 +293,7 @@ def key_drivers(
         se = np.sqrt(np.maximum(np.diag(fit["vcov"]), 0.0))
         df = fit["df"]
         q = t_quantile(level, df)
-        coef = fit["coef"]
+        coef = cast(np.ndarray, fit["coef"])
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = coef / se
         p_value = 2 * stats.t.sf(np.abs(stat), df) if df > 0 else np.full(len(terms), np.nan)

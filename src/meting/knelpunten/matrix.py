@@ -79,8 +79,8 @@ def _split_value(values: np.ndarray, rule: str | float) -> float:
 
 
 def assign_quadrants(
-    importance: np.ndarray | Sequence[float],
-    performance: np.ndarray | Sequence[float],
+    importance: np.ndarray | pd.Series | Sequence[float],
+    performance: np.ndarray | pd.Series | Sequence[float],
     split: Split = "mean",
 ) -> tuple[np.ndarray, float, float]:
     """Quadrant of each aspect (see the module docstring for the rule).

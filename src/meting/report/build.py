@@ -376,11 +376,11 @@ def write_index(registry: Any, out_dir: Path, now: datetime.date | None = None) 
     sections.append("<h2>Rapportages</h2><ul>" + "".join(i for i in items if i) + "</ul>")
     for wave in waves:
         folder = out_dir / wave.label / MUNICIPALITY_DIR
-        entries = [
+        found = [
             _entry(out_dir, folder, code, f"{mun.name} ({code})")
             for code, mun in sorted(registry.municipalities.items(), key=lambda kv: kv[1].name)
         ]
-        entries = [e for e in entries if e]
+        entries = [e for e in found if e]
         if entries:
             sections.append(
                 f"<h2>Gemeenten, {html_text(_wave_title(wave))}</h2><ul>"

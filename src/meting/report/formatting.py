@@ -134,7 +134,7 @@ def fmt_score(x: float | None) -> str:
 
 def fmt_int(x: float | None) -> str:
     """A count with thousands separator: ``fmt_int(12345) == '12.345'``."""
-    if _is_missing(x):
+    if x is None or _is_missing(x):
         return EMPTY
     return fmt_number(round(float(x)), 0)
 
@@ -151,7 +151,7 @@ def fmt_pct(x: float | None, decimals: int = 0, *, ratio: bool = True) -> str:
     ratio
         Multiply by 100 first.
     """
-    if _is_missing(x):
+    if x is None or _is_missing(x):
         return EMPTY
     value = float(x) * 100.0 if ratio else float(x)
     return fmt_number(value, decimals) + "%"
@@ -159,7 +159,7 @@ def fmt_pct(x: float | None, decimals: int = 0, *, ratio: bool = True) -> str:
 
 def fmt_p(p: float | None, *, decimals: int = 3) -> str:
     """A p-value: ``0,034``, or ``< 0,001`` below the smallest printable value."""
-    if _is_missing(p):
+    if p is None or _is_missing(p):
         return EMPTY
     p = float(p)
     if not 0.0 <= p <= 1.0:
@@ -230,7 +230,8 @@ def _formatter_for(column: str, series: pd.Series, spec: Formatter | str | int |
     if callable(spec):
         return spec
     if isinstance(spec, int) and not isinstance(spec, bool):
-        return lambda x, d=spec: fmt_number(x, d)
+        digits = spec
+        return lambda x: fmt_number(x, digits)
     if isinstance(spec, str):
         named: dict[str, Formatter] = {
             "score": fmt_score,
@@ -374,6 +375,10 @@ def dutch_styler(
     """
     assert_no_identifiers(df)
     styler = df.style.format(
-        precision=precision, decimal=",", thousands=".", na_rep=EMPTY, formatter=formats
+        precision=precision,
+        decimal=",",
+        thousands=".",
+        na_rep=EMPTY,
+        formatter=dict(formats) if formats is not None else None,
     )
     return styler.hide(axis="index")

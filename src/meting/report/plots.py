@@ -12,6 +12,7 @@ import base64
 import html
 import io
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
@@ -24,6 +25,9 @@ from matplotlib.ticker import PercentFormatter, ScalarFormatter
 from meting.errors import ReportError
 from meting.report.formatting import fmt_number
 from meting.report.privacy import DEFAULT_MIN_CELL_SIZE, SUPPRESSED, assert_no_identifiers
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "COLORS",
@@ -93,7 +97,7 @@ def verdict_classes(
 
 
 #: matplotlib rc settings of the house style (applied per figure with ``rc_context``).
-HOUSE_STYLE: dict[str, object] = {
+HOUSE_STYLE: dict[RcKeyType, object] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,
@@ -266,7 +270,7 @@ def forest_plot(
     lo = shown[lower].to_numpy(dtype=float)
     hi = shown[upper].to_numpy(dtype=float)
     verdict, legend = verdict_classes(shown, lower, upper, target)
-    colors = np.array([COLORS[v] for v in verdict], dtype=object)
+    colors = [COLORS[v] for v in verdict]
 
     fig, ax = _new_figure(len(shown))
     with mpl.rc_context(HOUSE_STYLE):

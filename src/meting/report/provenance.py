@@ -207,7 +207,7 @@ class Provenance:
         return f"{self.git_commit} ({state})"
 
     def _rows(self) -> list[tuple[str, list[tuple[str, ...]]]]:
-        general = [
+        general: list[tuple[str, ...]] = [
             ("Datum", fmt_datetime(self.created)),
             ("Git-commit", self._commit_text()),
         ]
@@ -222,7 +222,9 @@ class Provenance:
             ("Databestanden", self.data_files),
             ("Parameterbestanden", self.parameter_files),
         ):
-            rows = [(f.path, f"{fmt_int(f.size)} bytes", f.sha256) for f in files]
+            rows: list[tuple[str, ...]] = [
+                (f.path, f"{fmt_int(f.size)} bytes", f.sha256) for f in files
+            ]
             sections.append((title, rows or [("(geen)", "", "")]))
         sections.append(("Pakketversies", [(k, v) for k, v in self.packages]))
         return sections

@@ -6,11 +6,14 @@ the target) and returns a :class:`~meting.report.formatting.DutchTable` ready to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
+    Formatter,
     fmt_ci,
     fmt_diff,
     fmt_int,
@@ -20,6 +23,9 @@ from meting.report.formatting import (
 )
 from meting.report.privacy import SUPPRESSED, suppress_small_cells, suppression_note
 from meting.weighting import WeightingReport
+
+if TYPE_CHECKING:
+    from meting.sae.diagnostics import Diagnostics
 
 __all__ = [
     "agenda_table",
@@ -182,7 +188,7 @@ def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = Non
     return to_html(out, formats, caption=caption)
 
 
-def diagnostics_table(diagnostics: object, *, caption: str | None = None) -> DutchTable:
+def diagnostics_table(diagnostics: Diagnostics, *, caption: str | None = None) -> DutchTable:
     """The convergence summary of a model fit (:class:`meting.sae.Diagnostics`) in Dutch."""
     d = diagnostics
     rows = [
@@ -216,7 +222,7 @@ def agenda_table(agenda: pd.DataFrame, *, min_n: int, caption: str | None = None
             "n": shown["n"],
         }
     )
-    formats = {
+    formats: dict[str, Formatter | str | int] = {
         "rang": "int",
         "rapportcijfer": "score",
         "komt voor bij": "pct1",

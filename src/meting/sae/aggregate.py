@@ -9,11 +9,13 @@ between cells (they share mu and the group effects).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from meting.errors import SchemaError
-from meting.results import result_table
+from meting.results import ExtraColumn, result_table
 
 #: Level of the central credible interval in ``lower``/``upper`` (the 90% one is extra).
 INTERVAL_LEVEL = 0.95
@@ -46,7 +48,7 @@ def summary_table(
     variable: str,
     method: str,
     n: np.ndarray,
-    extra: dict[str, object] | None = None,
+    extra: Mapping[str, ExtraColumn] | None = None,
 ) -> pd.DataFrame:
     """The result table (:mod:`meting.results`) of posterior draws (draws x quantities)."""
     summary = summarise_draws(draws, target)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,7 +71,7 @@ class SaeResult:
 
     def draws(self) -> np.ndarray:
         """Cell draws as an array (chains x draws flattened, cells), in the order of ``cells``."""
-        theta = self.idata.posterior["theta"]
+        theta = self.idata.posterior["theta"]  # type: ignore[attr-defined]
         return theta.stack(sample=("chain", "draw")).transpose("sample", "cell").to_numpy()
 
     def aggregate(
@@ -155,7 +155,7 @@ def _sampling(sampling: SampleSettings) -> SampleSettings:
 def _run(
     kind: str,
     model_builder,
-    key_parts: dict[str, object],
+    key_parts: Mapping[str, object],
     settings: SampleSettings,
     index: CellIndex,
     cache_dir: Path | None,
@@ -175,7 +175,7 @@ def _run(
         path = _cache.cache_path(Path(cache_dir), kind, key)
         cached = _cache.load(path, key)
         if cached is not None:
-            attrs = cached.posterior.attrs
+            attrs = cached.posterior.attrs  # type: ignore[attr-defined]
             diagnostics = diagnose(
                 cached,
                 sampler=str(attrs.get("meting_sampler", settings.sampler)),
@@ -188,8 +188,8 @@ def _run(
     model = model_builder()
     idata, timings, used = sample_model(model, settings)
     if complete is not None:
-        idata.posterior = complete(idata.posterior)
-    idata.posterior.attrs.update(
+        idata.posterior = complete(idata.posterior)  # type: ignore[attr-defined]
+    idata.posterior.attrs.update(  # type: ignore[attr-defined]
         {
             "meting_sampler": used,
             "meting_compile_s": timings.compile_s,
@@ -198,7 +198,7 @@ def _run(
         }
     )
     # the group labels of each cell, so the NetCDF file is self-describing
-    idata.posterior = idata.posterior.assign_coords(
+    idata.posterior = idata.posterior.assign_coords(  # type: ignore[attr-defined]
         {
             f"cell_{g}": ("cell", index.table[g].to_numpy(dtype=object).astype(str))
             for g in index.groups
@@ -250,7 +250,7 @@ def _variable(table: pd.DataFrame, column: str) -> str:
 
 
 def _theta_draws(idata: az.InferenceData) -> np.ndarray:
-    theta = idata.posterior["theta"]
+    theta = idata.posterior["theta"]  # type: ignore[attr-defined]
     return theta.stack(sample=("chain", "draw")).transpose("sample", "cell").to_numpy()
 
 

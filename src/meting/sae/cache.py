@@ -112,7 +112,7 @@ def save(idata: az.InferenceData, path: Path, key: str | None = None, payload: s
     if key is not None and "posterior" in keep:
         keep["posterior"] = keep["posterior"].copy()
         keep["posterior"].attrs.update({KEY_ATTR: key, PARTS_ATTR: payload})
-    slim = az.InferenceData(**keep)
+    slim = az.InferenceData(**keep)  # type: ignore[arg-type]
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
     os.close(handle)
     try:

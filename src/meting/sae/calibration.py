@@ -206,26 +206,26 @@ def run_calibration(
     rows: list[dict[str, object]] = []
     for i in range(n_datasets):
         data = _dataset(source, seed + i, n_municipalities, n_events, respondents, model)
-        settings = {
-            "sampling": SampleSettings(
-                sampler=sampler, chains=chains, draws=draws, tune=tune, random_seed=seed + i
-            )
-        }
+        sampling = SampleSettings(
+            sampler=sampler, chains=chains, draws=draws, tune=tune, random_seed=seed + i
+        )
         stats = sufficient_statistics(data.respondents, "score", GROUPS)
         if model == "area":
             direct = smooth_variances(direct_from_statistics(stats, GROUPS))
             cells = data.truth[GROUPS].merge(direct, on=GROUPS, how="left")
             cells = cells.assign(n=cells["n"].fillna(0).astype(np.int64))
-            result = fit_area_level(cells, "estimate", "se_smoothed", GROUPS, **settings)
+            result = fit_area_level(cells, "estimate", "se_smoothed", GROUPS, sampling=sampling)
         elif model == "unit":
             full = data.truth[GROUPS].merge(stats, on=GROUPS, how="left")
             full = full.assign(n=full["n"].fillna(0).astype(np.int64))
-            result = fit_unit_level(full, GROUPS, **settings)
+            result = fit_unit_level(full, GROUPS, sampling=sampling)
         else:
             strata_stats = sufficient_statistics(
                 data.respondents, "score", [*GROUPS, "age_band", "sex"]
             )
-            result = fit_unit_level(strata_stats, GROUPS, population=data.population, **settings)
+            result = fit_unit_level(
+                strata_stats, GROUPS, population=data.population, sampling=sampling
+            )
         table = result.cells.merge(data.truth[[*GROUPS, "true_mean"]], on=GROUPS, how="left")
         truth = table["true_mean"].to_numpy(dtype=float)
         direct_values = table["direct"].to_numpy(dtype=float)

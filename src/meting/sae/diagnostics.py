@@ -9,6 +9,7 @@ life-event level fighting each other: ESS 9 for mu while every theta has ESS > 1
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -129,7 +130,7 @@ def _z_scale(x: np.ndarray) -> np.ndarray:
     order = np.argsort(flat, axis=1)
     grid = ndtri((np.arange(1.0, s + 1.0) - 0.375) / (s + 0.25))
     index = (order + (np.arange(p) * s)[:, None]).ravel()
-    z = np.empty(p * s)
+    z: np.ndarray = np.empty(p * s)
     z[index] = np.tile(grid, p)
     z = z.reshape(p, s)
     ordered = flat.ravel()[index].reshape(p, s)
@@ -297,7 +298,7 @@ def _all_statistics(
     workers = workers or min(os.cpu_count() or 1, 8)
     names: list[str] = []
     arrays: list[np.ndarray] = []
-    layouts: list[tuple[list[str], dict, tuple[int, ...]]] = []
+    layouts: list[tuple[list[Hashable], dict, tuple[int, ...]]] = []
     for name, array in posterior.data_vars.items():
         extra = [d for d in array.dims if d not in ("chain", "draw")]
         values = array.transpose(*extra, "chain", "draw").to_numpy().astype(float)
@@ -332,14 +333,14 @@ def diagnose(
     from_cache: bool = False,
 ) -> Diagnostics:
     """R-hat, bulk and tail ESS over every posterior variable, and divergences."""
-    posterior = idata.posterior
+    posterior = idata.posterior  # type: ignore[attr-defined]
     rhat, bulk, tail = _all_statistics(posterior)
     max_rhat, worst_rhat = _worst(rhat, largest=True)
     min_bulk, worst_bulk = _worst(bulk, largest=False)
     min_tail, worst_tail = _worst(tail, largest=False)
     n_div = 0
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
-        n_div = int(np.asarray(idata.sample_stats["diverging"].values).sum())
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:  # type: ignore[attr-defined]
+        n_div = int(np.asarray(idata.sample_stats["diverging"].values).sum())  # type: ignore[attr-defined]
     trustworthy = bool(
         max_rhat <= RHAT_MAX and min_bulk >= ESS_MIN and min_tail >= ESS_MIN and n_div == 0
     )

@@ -135,6 +135,7 @@ def build_area_model(
         )
         if spec.marginal_cells:
             mean = pm.Deterministic("eta", eta, dims="cell")
+            assert sd_cell is not None  # marginal_cells implies a cell effect
             sigma = pt.sqrt(se[observed] ** 2 + sd_cell**2)
         else:
             mean = pm.Deterministic("theta", eta, dims="cell")
@@ -191,10 +192,12 @@ def build_unit_model(
         eta_row = _row_predictor(spec, eta_cell, rows) if spec.strata else eta_cell[rows.row_cell]
         sampling_sd = sigma / np.sqrt(n_obs)
         if spec.marginal_cells and not spec.strata:
+            assert sd_cell is not None  # marginal_cells implies a cell effect
             sampling_sd = pt.sqrt(sigma**2 / n_obs + sd_cell**2)
         pm.Normal("mean", mu=eta_row[obs], sigma=sampling_sd, observed=rows.mean[obs], dims="obs")
         pm.Potential("within", -(n_total - len(obs)) * pt.log(sigma) - ss_total / (2 * sigma**2))
         if spec.marginal_cells and spec.strata:
+            assert sd_cell is not None  # marginal_cells implies a cell effect
             _integrate_shared_cell_effect(index, rows, obs, eta_row, sigma, sd_cell)
         if spec.strata:
             name = "eta" if spec.marginal_cells else "theta"

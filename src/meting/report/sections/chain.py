@@ -8,6 +8,7 @@ on fewer than ``min_n`` respondents is blank.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import matplotlib as mpl
 import numpy as np
@@ -157,9 +158,10 @@ def chain_headline(
     q = float(stats.norm.ppf(0.5 + level / 2))
     lo, hi = org["gap_to_chain"] - q * org["gap_se"], org["gap_to_chain"] + q * org["gap_se"]
     text = (
-        f"Landelijk krijgen de organisaties gemiddeld een {fmt_score(org['estimate'])} en de "
-        f"ketens een {fmt_score(chain['estimate'])}: een verschil van "
-        f"{fmt_diff(org['gap_to_chain'])} punt (95%-interval {fmt_diff(lo)} tot {fmt_diff(hi)}). "
+        f"Landelijk krijgen de organisaties gemiddeld een {fmt_score(cast(float, org['estimate']))} "
+        f"en de ketens een {fmt_score(cast(float, chain['estimate']))}: een verschil van "
+        f"{fmt_diff(cast(float, org['gap_to_chain']))} punt (95%-interval "
+        f"{fmt_diff(cast(float, lo))} tot {fmt_diff(cast(float, hi))}). "
         f"In 2008 was dat 7,0 tegen 6,7."
     )
     import html

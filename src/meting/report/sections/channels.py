@@ -199,7 +199,7 @@ def channel_shift_html(table: pd.DataFrame, *, caption: str | None = None) -> Du
     """Print a :func:`channel_shift_table` (shares in %, differences in %-points; scores 1-10)."""
     share = (table["maat"] == "gebruik").to_numpy()
 
-    def fmt(values: pd.Series, pct: bool, diff: bool = False) -> list[str]:
+    def fmt(values: pd.Series, pct: np.ndarray, diff: bool = False) -> list[str]:
         out = []
         for v, p in zip(values, pct, strict=True):
             if pd.isna(v):

@@ -22,6 +22,7 @@ from meting.report import Note
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
+    Formatter,
     fmt_diff,
     fmt_int,
     fmt_pct,
@@ -156,7 +157,7 @@ def drivers_html(table: pd.DataFrame, *, caption: str | None = None) -> DutchTab
             ],
         }
     )
-    formats = {
+    formats: dict[str, Formatter | str | int] = {
         "norm": "text",
         "belang (aandeel R²)": "pct",
         "95%-interval belang": "text",
