@@ -56,7 +56,7 @@ def direction(verdict: object) -> str:
     onderscheiden van 7"), of a model ("waarschijnlijk ≥ 7", "waarschijnlijk < 7", "onzeker") and
     of a change ("verbeterd", "verslechterd", "geen aantoonbare verandering").
     """
-    if verdict is None or (not isinstance(verdict, str) and bool(pd.isna(verdict))):
+    if verdict is None or (isinstance(verdict, float) and verdict != verdict) or verdict is pd.NA:
         return NONE
     text = str(verdict)
     if text.startswith(

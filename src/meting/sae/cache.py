@@ -93,7 +93,9 @@ def load(path: Path, key: str | None = None) -> az.InferenceData | None:
         log.warning("model cache %s is unreadable; fitting again", path.name)
         return None
     if key is not None:
-        recorded = loaded.posterior.attrs.get(KEY_ATTR) if "posterior" in loaded.groups() else None
+        recorded = (
+            loaded["posterior"].attrs.get(KEY_ATTR) if "posterior" in loaded.groups() else None
+        )
         if recorded != key:
             why = "records no key" if recorded is None else "records another fit's key"
             message = f"model cache {path.name} {why} (expected {key[:12]}...); fitting again"
