@@ -26,7 +26,7 @@ from meting.sae import (  # noqa: E402
     smooth_variances,
     sufficient_statistics,
 )
-from meting.sae.api import CELL_EXTRA_COLUMNS  # noqa: E402
+from meting.sae.result import CELL_EXTRA_COLUMNS  # noqa: E402
 from meting.sae.simulate import simulate_survey  # noqa: E402
 
 GROUPS = ["life_event", "municipality"]

@@ -16,9 +16,10 @@ fallback; fits can be cached on disk (:mod:`meting.sae.cache`).
 
 from __future__ import annotations
 
-from meting.sae.api import SaeResult, fit_area_level, fit_unit_level
+from meting.sae.api import fit_area_level, fit_unit_level
 from meting.sae.data import direct_from_statistics, smooth_variances, sufficient_statistics
 from meting.sae.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, diagnose
+from meting.sae.result import SaeResult
 from meting.sae.spec import HalfCauchy, HalfNormal, ModelSpec, Priors, SampleSettings, ScalePrior
 
 __all__ = [
