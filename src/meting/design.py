@@ -13,6 +13,7 @@ domain, as ``svyby`` does), computed for all domains at once with sparse matrice
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -36,6 +37,8 @@ from meting.variance import (
 from meting.variance import degf as _degf
 
 Alternative = Literal["two-sided", "less", "greater"]
+#: Design effect against SRS without replacement (True), with replacement ("replace"), or none.
+DeffKind = bool | Literal["replace"]
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,10 @@ class SurveyDesign:
     data : pandas.DataFrame
         One row per respondent; never modified.
     weights : str, optional
-        Column with sampling weights (> 0; 0 allowed).  Without it, weights follow from
-        population-size fpcs, else all weights are 1.
+        Column with sampling weights (> 0; 0 allowed).  Without it, weights follow from the
+        fpc as ``svydesign`` derives them (1 / product of the stage sampling fractions, whether
+        the fpc holds population sizes or fractions; an fpc that does not cover every stage of
+        ``ids`` is refused), else all weights are 1.
     strata : str or list of str, optional
         Stratum column (first stage; a list gives strata for later stages too).
     ids : str or list of str, optional
@@ -174,6 +179,15 @@ class SurveyDesign:
         implied = getattr(self, "_implied_weights", None)
         if implied is not None:
             return implied
+        fpc_cols, id_cols = _as_list(self.fpc), _as_list(self.ids)
+        if fpc_cols and len(fpc_cols) < max(len(id_cols), 1):
+            # R's svydesign stops here too: the weights of the later stages are unknown
+            raise DesignError(
+                f"fpc must give every stage of ids when no weights are given; got {len(fpc_cols)} "
+                f"fpc column(s) ({', '.join(fpc_cols)}) for {len(id_cols)} stages of ids "
+                f"({', '.join(id_cols)}). Pass weights= (the sampling weights), or one fpc "
+                "column per stage (population sizes or sampling fractions)."
+            )
         return np.ones(n)
 
     # -- basic facts -----------------------------------------------------------------------
@@ -190,6 +204,22 @@ class SurveyDesign:
     def degf(self) -> int:
         """Design degrees of freedom: first-stage units minus strata (``survey::degf``)."""
         return _degf(self.structure, self.w != 0)  # type: ignore[arg-type]
+
+    def domain_degf(self, dom: np.ndarray, n_dom: int) -> np.ndarray:
+        """Degrees of freedom of each domain: ``degf(subset(design, domain))``.
+
+        ``dom`` holds the domain code of every row (-1: in no domain); the result counts, per
+        domain, the first-stage units minus the strata with rows in the domain, as R computes
+        for a subset (and so ``svyttest`` on the subset, with one less).
+        """
+        st = self.structure
+        keep = dom >= 0
+        d = dom[keep].astype(np.int64)
+        out = np.zeros(n_dom)
+        for codes, sign in ((st.psu1, 1.0), (st.stratum1, -1.0)):  # type: ignore[union-attr]
+            pairs = np.unique(d * (int(codes.max()) + 1) + codes[keep]) if d.size else d
+            out += sign * np.bincount(pairs // (int(codes.max()) + 1), minlength=n_dom)
+        return out
 
     def variance(
         self,
@@ -225,6 +255,49 @@ class SurveyDesign:
         with np.errstate(divide="ignore", invalid="ignore"):
             return nstrat / nok
 
+    def _check_average(
+        self, dom: np.ndarray, n_dom: int, keys: pd.DataFrame, factor: np.ndarray | None
+    ) -> None:
+        """Refuse estimates that ``lonely_psu="average"`` leaves undefined (R: NaN).
+
+        Under ``average`` a unit whose strata of the next stage are all lonely has nothing to
+        average over: ``survey``'s ``onestage`` returns ``0 * nstrat / 0``.  ``svyby`` drops the
+        rows outside the domain of an uncalibrated design, so only domains with rows in such a
+        unit are affected; a calibrated design keeps every row, so all are.
+        """
+        if self.lonely_psu != "average":
+            return
+        bad = np.zeros(n_dom, dtype=bool)
+        if factor is not None:
+            bad |= ~np.isfinite(factor)
+        where = ""
+        for s, stage in enumerate(self.structure.stages):  # type: ignore[union-attr]
+            if not stage.undefined.any():
+                continue
+            row_bad = stage.undefined[stage.stratum_of_psu[stage.psu]]
+            hit = row_bad & (dom >= 0) if not self.calibration else row_bad
+            if hit.any():
+                where = where or f" at stage {s + 1} (row {int(np.argmax(hit))})"
+                if self.calibration:
+                    bad[:] = True
+                else:
+                    bad[np.unique(dom[hit])] = True
+        if bad.any():
+            names = (
+                ", ".join(
+                    "/".join(map(str, r)) for r in keys.loc[bad].head(5).itertuples(index=False)
+                )
+                if len(keys.columns)
+                else "the whole sample"
+            )
+            raise DesignError(
+                "lonely_psu='average' must have at least one stratum with two or more sampled "
+                f"units to average over{where}; got none for {int(bad.sum())} domain(s) "
+                f"({names}); R's survey returns NaN standard errors here. Choose "
+                "lonely_psu='adjust' (centre at the overall mean), 'certainty' or 'remove', or "
+                "merge the lonely units with similar ones."
+            )
+
     # -- estimators ------------------------------------------------------------------------
     def mean(
         self,
@@ -232,11 +305,22 @@ class SurveyDesign:
         by: str | Sequence[str] | None = None,
         na_rm: bool = True,
         level: float = 0.95,
+        deff: DeffKind = True,
     ) -> pd.DataFrame:
         """Weighted mean of a numeric column (``svymean`` / ``svyby(..., svymean)``), as a
-        result table (:mod:`meting.results`) with the extra column ``deff``."""
+        result table (:mod:`meting.results`) with the extra column ``deff``.
+
+        ``df`` is ``degf(design)`` for the whole sample and, with ``by=``, the degrees of
+        freedom of each domain as R computes them for ``subset(design, domain)`` (first-stage
+        units minus strata with observed rows in the domain): what ``svyttest`` on the subset
+        and ``confint(svymean(~y, subset(...)), df = degf(subset(...)))`` use.  (R's
+        ``confint(svyby(...), df = degf(design))`` uses the whole design's df instead.)
+        ``deff``: True (against SRS without replacement, R's ``deff = TRUE``; NaN with a warning
+        when the weights sum to less than the sample size), ``"replace"`` (with replacement)
+        or False (column of NaN).
+        """
         y = self._numeric(var)
-        return self._estimate(y[:, None], [var], var, by, "mean", na_rm, level, False)[0]
+        return self._estimate(y[:, None], [var], var, by, "mean", na_rm, level, False, deff=deff)[0]
 
     def total(
         self,
@@ -244,10 +328,14 @@ class SurveyDesign:
         by: str | Sequence[str] | None = None,
         na_rm: bool = True,
         level: float = 0.95,
+        deff: DeffKind = True,
     ) -> pd.DataFrame:
-        """Weighted total of a numeric column (``svytotal``), as a result table."""
+        """Weighted total of a numeric column (``svytotal``), as a result table (``df`` and
+        ``deff`` as in :meth:`mean`)."""
         y = self._numeric(var)
-        return self._estimate(y[:, None], [var], var, by, "total", na_rm, level, False)[0]
+        return self._estimate(y[:, None], [var], var, by, "total", na_rm, level, False, deff=deff)[
+            0
+        ]
 
     def proportion(
         self,
@@ -255,6 +343,7 @@ class SurveyDesign:
         by: str | Sequence[str] | None = None,
         na_rm: bool = True,
         level: float = 0.95,
+        deff: DeffKind = True,
     ) -> pd.DataFrame:
         """Share of each level of a categorical column (``svymean(~factor)``).
 
@@ -262,7 +351,7 @@ class SurveyDesign:
         category).
         """
         y, levels = self._one_hot(var)
-        return self._estimate(y, list(levels), var, by, "mean", na_rm, level, True)[0]
+        return self._estimate(y, list(levels), var, by, "mean", na_rm, level, True, deff=deff)[0]
 
     def covariance(
         self,
@@ -405,8 +494,11 @@ class SurveyDesign:
         level: float,
         category: bool,
         full_cov: bool | None = None,
+        deff: DeffKind = True,
     ) -> tuple[pd.DataFrame, np.ndarray | None]:
         level = check_level(level)
+        if deff not in (True, False, "replace"):
+            raise DesignError(f"deff must be True, False or 'replace'; got {deff!r}.")
         n, n_lev = y.shape
         dom, keys = self._domains(by)
         n_dom = len(keys)
@@ -433,14 +525,31 @@ class SurveyDesign:
                 cols.ravel(), weights=(wv[:, None] * centred**2).ravel(), minlength=n_dom * n_lev
             ).reshape(n_dom, n_lev)
             svyvar = ss / wsum[:, None] * (cnt / (cnt - 1))[:, None]
+            # SRS variance for the design effect: without replacement (svymean's deff = TRUE)
+            # or with replacement (deff = "replace"); undefined when the weights sum to less
+            # than the sample (R: NA with a warning), never negative
+            if deff == "replace":
+                srs = 1.0 / cnt
+            else:
+                srs = np.where(wsum >= cnt, (wsum - cnt) / (wsum * cnt), np.nan)
             if kind == "mean":
                 est = means
                 vals = wv[:, None] * centred / wsum[d][:, None]
-                vsrs = svyvar * ((wsum - cnt) / (wsum * cnt))[:, None]
+                vsrs = svyvar * srs[:, None]
             else:
                 est = tot
                 vals = wv[:, None] * yv
-                vsrs = svyvar * (wsum**2 * (wsum - cnt) / (wsum * cnt))[:, None]
+                vsrs = svyvar * (wsum**2 * srs)[:, None]
+        if deff != "replace" and np.any((wsum < cnt) & (cnt > 0)):
+            warnings.warn(
+                "the weights sum to less than the sample size in "
+                f"{int(np.sum((wsum < cnt) & (cnt > 0)))} domain(s), so the design effect "
+                "against simple random sampling without replacement is undefined (NaN); are the "
+                "weights scaled to the population? (R's survey: 'Sample size greater than "
+                "population size'.) Use deff='replace' for the with-replacement design effect.",
+                UserWarning,
+                stacklevel=3,
+            )
         vals = np.where(valid[:, None], vals, 0.0)
         rows = np.flatnonzero(valid)
         k = n_dom * n_lev
@@ -449,17 +558,24 @@ class SurveyDesign:
         )
         full_cov = bool(full_cov)
         factor = self._average_factor(np.where(valid, dom, -1), n_dom)
+        self._check_average(np.where(valid, dom, -1), n_dom, keys, factor)
         if factor is not None:
             factor = np.repeat(factor, n_lev)
         v = self.variance(u, covariance=full_cov, stage1_factor=factor)
         var_diag = np.diag(v) if full_cov else v
         se = np.sqrt(np.maximum(var_diag, 0.0)).reshape(n_dom, n_lev)
         with np.errstate(divide="ignore", invalid="ignore"):
-            deff = var_diag.reshape(n_dom, n_lev) / vsrs
+            deff_values = var_diag.reshape(n_dom, n_lev) / vsrs
         est = np.where(bad_dom[:, None], np.nan, est)
         se = np.where(bad_dom[:, None], np.nan, se)
-        df = float(self.degf())
-        q = stats.t.ppf(0.5 + level / 2, df) if df > 0 else np.nan
+        if _as_list(by):
+            df_dom = self.domain_degf(np.where(valid & (w != 0), dom, -1), n_dom)
+        else:
+            df_dom = np.full(n_dom, float(self.degf()))
+        with np.errstate(invalid="ignore"):
+            q = np.where(df_dom > 0, stats.t.ppf(0.5 + level / 2, np.maximum(df_dom, 1)), np.nan)
+        df = np.repeat(df_dom, n_lev)
+        q = np.repeat(q, n_lev)
         groups = keys.loc[keys.index.repeat(n_lev)].reset_index(drop=True)
         if not _as_list(by):
             groups = groups.iloc[:, 0:0]
@@ -476,7 +592,7 @@ class SurveyDesign:
             df=df,
             n=np.repeat(nobs.astype(np.int64), n_lev),
             method="taylor",
-            extra={"deff": deff.ravel()},
+            extra={"deff": deff_values.ravel() if deff is not False else np.nan},
         )
         return out, (v if full_cov else None)
 
