@@ -9,6 +9,7 @@ PyMC and Jupyter).
 from __future__ import annotations
 
 from meting.comparison import bayes_improvement, compare_waves
+from meting.contrast import contrast
 from meting.design import SurveyDesign, WeightingRecord
 from meting.errors import (
     ConvergenceError,
@@ -44,6 +45,7 @@ __all__ = [
     "bayes_improvement",
     "bayes_verdicts",
     "compare_waves",
+    "contrast",
     "result_table",
     "test_against_target",
     "ConvergenceError",

@@ -13,6 +13,7 @@ domain, as ``svyby`` does), computed for all domains at once with sparse matrice
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +22,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
+from scipy import optimize, special, stats
 
 from meting.checks import check_design_columns, check_level, check_no_missing
 from meting.errors import DesignError
+from meting.intervals import (
+    CIPROP_METHODS,
+    CipropMethod,
+    asin_interval,
+    beta_interval,
+    logit_interval,
+    wald_interval,
+)
 from meting.results import result_table
 from meting.variance import (
     LONELY_PSU_OPTIONS,
@@ -438,6 +447,282 @@ class SurveyDesign:
         table["alternative"] = "two-sided"
         return table
 
+    # -- proportion intervals, ratios, quantiles ------------------------------------------
+    def _domain_se(self, vals: np.ndarray, dom: np.ndarray, keys: pd.DataFrame) -> np.ndarray:
+        """Standard errors of domain totals of influence values ``vals`` (0 outside ``dom``)."""
+        n_dom = len(keys)
+        rows = np.flatnonzero(dom >= 0)
+        u = sp.csr_matrix((vals[rows], (rows, dom[rows])), shape=(self.n, n_dom))
+        factor = self._average_factor(dom, n_dom)
+        self._check_average(dom, n_dom, keys, factor)
+        v = self.variance(u, stage1_factor=factor)
+        return np.sqrt(np.maximum(v, 0.0))
+
+    def ciprop(
+        self,
+        var: str,
+        method: CipropMethod = "logit",
+        level: float = 0.95,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = True,
+    ) -> pd.DataFrame:
+        """Share of a 0/1 variable with an interval that stays in [0, 1] (``svyciprop``).
+
+        ``method`` as in R: ``"logit"`` (default; Wald on the logit scale of the quasibinomial
+        ``svyglm``), ``"likelihood"`` (its profile likelihood, Rao-Scott scaled), ``"asin"``,
+        ``"beta"`` (Korn-Graubard), ``"mean"`` (Wald, not clipped) or ``"xlogit"``; see
+        :mod:`meting.intervals`.  ``se`` is the standard error of the share; ``df`` as in
+        :meth:`mean` (the domain's degrees of freedom with ``by=``, which ``svyby(...,
+        svyciprop)`` uses).  ``method`` column: ``"ciprop-<method>"``.  For ``"beta"`` a share
+        of exactly 0 or 1 (variance 0; NaN in R) uses the respondents as effective sample size.
+        """
+        if method not in CIPROP_METHODS:
+            raise DesignError(f"method must be one of {', '.join(CIPROP_METHODS)}; got {method!r}.")
+        level = check_level(level)
+        y = self._numeric(var)
+        obs = y[~np.isnan(y)]
+        if not np.isin(obs, (0.0, 1.0)).all():
+            raise DesignError(
+                f"variable {var!r} must hold only 0 and 1 for ciprop; got "
+                f"{obs[~np.isin(obs, (0.0, 1.0))][0]!r}. Recode it to an indicator first."
+            )
+        table = self.mean(var, by=by, na_rm=na_rm, level=level)
+        p = table["estimate"].to_numpy()
+        se = table["se"].to_numpy()
+        df = table["df"].to_numpy()
+        if method == "mean":
+            lower, upper = wald_interval(p, se, df, level)
+        elif method in ("logit", "xlogit"):
+            lower, upper = logit_interval(p, se, df, level)
+        elif method == "asin":
+            lower, upper = asin_interval(p, se, df, level)
+        elif method == "beta":
+            dom, _ = self._domains(by)
+            n_rows = (
+                np.full(len(table), float(self.n))
+                if self.calibration
+                else np.bincount(dom[dom >= 0], minlength=len(table)).astype(float)
+            )
+            lower, upper = beta_interval(p, se, df, level, n_rows, table["n"].to_numpy())
+        else:
+            lower, upper = self._likelihood_interval(y, p, se, df, by, level)
+        out = table.copy()
+        out["lower"] = lower
+        out["upper"] = upper
+        out["method"] = f"ciprop-{method}"
+        return out
+
+    def _likelihood_interval(
+        self,
+        y: np.ndarray,
+        p: np.ndarray,
+        se: np.ndarray,
+        df: np.ndarray,
+        by: str | Sequence[str] | None,
+        level: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Profile-likelihood interval of the intercept-only quasibinomial ``svyglm``.
+
+        As ``confint.svyglm(method = "likelihood")``: the profile of the weighted binomial
+        deviance (weights scaled to mean 1 over the domain's rows), divided by the dispersion
+        ``svyvar`` of the Pearson residuals, is cut at ``qnorm(alpha)`` with
+        ``alpha = pnorm(qt((1 - level)/2, df) * sqrt(lambda)) / 2`` and ``lambda`` the design
+        variance of the coefficient over its model-based variance.  R interpolates a spline
+        through a few profile points; here the root is found exactly (agreement ~1e-4).
+        """
+        dom, _ = self._domains(by)
+        lower = np.full(p.size, np.nan)
+        upper = np.full(p.size, np.nan)
+        for g in range(p.size):
+            rows = (dom == g) & ~np.isnan(y) if not self.calibration else ~np.isnan(y)
+            w_all = (
+                self.w[rows]
+                if not self.calibration
+                else np.where(dom[rows] == g, self.w[rows], 0.0)
+            )
+            yy = y[rows]
+            keep = w_all > 0
+            w, yy = w_all[keep], yy[keep]
+            if not (0 < p[g] < 1) or not df[g] > 0 or w.size < 2:
+                continue
+            wn = w / (w_all.mean())
+            b0 = float(special.logit(p[g]))
+
+            def deviance(b: float, wn: np.ndarray = wn, yy: np.ndarray = yy) -> float:
+                mu = special.expit(b)
+                return float(-2.0 * np.sum(wn * (yy * np.log(mu) + (1 - yy) * np.log1p(-mu))))
+
+            dev0 = deviance(b0)
+            pearson = (yy - p[g]) * np.sqrt(wn) / np.sqrt(p[g] * (1 - p[g]))
+            m = np.sum(w * pearson) / w.sum()
+            dispersion = w.size / (w.size - 1) * np.sum(w * (pearson - m) ** 2) / w.sum()
+            naive = 1.0 / np.sum(wn * p[g] * (1 - p[g]))
+            design_var = (se[g] / (p[g] * (1 - p[g]))) ** 2
+            lam = design_var / naive
+            alpha = stats.norm.cdf(stats.t.ppf((1 - level) / 2, df[g]) * np.sqrt(lam)) / 2
+            cut = stats.norm.ppf(alpha) ** 2
+
+            def z2(
+                b: float, dev0: float = dev0, dispersion: float = dispersion, cut: float = cut
+            ) -> float:
+                return (deviance(b) - dev0) / dispersion - cut
+
+            step = np.sqrt(design_var)
+            ends = []
+            for sgn in (-1.0, 1.0):
+                far = b0 + sgn * step
+                while z2(far) < 0:
+                    far = b0 + 2 * (far - b0)
+                ends.append(optimize.brentq(z2, b0, far, xtol=1e-14, rtol=1e-14))
+            lower[g], upper[g] = special.expit(ends[0]), special.expit(ends[1])
+        return lower, upper
+
+    def ratio(
+        self,
+        numerator: str,
+        denominator: str,
+        by: str | Sequence[str] | None = None,
+        na_rm: bool = True,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Ratio of two weighted totals (``svyratio`` / ``svyby(..., denominator=, svyratio)``).
+
+        Rows where either variable is missing are left out (``na.rm = TRUE``; with
+        ``na_rm=False`` a domain with a missing value gets NaN).  The influence values are
+        ``w (y - R x) / X``; ``df`` as in :meth:`mean`.  ``variable`` is ``"num/den"``, method
+        ``"taylor"``.
+        """
+        level = check_level(level)
+        y = self._numeric(numerator)
+        x = self._numeric(denominator)
+        dom, keys = self._domains(by)
+        n_dom = len(keys)
+        missing = np.isnan(y) | np.isnan(x)
+        valid = (dom >= 0) & ~missing
+        dv = np.where(valid, dom, -1)
+        d = np.where(valid, dom, 0)
+        wv = np.where(valid, self.w, 0.0)
+        yv, xv = np.where(valid, y, 0.0), np.where(valid, x, 0.0)
+        ty = np.bincount(d, weights=wv * yv, minlength=n_dom)
+        tx = np.bincount(d, weights=wv * xv, minlength=n_dom)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = ty / tx
+            vals = np.where(valid, wv * (yv - r[d] * xv) / tx[d], 0.0)
+        se = self._domain_se(vals, dv, keys if _as_list(by) else keys.iloc[:, 0:0])
+        if not na_rm and missing.any():
+            bad = np.bincount(dom[(dom >= 0) & missing], minlength=n_dom) > 0
+            r, se = np.where(bad, np.nan, r), np.where(bad, np.nan, se)
+        df = self._df_for(by, valid, dom, n_dom)
+        q = _t_quantile(level, df)
+        groups = keys if _as_list(by) else keys.iloc[:, 0:0]
+        return result_table(
+            groups,
+            variable=f"{numerator}/{denominator}",
+            estimate=r,
+            se=se,
+            lower=r - q * se,
+            upper=r + q * se,
+            level=level,
+            df=df,
+            n=np.bincount(d, weights=valid.astype(float), minlength=n_dom).astype(np.int64),
+            method="taylor",
+        )
+
+    def _df_for(
+        self, by: str | Sequence[str] | None, valid: np.ndarray, dom: np.ndarray, n_dom: int
+    ) -> np.ndarray:
+        if _as_list(by):
+            return self.domain_degf(np.where(valid & (self.w != 0), dom, -1), n_dom)
+        return np.full(n_dom, float(self.degf()))
+
+    def quantile(
+        self,
+        var: str,
+        probs: float | Sequence[float] = 0.5,
+        by: str | Sequence[str] | None = None,
+        qrule: Literal["math", "hf7"] = "math",
+        level: float = 0.95,
+        na_rm: bool = True,
+    ) -> pd.DataFrame:
+        """Weighted quantiles with Woodruff intervals (``svyquantile``, survey 4.x).
+
+        ``qrule="math"`` (survey's default: the smallest value whose weighted cumulative
+        share reaches ``p``) or ``"hf7"`` (interpolation as ``quantile(type = 7)``).  The
+        interval is Woodruff's (survey 4.1's ``interval.type = "mean"``): the Wald interval
+        ``[p_l, p_u]`` of the share of values ``<= q`` mapped back through the quantile rule
+        (NaN where it leaves [0, 1]); ``se = (upper - lower) / (2 t_df)``.  One row per group
+        and probability, with the extra column ``prob``; ``df`` as in :meth:`mean`.
+        """
+        if qrule not in ("math", "hf7"):
+            raise DesignError(f"qrule must be 'math' or 'hf7'; got {qrule!r}.")
+        level = check_level(level)
+        plist = [float(probs)] if np.isscalar(probs) else [float(v) for v in probs]  # type: ignore[arg-type]
+        if not plist or any(not 0 <= v <= 1 for v in plist):
+            raise DesignError(f"probs must lie in [0, 1]; got {plist!r}.")
+        y = self._numeric(var)
+        dom, keys = self._domains(by)
+        n_dom = len(keys)
+        missing = np.isnan(y)
+        valid = (dom >= 0) & ~missing
+        bad = np.zeros(n_dom, dtype=bool)
+        if not na_rm and missing.any():
+            bad = np.bincount(dom[(dom >= 0) & missing], minlength=n_dom) > 0
+        df = self._df_for(by, valid, dom, n_dom)
+        qcrit = _t_quantile(level, df)
+        rule = _qrule_math if qrule == "math" else _qrule_hf7
+        order = np.flatnonzero(valid)
+        members = [order[dom[order] == g] for g in range(n_dom)]
+        rows_out = []
+        for pr in plist:
+            qhat = np.array([rule(y[m], self.w[m], pr) if m.size else np.nan for m in members])
+            ind = np.where(valid, (y <= np.where(valid, qhat[np.where(valid, dom, 0)], 0)), 0.0)
+            ind = ind.astype(float)
+            d = np.where(valid, dom, 0)
+            wv = np.where(valid, self.w, 0.0)
+            wsum = np.bincount(d, weights=wv, minlength=n_dom)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.bincount(d, weights=wv * ind, minlength=n_dom) / wsum
+                vals = np.where(valid, wv * (ind - share[d]) / wsum[d], 0.0)
+            se_p = self._domain_se(
+                vals, np.where(valid, dom, -1), keys if _as_list(by) else keys.iloc[:, 0:0]
+            )
+            p_lo, p_hi = share - qcrit * se_p, share + qcrit * se_p
+            lower = np.array(
+                [
+                    rule(y[m], self.w[m], lo) if m.size and 0 <= lo else np.nan
+                    for m, lo in zip(members, p_lo, strict=True)
+                ]
+            )
+            upper = np.array(
+                [
+                    rule(y[m], self.w[m], hi) if m.size and hi <= 1 else np.nan
+                    for m, hi in zip(members, p_hi, strict=True)
+                ]
+            )
+            with np.errstate(invalid="ignore"):
+                se = (upper - lower) / (2 * qcrit)
+            qhat, se = np.where(bad, np.nan, qhat), np.where(bad, np.nan, se)
+            groups = keys.copy() if _as_list(by) else keys.iloc[:, 0:0].copy()
+            rows_out.append(
+                result_table(
+                    groups,
+                    variable=var,
+                    estimate=qhat,
+                    se=se,
+                    lower=np.where(bad, np.nan, lower),
+                    upper=np.where(bad, np.nan, upper),
+                    level=level,
+                    df=df,
+                    n=np.bincount(d, weights=valid.astype(float), minlength=n_dom).astype(np.int64),
+                    method=f"quantile-{qrule}",
+                    extra={"prob": pr},
+                )
+            )
+        out = pd.concat(rows_out, ignore_index=True)
+        if _as_list(by):
+            out = out.sort_values(_as_list(by), kind="stable").reset_index(drop=True)
+        return out
+
     # -- internals -------------------------------------------------------------------------
     def _column(self, var: str) -> pd.Series:
         if var not in self.data.columns:
@@ -479,7 +764,7 @@ class SurveyDesign:
         for c in cols:
             self._column(c)
         grouped = self.data.groupby(cols, sort=True, dropna=True, observed=True)
-        codes = grouped.ngroup().to_numpy().astype(np.int64)
+        codes = grouped.ngroup().fillna(-1).to_numpy().astype(np.int64)
         keys = grouped.size().reset_index()[cols]
         return codes, keys
 
@@ -626,3 +911,41 @@ def _add_test(
     out["p_value"] = p
     out["alternative"] = alternative
     return out
+
+
+def _t_quantile(level: float, df: np.ndarray) -> np.ndarray:
+    df = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(df > 0, stats.t.ppf(0.5 + level / 2, np.where(df > 0, df, 1.0)), np.nan)
+
+
+def _qrule_math(x: np.ndarray, w: np.ndarray, p: float) -> float:
+    """survey's ``qrule_math``: the smallest x whose weighted cumulative share reaches p."""
+    keep = w != 0
+    x, w = x[keep], w[keep]
+    if x.size == 0:
+        return np.nan
+    ii = np.argsort(x, kind="stable")
+    x, cumw = x[ii], np.cumsum(w[ii])
+    total = math.fsum(w)
+    pos = int(np.count_nonzero(cumw <= p * total))  # cumw increases: `last(cumw <= p W)`
+    if pos == 0:
+        return float(x[0])
+    if p - cumw[pos - 1] / total == 0:
+        return float(x[pos - 1])
+    return float(x[min(pos, x.size - 1)])
+
+
+def _qrule_hf7(x: np.ndarray, w: np.ndarray, p: float) -> float:
+    """survey's ``qrule_hf7``: linear interpolation of the weighted empirical quantile."""
+    keep = w != 0
+    x, w = x[keep], w[keep]
+    n = x.size
+    if n == 0:
+        return np.nan
+    if n == 1:
+        return float(x[0])
+    ii = np.argsort(x, kind="stable")
+    x, cumw = x[ii], np.cumsum(w[ii])
+    pk = np.r_[0.0, cumw[:-1]] / cumw[n - 2]
+    return float(np.interp(p, pk, x))

@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 
-
 def cache_dir(registry: Any) -> Path:
     """Where model fits are cached: ``<project>/data/cache``."""
     return Path(registry.project_root) / "data" / "cache"
