@@ -525,9 +525,9 @@ class SurveyDesign:
 
         As ``confint.svyglm(method = "likelihood")``: the profile of the weighted binomial
         deviance (weights scaled to mean 1 over the domain's rows), divided by the dispersion
-        ``svyvar`` of the Pearson residuals, is cut at ``qnorm(alpha)`` with
-        ``alpha = pnorm(qt((1 - level)/2, df) * sqrt(lambda)) / 2`` and ``lambda`` the design
-        variance of the coefficient over its model-based variance.  R interpolates a spline
+        ``svyvar`` of the Pearson residuals, is cut at ``|tau| = qt((1 - level)/2, df) *
+        sqrt(lambda)`` (R: ``qnorm(2 alpha)`` with ``alpha = pnorm(qt(...) sqrt(lambda)) / 2``),
+        ``lambda`` the design variance of the coefficient over its model-based variance.  R interpolates a spline
         through a few profile points; here the root is found exactly (agreement ~1e-4).
         """
         dom, _ = self._domains(by)
@@ -559,8 +559,9 @@ class SurveyDesign:
             naive = 1.0 / np.sum(wn * p[g] * (1 - p[g]))
             design_var = (se[g] / (p[g] * (1 - p[g]))) ** 2
             lam = design_var / naive
-            alpha = stats.norm.cdf(stats.t.ppf((1 - level) / 2, df[g]) * np.sqrt(lam)) / 2
-            cut = stats.norm.ppf(alpha) ** 2
+            # R: alpha = pnorm(qt((1 - level)/2, df) sqrt(lambda)) / 2, profile cut at
+            # qnorm(2 alpha), i.e. |tau| = qt((1 - level)/2, df) sqrt(lambda)
+            cut = float(stats.t.ppf((1 - level) / 2, df[g]) ** 2 * lam)
 
             def z2(
                 b: float, dev0: float = dev0, dispersion: float = dispersion, cut: float = cut
@@ -928,9 +929,8 @@ def _qrule_math(x: np.ndarray, w: np.ndarray, p: float) -> float:
     ii = np.argsort(x, kind="stable")
     x, cumw = x[ii], np.cumsum(w[ii])
     total = math.fsum(w)
-    pos = int(np.count_nonzero(cumw <= p * total))  # cumw increases: `last(cumw <= p W)`
-    if pos == 0:
-        return float(x[0])
+    # survey:::last(cumw <= p W): the last such position (1-based), or 1 when there is none
+    pos = max(int(np.count_nonzero(cumw <= p * total)), 1)
     if p - cumw[pos - 1] / total == 0:
         return float(x[pos - 1])
     return float(x[min(pos, x.size - 1)])
