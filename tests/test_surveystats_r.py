@@ -265,3 +265,13 @@ def test_deff_replace_matches_r(name: str) -> None:
     close(d.mean("api00", deff="replace").deff, ref["mean_deff"])
     close(d.total("enroll", deff="replace").deff, ref["total_deff"])
     close(d.mean("api00", by="stype", deff="replace").deff, ref["by_deff"])
+
+
+def test_quantile_after_poststratification_matches_r() -> None:
+    ref = R["quantile"]["poststrat_clus1_math"]
+    d, _ = poststratify(clus1(), "stype", {"E": 4421, "H": 755, "M": 1018})
+    q = d.quantile("api00", ref["probs"])
+    close(q.estimate, ref["estimate"])
+    close(q["lower"], ref["lower"])
+    close(q["upper"], ref["upper"])
+    close(q.se, ref["se"])

@@ -671,6 +671,7 @@ class SurveyDesign:
         df = self._df_for(by, valid, dom, n_dom)
         qcrit = _t_quantile(level, df)
         rule = _qrule_math if qrule == "math" else _qrule_hf7
+        w_ci = self.w  # R's weights(design, "sampling"): 1 / prob, which calibration updates
         order = np.flatnonzero(valid)
         members = [order[dom[order] == g] for g in range(n_dom)]
         rows_out = []
@@ -690,13 +691,13 @@ class SurveyDesign:
             p_lo, p_hi = share - qcrit * se_p, share + qcrit * se_p
             lower = np.array(
                 [
-                    rule(y[m], self.w[m], lo) if m.size and 0 <= lo else np.nan
+                    rule(y[m], w_ci[m], lo) if m.size and 0 <= lo else np.nan
                     for m, lo in zip(members, p_lo, strict=True)
                 ]
             )
             upper = np.array(
                 [
-                    rule(y[m], self.w[m], hi) if m.size and hi <= 1 else np.nan
+                    rule(y[m], w_ci[m], hi) if m.size and hi <= 1 else np.nan
                     for m, hi in zip(members, p_hi, strict=True)
                 ]
             )

@@ -166,6 +166,10 @@ for (nm in c("clus1", "strat")) {
     qu[[paste(nm, rule, sep = "_")]] <- entry
   }
 }
+ps_types <- postStratify(dclus1, ~stype, data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018)))
+q <- svyquantile(~api00, ps_types, c(0.25, 0.5), ci = TRUE)[[1]]
+qu$poststrat_clus1_math <- list(probs = c(0.25, 0.5), estimate = num(q[, 1]), lower = num(q[, 2]),
+                                upper = num(q[, 3]), se = num(q[, 4]))
 res$quantile <- c(list(call = "svyquantile(~api00, d, c(0.1, 0.25, 0.5, 0.9), qrule = r, ci = TRUE); per domain on subset(d, stype == s)",
                        interval_type = "mean (Woodruff; survey 4.1.1 default)"), qu)
 
