@@ -533,19 +533,18 @@ class SurveyDesign:
         dom, _ = self._domains(by)
         lower = np.full(p.size, np.nan)
         upper = np.full(p.size, np.nan)
-        for g in range(p.size):
-            rows = (dom == g) & ~np.isnan(y) if not self.calibration else ~np.isnan(y)
-            w_all = (
-                self.w[rows]
-                if not self.calibration
-                else np.where(dom[rows] == g, self.w[rows], 0.0)
-            )
-            yy = y[rows]
+        slices = _domain_slices(dom, p.size)
+        # svyglm scales the weights to mean 1 over the rows of the (subset) design: the domain's
+        # rows for an uncalibrated design, every row (zero outside the domain) for a calibrated
+        for g, rows in enumerate(slices):
+            norm = self.w[rows].sum() / (self.n if self.calibration else max(rows.size, 1))
+            rows = rows[~np.isnan(y[rows])]
+            w_all, yy = self.w[rows], y[rows]
             keep = w_all > 0
             w, yy = w_all[keep], yy[keep]
             if not (0 < p[g] < 1) or not df[g] > 0 or w.size < 2:
                 continue
-            wn = w / (w_all.mean())
+            wn = w / norm
             b0 = float(special.logit(p[g]))
 
             def deviance(b: float, wn: np.ndarray = wn, yy: np.ndarray = yy) -> float:
@@ -672,8 +671,7 @@ class SurveyDesign:
         qcrit = _t_quantile(level, df)
         rule = _qrule_math if qrule == "math" else _qrule_hf7
         w_ci = self.w  # R's weights(design, "sampling"): 1 / prob, which calibration updates
-        order = np.flatnonzero(valid)
-        members = [order[dom[order] == g] for g in range(n_dom)]
+        members = _domain_slices(np.where(valid, dom, -1), n_dom)
         rows_out = []
         for pr in plist:
             qhat = np.array([rule(y[m], self.w[m], pr) if m.size else np.nan for m in members])
@@ -913,6 +911,13 @@ def _add_test(
     out["p_value"] = p
     out["alternative"] = alternative
     return out
+
+
+def _domain_slices(dom: np.ndarray, n_dom: int) -> list[np.ndarray]:
+    """Row numbers of each domain (in row order), from one stable sort (``dom`` -1: none)."""
+    order = np.argsort(dom, kind="stable")
+    bounds = np.searchsorted(dom[order], np.arange(n_dom + 1))
+    return [order[bounds[g] : bounds[g + 1]] for g in range(n_dom)]
 
 
 def _t_quantile(level: float, df: np.ndarray) -> np.ndarray:
