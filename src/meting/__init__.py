@@ -21,6 +21,7 @@ from meting.errors import (
 )
 from meting.loaders import WaveData, load_wave
 from meting.registry import Registry, load_registry
+from meting.replicate import ReplicateDesign
 from meting.results import RESULT_COLUMN_DOCS, RESULT_COLUMNS, result_table
 from meting.significance import bayes_verdicts, test_against_target
 from meting.synthetic import SyntheticWave, generate_wave
@@ -53,6 +54,7 @@ __all__ = [
     "MetingError",
     "ParameterError",
     "Registry",
+    "ReplicateDesign",
     "ReportError",
     "SchemaError",
     "SurveyDesign",

@@ -34,6 +34,7 @@ from meting.intervals import (
     logit_interval,
     wald_interval,
 )
+from meting.replicate import ReplicateDesign, bootstrap_weights, jackknife_weights
 from meting.results import result_table
 from meting.variance import (
     LONELY_PSU_OPTIONS,
@@ -722,6 +723,71 @@ class SurveyDesign:
         if _as_list(by):
             out = out.sort_values(_as_list(by), kind="stable").reset_index(drop=True)
         return out
+
+    # -- replicate weights ------------------------------------------------------------------
+    def as_replicate(
+        self,
+        type: Literal["JK1", "JKn", "bootstrap"] = "JKn",
+        replicates: int = 50,
+        random_seed: int | None = None,
+        mse: bool = False,
+    ) -> ReplicateDesign:
+        """Replicate-weight version of this design (``as.svrepdesign``).
+
+        ``"JK1"`` (unstratified: delete one PSU, the others times ``n / (n - 1)``; ``scale``
+        ``(n - 1) / n``), ``"JKn"`` (per stratum; ``rscales = (n_h - 1) / n_h``) or
+        ``"bootstrap"`` (rescaled bootstrap with ``replicates`` draws from numpy's generator
+        seeded by ``random_seed``; R's draws differ).  A first-stage fpc multiplies ``scale``
+        (JK1) or ``rscales`` (JKn) by ``1 - n_h / N_h`` as in R.  The degrees of freedom stay
+        this design's ``degf``.  A calibrated design is refused (R re-calibrates every
+        replicate; meting does not yet).
+        """
+        if self.calibration:
+            raise DesignError(
+                "as_replicate needs a design before weighting; got a calibrated design "
+                f"({', '.join(h.method for h in self.history) or 'weighted'}). Make the "
+                "replicates from the unweighted design and weight each replicate, or use the "
+                "linearisation of the calibrated design."
+            )
+        st = self.structure
+        psu, strata = st.psu1, st.stratum1  # type: ignore[union-attr]
+        fpc_factor = None
+        fpc_cols = _as_list(self.fpc)
+        if fpc_cols:
+            f = pd.to_numeric(self.data[fpc_cols[0]]).to_numpy(dtype=float)
+            all_fpc = np.concatenate(
+                [pd.to_numeric(self.data[c]).to_numpy(dtype=float) for c in fpc_cols]
+            )
+            n_h = st.stages[0].n_psu  # type: ignore[union-attr]
+            first = np.full(n_h.size, -1, dtype=np.int64)
+            first[strata[::-1]] = np.arange(strata.size)[::-1]
+            fh = f[first]
+            fpc_factor = 1.0 - n_h / fh if np.any(all_fpc > 1) else 1.0 - fh
+        if type in ("JK1", "JKn"):
+            if type == "JK1" and int(strata.max()) > 0:
+                raise DesignError(
+                    "type 'JK1' is for unstratified designs; got "
+                    f"{int(strata.max()) + 1} strata. Use type='JKn'."
+                )
+            reps, scale, rscales = jackknife_weights(
+                self.w, psu, strata, fpc_factor, stratified=type == "JKn"
+            )
+        elif type == "bootstrap":
+            reps, scale = bootstrap_weights(self.w, psu, strata, int(replicates), random_seed)
+            rscales = np.ones(reps.shape[1])
+        else:
+            raise DesignError(f"type must be 'JK1', 'JKn' or 'bootstrap'; got {type!r}.")
+        return ReplicateDesign(
+            self.data,
+            weights=self.weights,
+            type=type,
+            scale=scale,
+            rscales=rscales,
+            mse=mse,
+            degf=self.degf(),
+            weight_values=self.w.copy(),
+            repweight_values=reps,
+        )
 
     # -- internals -------------------------------------------------------------------------
     def _column(self, var: str) -> pd.Series:

@@ -192,3 +192,55 @@ out <- list(meta = list(R_version = R.version.string,
 writeLines(toJSON(out, auto_unbox = TRUE, digits = I(17), pretty = TRUE, na = "null"),
            file.path(out_dir, "surveystats_reference.json"))
 cat("wrote surveystats_reference.json\n")
+
+# --- replicate-weight designs -------------------------------------------------------------------
+# (appended: writes surveystats_replicate.json and the replicate weights used)
+rep_out <- list()
+dclus1n <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1)
+dstratn <- svydesign(id = ~1, strata = ~stype, weights = ~pw, data = apistrat)
+jk1 <- as.svrepdesign(dclus1n, type = "JK1")
+jkn <- as.svrepdesign(dstratn, type = "JKn")
+set.seed(20240601)
+boot <- as.svrepdesign(dclus1n, type = "bootstrap", replicates = 50)
+rw <- function(d, prefix) {
+  w <- as.matrix(weights(d, "analysis"))
+  colnames(w) <- sprintf("%s%02d", prefix, seq_len(ncol(w)))
+  w
+}
+write.csv(cbind(row_id = seq_len(nrow(apiclus1)), rw(jk1, "jk"), rw(boot, "bs")),
+          file.path(out_dir, "apiclus1_repweights.csv"), row.names = FALSE)
+rep_stats <- function(d) {
+  m <- svymean(~api00, d)
+  t <- svytotal(~enroll, d, na.rm = TRUE)
+  p <- svymean(~stype, d)
+  b <- svyby(~api00, ~sch.wide, d, svymean)
+  list(mean = num(coef(m)), mean_se = num(SE(m)), total = num(coef(t)), total_se = num(SE(t)),
+       prop = num(coef(p)), prop_se = num(SE(p)), by_groups = as.character(b$sch.wide),
+       by_mean = num(coef(b)), by_se = num(SE(b)), degf = degf(d), scale = d$scale,
+       rscales = num(d$rscales))
+}
+rep_out$as_jk1_clus1 <- c(list(call = "as.svrepdesign(svydesign(id = ~dnum, weights = ~pw, data = apiclus1), type = 'JK1')"), rep_stats(jk1))
+rep_out$as_jkn_strat <- c(list(call = "as.svrepdesign(svydesign(id = ~1, strata = ~stype, weights = ~pw, data = apistrat), type = 'JKn')"), rep_stats(jkn))
+rep_out$boot_clus1 <- c(list(call = "as.svrepdesign(dclus1 (no fpc), type = 'bootstrap', replicates = 50) after set.seed(20240601); weights in apiclus1_repweights.csv bs01..bs50"), rep_stats(boot))
+rep_out$as_jk1_clus1_fpc <- c(list(call = "as.svrepdesign(dclus1, type = 'JK1') (with fpc)"),
+                              rep_stats(as.svrepdesign(dclus1, type = "JK1")))
+rep_out$as_jkn_strat_fpc <- c(list(call = "as.svrepdesign(dstrat, type = 'JKn') (with fpc)"),
+                              rep_stats(as.svrepdesign(dstrat, type = "JKn")))
+bw <- rw(boot, "bs")
+for (tp in c("BRR", "Fay", "other")) {
+  args <- list(data = apiclus1, repweights = bw, weights = ~pw, type = tp, combined.weights = TRUE)
+  if (tp == "Fay") args$rho <- 0.3
+  if (tp == "other") { args$scale <- 0.02; args$rscales <- rep(1, 50) }
+  d <- do.call(svrepdesign, args)
+  rep_out[[paste0("svrep_", tp)]] <- c(list(call = sprintf("svrepdesign(data = apiclus1, repweights = <bs01..bs50>, weights = ~pw, type = '%s'%s)", tp,
+    switch(tp, Fay = ", rho = 0.3", other = ", scale = 0.02, rscales = 1", ""))), rep_stats(d))
+}
+dm <- svrepdesign(data = apiclus1, repweights = bw, weights = ~pw, type = "bootstrap",
+                  combined.weights = TRUE, mse = TRUE)
+rep_out$svrep_bootstrap_mse <- c(list(call = "svrepdesign(..., type = 'bootstrap', mse = TRUE)"), rep_stats(dm))
+writeLines(toJSON(list(meta = list(R_version = R.version.string,
+                                   survey_version = as.character(packageVersion("survey"))),
+                       cases = rep_out), auto_unbox = TRUE, digits = I(17), pretty = TRUE,
+                  na = "null"),
+           file.path(out_dir, "surveystats_replicate.json"))
+cat("wrote surveystats_replicate.json\n")
