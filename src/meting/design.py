@@ -562,19 +562,43 @@ class SurveyDesign:
             # R: alpha = pnorm(qt((1 - level)/2, df) sqrt(lambda)) / 2, profile cut at
             # qnorm(2 alpha), i.e. |tau| = qt((1 - level)/2, df) sqrt(lambda)
             cut = float(stats.t.ppf((1 - level) / 2, df[g]) ** 2 * lam)
+            alpha_half = float(stats.norm.cdf(-np.sqrt(cut)) / 2)
 
             def z2(
                 b: float, dev0: float = dev0, dispersion: float = dispersion, cut: float = cut
             ) -> float:
                 return (deviance(b) - dev0) / dispersion - cut
 
-            step = np.sqrt(design_var)
-            ends = []
+            # R's MASSprofile_glm: at most 9 steps of zmax / 5 standard errors each way, until
+            # |tau| passes zmax = sqrt(qf(alpha, 1, n - 1, lower = FALSE)); then
+            # confint_profile interpolates an fmm spline through the profile (3 x the points)
+            n_glm = rows.size if not self.calibration else int(np.count_nonzero(~np.isnan(y)))
+            zmax = float(np.sqrt(stats.f.isf(alpha_half, 1, n_glm - 1)))
+            del_ = zmax / 5 * np.sqrt(design_var)
+            pars, taus = [b0], [0.0]
             for sgn in (-1.0, 1.0):
-                far = b0 + sgn * step
-                while z2(far) < 0:
-                    far = b0 + 2 * (far - b0)
-                ends.append(optimize.brentq(z2, b0, far, xtol=1e-14, rtol=1e-14))
+                step, tau = 0, 0.0
+                while (step := step + 1) < 10 and abs(tau) < zmax:
+                    bi = b0 + sgn * step * del_
+                    zz = max((deviance(bi) - dev0) / dispersion, 0.0)
+                    tau = sgn * float(np.sqrt(zz))
+                    pars.append(bi)
+                    taus.append(tau)
+            srt = np.argsort(taus, kind="stable")
+            px, tz = np.asarray(pars)[srt], np.asarray(taus)[srt]
+            grid = np.linspace(px.min(), px.max(), 3 * px.size)
+            on_grid = _fmm_spline(px, tz, grid)
+            o = np.argsort(on_grid, kind="stable")
+            half = float(np.sqrt(cut))
+            ends = np.interp([-half, half], on_grid[o], grid[o], left=np.nan, right=np.nan)
+            if np.isnan(ends).any():  # the profile did not reach the cut: solve exactly
+                step_b = np.sqrt(design_var)
+                ends = []
+                for sgn in (-1.0, 1.0):
+                    far = b0 + sgn * step_b
+                    while z2(far) < 0:
+                        far = b0 + 2 * (far - b0)
+                    ends.append(optimize.brentq(z2, b0, far, xtol=1e-14, rtol=1e-14))
             lower[g], upper[g] = special.expit(ends[0]), special.expit(ends[1])
         return lower, upper
 
@@ -977,6 +1001,56 @@ def _add_test(
     out["p_value"] = p
     out["alternative"] = alternative
     return out
+
+
+def _fmm_spline(x: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """R's ``spline(method = "fmm")`` (Forsythe, Malcolm and Moler) through (x, y) at ``u``.
+
+    ``x`` increasing; end conditions match the third derivatives of the cubics through the
+    four end points (``fmm_spline`` and ``spline_eval`` of R's ``splines.c``).
+    """
+    n = x.size
+    b, c, d = np.zeros(n), np.zeros(n), np.zeros(n)
+    if n < 2:
+        return np.full(u.size, np.nan)
+    if n < 3:
+        t = (y[1] - y[0]) / (x[1] - x[0])
+        b[:] = t
+    else:
+        nm1 = n - 1
+        d[0] = x[1] - x[0]
+        c[1] = (y[1] - y[0]) / d[0]
+        for i in range(1, nm1):
+            d[i] = x[i + 1] - x[i]
+            b[i] = 2.0 * (d[i - 1] + d[i])
+            c[i + 1] = (y[i + 1] - y[i]) / d[i]
+            c[i] = c[i + 1] - c[i]
+        b[0] = -d[0]
+        b[nm1] = -d[n - 2]
+        c[0] = c[nm1] = 0.0
+        if n > 3:
+            c[0] = c[2] / (x[3] - x[1]) - c[1] / (x[2] - x[0])
+            c[nm1] = c[n - 2] / (x[nm1] - x[n - 3]) - c[n - 3] / (x[n - 2] - x[n - 4])
+            c[0] = c[0] * d[0] * d[0] / (x[3] - x[0])
+            c[nm1] = -c[nm1] * d[n - 2] * d[n - 2] / (x[nm1] - x[n - 4])
+        for i in range(1, n):
+            t = d[i - 1] / b[i - 1]
+            b[i] = b[i] - t * d[i - 1]
+            c[i] = c[i] - t * c[i - 1]
+        c[nm1] = c[nm1] / b[nm1]
+        for i in range(n - 2, -1, -1):
+            c[i] = (c[i] - d[i] * c[i + 1]) / b[i]
+        b[nm1] = (y[nm1] - y[n - 2]) / d[n - 2] + d[n - 2] * (c[n - 2] + 2.0 * c[nm1])
+        for i in range(nm1):
+            b[i] = (y[i + 1] - y[i]) / d[i] - d[i] * (c[i + 1] + 2.0 * c[i])
+            d[i] = (c[i + 1] - c[i]) / d[i]
+            c[i] = 3.0 * c[i]
+        c[nm1] = 3.0 * c[nm1]
+        d[nm1] = d[n - 2]
+    i = np.clip(np.searchsorted(x, u, side="right") - 1, 0, n - 1)
+    i = np.where((i == n - 1) & (n > 1) & (u <= x[-1]), n - 2, i) if n > 1 else i
+    dx = u - x[i]
+    return y[i] + dx * (b[i] + dx * (c[i] + dx * d[i]))
 
 
 def _domain_slices(dom: np.ndarray, n_dom: int) -> list[np.ndarray]:
