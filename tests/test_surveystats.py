@@ -100,3 +100,18 @@ def test_domain_df_counts_psus_of_the_domain() -> None:
     t = d.mean("y", by="group").set_index("group")
     assert t.loc["a", "df"] == frame.loc[frame.group == "a", "psu"].nunique() - 1
     assert d.mean("y")["df"][0] == frame["psu"].nunique() - 1
+
+
+def test_wave_comparison_uses_domain_df() -> None:
+    from meting.comparison import compare_waves, welch_satterthwaite_df
+
+    a = SurveyDesign(_frame(seed=1), weights="w", ids="psu").mean("y", by="group")
+    b = SurveyDesign(_frame(seed=2), weights="w", ids="psu").mean("y", by="group")
+    out = compare_waves(a, b, keys=["group"], min_n=1).set_index("group")
+    for g in ("a", "b"):
+        ea, eb = a.set_index("group").loc[g], b.set_index("group").loc[g]
+        expected = welch_satterthwaite_df(
+            np.array([ea.se]), np.array([ea.df]), np.array([eb.se]), np.array([eb.df])
+        )[0]
+        assert ea.df == 9  # 10 clusters in the domain, not the design's 19
+        assert out.loc[g, "df"] == pytest.approx(expected)
