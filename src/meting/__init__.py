@@ -9,6 +9,7 @@ PyMC and Jupyter).
 from __future__ import annotations
 
 from meting.comparison import bayes_improvement, compare_waves
+from meting.contrast import contrast
 from meting.design import SurveyDesign, WeightingRecord
 from meting.errors import (
     ConvergenceError,
@@ -20,6 +21,7 @@ from meting.errors import (
 )
 from meting.loaders import WaveData, load_wave
 from meting.registry import Registry, load_registry
+from meting.replicate import ReplicateDesign
 from meting.results import RESULT_COLUMN_DOCS, RESULT_COLUMNS, result_table
 from meting.significance import bayes_verdicts, test_against_target
 from meting.synthetic import SyntheticWave, generate_wave
@@ -44,6 +46,7 @@ __all__ = [
     "bayes_improvement",
     "bayes_verdicts",
     "compare_waves",
+    "contrast",
     "result_table",
     "test_against_target",
     "ConvergenceError",
@@ -51,6 +54,7 @@ __all__ = [
     "MetingError",
     "ParameterError",
     "Registry",
+    "ReplicateDesign",
     "ReportError",
     "SchemaError",
     "SurveyDesign",

@@ -158,7 +158,8 @@ def compare_waves(
         A result table (:mod:`meting.results`), one row per cell in either wave: the key
         columns, ``variable``, ``estimate`` (the difference later - earlier), ``se =
         sqrt(se_earlier**2 + se_later**2)`` (independent samples), ``lower, upper`` (t interval
-        at ``level``), ``level``, ``df`` by Welch-Satterthwaite on the two design dfs
+        at ``level``), ``level``, ``df`` by Welch-Satterthwaite on the two tables' dfs (the
+        domains' degrees of freedom for domain tables)
         (:func:`welch_satterthwaite_df`), ``n`` (= ``n_later``), ``method`` ``'difference'``;
         then ``estimate_earlier, se_earlier, df_earlier, n_earlier`` and the same for ``later``,
         ``null_value`` (0) and :data:`meting.significance.TEST_COLUMNS` with verdicts "verbeterd",

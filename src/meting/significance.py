@@ -19,7 +19,8 @@ intercept-only ``svyglm`` and so uses ``degf(design) - 1``; a result table carri
 ``degf(design)`` (as ``svymean``'s confidence interval does, and as the classical one-sample t-test
 does for a simple random sample: ``n - 1``). The table's df is used as given unless
 ``svyttest_df=True``, which subtracts one and reproduces R's ``svyttest`` p-value for the whole
-sample.
+sample and, for a domain table (``mean(var, by=...)``, whose df is the domain's
+``degf(subset(design, domain))``), R's ``svyttest`` on ``subset(design, domain)``.
 """
 
 from __future__ import annotations

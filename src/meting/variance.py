@@ -61,6 +61,10 @@ class Stage:
         False for lonely strata left out under ``lonely_psu="average"``.
     average_factor : float
         The ``average`` rescaling (strata / usable strata) folded into ``kappa`` (stage 1).
+    undefined : numpy.ndarray
+        True for strata in a unit of the stage above where ``lonely_psu="average"`` has no
+        usable stratum to average over (every stratum lonely): R's survey gives NaN there, so
+        an estimate with rows in such a stratum is refused (see :meth:`SurveyDesign.mean`).
     """
 
     psu: np.ndarray
@@ -70,6 +74,7 @@ class Stage:
     n_psu: np.ndarray
     usable: np.ndarray
     average_factor: float = 1.0
+    undefined: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def psu_matrix(self) -> sp.csr_matrix:
@@ -196,7 +201,9 @@ def build_structure(
                     f"{int((varies > 1).sum())} strata where it varies. Check the fpc column."
                 )
             popsize.append(ps)
-        if is_popsize and len(popsize) == n_stages:
+        if len(popsize) == n_stages:
+            # svydesign without weights: 1 / product of the stage sampling fractions, whether the
+            # fpc was given as population sizes or as fractions (popsize = sampsize / fraction)
             implied_weights = np.prod([popsize[i] / sampsize[i] for i in range(n_stages)], axis=0)
 
     var_stages = 1 if popsize is None else min(n_stages, len(popsize))
@@ -258,7 +265,11 @@ def build_structure(
         nok = np.bincount(parent_of_h, weights=ok.astype(float), minlength=n_parent)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = nstrat / nok
-        kappa = kappa * factor[parent_of_h] * parent_frac[first_row_h]
+        undefined = (nok == 0)[parent_of_h] if n_h_count else np.zeros(0, dtype=bool)
+        # no usable stratum to average over: R's onestage gives 0 * nstrat / 0 = NaN; keep the
+        # variance finite here and let the estimators refuse the rows concerned
+        safe = np.where(nok[parent_of_h] > 0, factor[parent_of_h], 0.0) if n_h_count else factor
+        kappa = kappa * safe * parent_frac[first_row_h]
         stages.append(
             Stage(
                 psu=psu_codes,
@@ -268,6 +279,7 @@ def build_structure(
                 n_psu=n_h,
                 usable=ok,
                 average_factor=float(factor[0]) if s == 0 and factor.size else 1.0,
+                undefined=undefined,
             )
         )
         if popsize is not None and s + 1 < var_stages:

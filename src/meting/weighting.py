@@ -156,12 +156,13 @@ def _key_name(key: MarginKey) -> str:
 
 
 def _margin_cells(
-    design: SurveyDesign, key: MarginKey, target: Targets
+    design: SurveyDesign, key: MarginKey, target: Targets, partial: bool | None = None
 ) -> tuple[np.ndarray, list, np.ndarray]:
     """Cell code of every row for one margin, the levels kept, and their targets.
 
     Raises DesignError for negative or non-finite targets, sample categories without a
-    target, and target categories (with a positive total) absent from the sample.
+    target, and target categories (with a positive total) absent from the sample unless
+    ``partial`` is True (None: partial post-stratification is not offered by the caller).
     """
     cols = [key] if isinstance(key, str) else list(key)
     name = _key_name(key)
@@ -205,10 +206,15 @@ def _margin_cells(
         )
     present = set(uniq_list)
     absent = [k for k, v in tgt.items() if k not in present and float(v) > 0]
-    if absent:
+    if absent and not partial:
         raise DesignError(
             f"every target category of margin {name!r} must occur in the sample; got "
-            f"{len(absent)} absent: {absent[:5]}. Collapse them with a neighbouring category."
+            f"{len(absent)} absent: {absent[:5]}. Collapse them with a neighbouring category"
+            + (
+                ", or pass partial=True to leave them out (R's postStratify(partial = TRUE))."
+                if partial is not None
+                else "."
+            )
         )
     targets = np.array([float(tgt[lv]) for lv in uniq_list])
     return codes.astype(np.int64), uniq_list, targets
@@ -218,7 +224,7 @@ def _margin_cells(
 # post-stratification and raking
 # ----------------------------------------------------------------------------------------------
 def poststratify(
-    design: SurveyDesign, strata: MarginKey, population: Targets
+    design: SurveyDesign, strata: MarginKey, population: Targets, partial: bool = False
 ) -> tuple[SurveyDesign, WeightingReport]:
     """Post-stratify to known population counts (``survey::postStratify``).
 
@@ -230,12 +236,16 @@ def poststratify(
         Post-stratification column(s); a tuple crosses them.
     population : mapping or pandas.Series
         Population count per post-stratum (tuple keys for crossed columns).
+    partial : bool
+        Leave out population strata absent from the sample (``postStratify(partial = TRUE)``);
+        the weights then add up to the population of the strata that were sampled.  Without it
+        such strata are refused.
 
     Returns
     -------
     (SurveyDesign, WeightingReport)
     """
-    cells, levels, targets = _margin_cells(design, strata, population)
+    cells, levels, targets = _margin_cells(design, strata, population, partial=bool(partial))
     old = design.w
     sample = np.bincount(cells, weights=old, minlength=len(levels))
     new = old * (targets / sample)[cells]
@@ -244,7 +254,10 @@ def poststratify(
         design,
         weight_values=new,
         calibration=(*design.calibration, rec),
-        history=(*design.history, WeightingRecord("poststratify", f"poststratify({strata!r})")),
+        history=(
+            *design.history,
+            WeightingRecord("poststratify", f"poststratify({strata!r}, partial={bool(partial)})"),
+        ),
     )
     gap = np.max(np.abs(np.bincount(cells, weights=new, minlength=len(levels)) - targets))
     return out, _report("poststratify", out, True, 1, gap)

@@ -60,7 +60,9 @@ def channel_use(
     -------
     pandas.DataFrame
         Group columns, ``channel`` (``balie``, ...), then the estimate columns ``variable,
-        estimate, se, df, lower, upper, deff, n`` (``estimate`` a proportion 0-1).
+        estimate, se, df, lower, upper, deff, n`` (``estimate`` a proportion 0-1), with
+        Korn-Graubard intervals (``svyciprop(method = "beta")``; ``method`` ``"ciprop-beta"``)
+        that stay in [0, 1] without clipping and keep a positive width at 0 or 1.
     """
     design = check_design(design)
     level = check_level(level)
@@ -68,12 +70,10 @@ def channel_use(
     by_cols = as_list(by)
     parts = []
     for c in channels:
-        t = design.mean(c, by=by_cols or None, level=level)
+        t = design.ciprop(c, method="beta", by=by_cols or None, level=level)
         t.insert(len(by_cols), "channel", _CHANNEL_OF.get(c, c))
         parts.append(t)
     out = pd.concat(parts, ignore_index=True)
-    out["lower"] = out["lower"].clip(lower=0.0)
-    out["upper"] = out["upper"].clip(upper=1.0)
     out = out.sort_values([*by_cols], kind="stable").reset_index(drop=True)
     return out
 

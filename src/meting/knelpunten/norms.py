@@ -32,12 +32,12 @@ from meting.checks import check_design_columns, check_level, check_min_n
 from meting.columns import BSC_NEGATIVE, BSC_NORMS, BSC_POSITIVE, LIFE_EVENT
 from meting.design import SurveyDesign
 from meting.errors import ParameterError
+from meting.intervals import beta_interval
 from meting.knelpunten._common import (
     as_list,
     check_design,
     domain_codes,
     numeric,
-    t_quantile,
     with_columns,
 )
 from meting.labels import NORM_NAMES
@@ -109,7 +109,10 @@ def norm_shares(
         ``norm_name`` (Dutch name), ``outcome`` (``"goed"`` / ``"niet goed"``), then the estimate
         columns ``variable, estimate, se, df, lower, upper, deff, n`` (``estimate`` is a
         proportion 0-1; ``n`` counts respondents who judged the norm; ``variable`` is the
-        norm column). The Wald interval (as ``svymean`` + ``confint``) is clipped to [0, 1].
+        norm column; ``method`` ``"ciprop-beta"``). The interval is Korn and Graubard's
+        (``svyciprop(method = "beta")``, :meth:`meting.design.SurveyDesign.ciprop`): it stays
+        in [0, 1] and keeps a positive width at a share of 0 or 1, where a clipped Wald
+        interval collapses; ``df`` is the group's degrees of freedom.
     """
     design = check_design(design)
     level = check_level(level)
@@ -126,15 +129,13 @@ def norm_shares(
     work = with_columns(design, cols)
     parts = []
     for tmp, norm, outcome in names:
-        table = work.mean(tmp, by=by_cols or None, level=level)
+        table = work.ciprop(tmp, method="beta", by=by_cols or None, level=level)
         table["variable"] = norm
         table.insert(len(by_cols), "outcome", outcome)
         table.insert(len(by_cols), "norm_name", NORM_NAMES.get(norm, norm))
         table.insert(len(by_cols), "norm", norm)
         parts.append(table)
     out = pd.concat(parts, ignore_index=True)
-    out["lower"] = out["lower"].clip(lower=0.0)
-    out["upper"] = out["upper"].clip(upper=1.0)
     out = out.sort_values([*by_cols, "outcome", "norm"], kind="stable").reset_index(drop=True)
     return out
 
@@ -219,7 +220,6 @@ def weakest_norms(
     se = np.sqrt(np.maximum(var[:k], 0.0)).reshape(n_dom, n_norm)
     se_diff = np.sqrt(np.maximum(var[k:], 0.0)).reshape(n_dom, n_norm)
     df = float(design.degf())
-    q = t_quantile(level, df)
     diff = share - share[np.arange(n_dom), ref][:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = diff / se_diff
@@ -238,8 +238,12 @@ def weakest_norms(
     out["estimate"] = share.ravel()
     out["se"] = se.ravel()
     out["df"] = df
-    out["lower"] = np.clip(share.ravel() - q * se.ravel(), 0.0, None)
-    out["upper"] = np.clip(share.ravel() + q * se.ravel(), None, 1.0)
+    n_rows = np.bincount(d[dom >= 0], minlength=n_dom).astype(float)
+    lower, upper = beta_interval(
+        share.ravel(), se.ravel(), df, level, np.repeat(n_rows, n_norm), count.ravel()
+    )
+    out["lower"] = lower  # Korn-Graubard, as norm_shares (no clipped Wald interval)
+    out["upper"] = upper
     out["n"] = count.ravel().astype(np.int64)
     okr = ok.ravel()
     out["rank"] = pd.Series(rank.ravel(), dtype="Int64").where(okr, pd.NA)

@@ -315,6 +315,12 @@ def fit_unit_level(
         As in :func:`fit_area_level`. In the MRP model the strata rows of a cell share its
         effect; it is integrated out in closed form all the same (see
         :func:`meting.sae.model.build_unit_model`).
+
+    Notes
+    -----
+    The ``direct`` column of the result is the *unweighted* cell mean of the respondents (with
+    ``direct_se`` from the within-cell spread), the data the unit-level likelihood sees: not
+    a design-based (weighted) estimate like the ``direct`` of :func:`fit_area_level`.
     """
     settings = _sampling(sampling)
     if not isinstance(stats, pd.DataFrame):
