@@ -27,6 +27,7 @@ from meting.report import (
     html_text,
     plots,
     setup_notebook,
+    summary,
     suppression_note,
     tables,
     to_html,
@@ -44,6 +45,8 @@ sae = pipeline.fit_small_areas(an)  # from the cache filled by the wave report
 mun = registry.municipalities[municipality]
 cells = pipeline.municipality_cells(an, sae, municipality)
 event_names = {k: v.name for k, v in registry.life_events.items()}
+by_mun = pipeline.sae_by(an, sae, "municipality")
+overall = by_mun.loc[by_mun["municipality"].astype(str) == municipality].iloc[0]
 
 # %%
 HTML(
@@ -54,9 +57,15 @@ HTML(
 )
 
 # %%
+summary.synthetic_notice(an.wave.source)
+
+# %%
 warning_box(
     [sae.diagnostics.warning_nl] if sae.diagnostics.warning_nl else [], "Let op: modelcontrole"
 )
+
+# %%
+summary.municipality_summary(mun.name, overall, cells, target=s.target, min_n=s.min_cell_size)
 
 # %% [markdown]
 # ## 1. Levensgebeurtenissen tegen de 7
@@ -104,7 +113,6 @@ to_html(
 # ## 3. De gemeente als geheel
 
 # %%
-by_mun = pipeline.sae_by(an, sae, "municipality")
 tables.sae_table(
     by_mun.loc[by_mun["municipality"].astype(str) == municipality],
     "naam",

@@ -87,3 +87,30 @@ def test_summary_and_synthetic_notice_escape_their_text() -> None:
     assert S.synthetic_notice("file").html == ""
     notice = S.synthetic_notice("synthetic", ["gepubliceerd (TNS NIPO 2008): keten 6,7"]).html
     assert "Synthetische gegevens" in notice and "TNS NIPO" in notice
+
+
+def test_municipality_summary_answers_first_and_never_judges_predictions() -> None:
+    overall = pd.Series(
+        {"estimate": 6.62, "lower": 6.41, "upper": 6.83, "verdict": "waarschijnlijk < 7"}
+    )
+    cells = pd.DataFrame(
+        {
+            "levensgebeurtenis": ["Verhuizen", "Werkloos worden", "Immigratie"],
+            "estimate": [6.9, 6.1, 6.4],
+            "verdict": ["onzeker", "waarschijnlijk < 7", None],
+            "n": [40, 12, 0],
+            "observed": [True, True, False],
+            "landelijk": [6.9, 6.0, 6.1],
+            "kans_hoger": [0.5, 0.97, float("nan")],
+        }
+    )
+    box = S.municipality_summary("Dordrecht", overall, cells, target=7.0, min_n=30).html
+    first = box.index("<li>")
+    assert box[first:].startswith(
+        "<li>Dordrecht haalt de 7 waarschijnlijk niet: over alle levensgebeurtenissen samen een "
+        "6,6 (95%-interval 6,4 – 6,8; modelschatting).</li>"
+    )
+    assert "Van de 2 levensgebeurtenissen met een oordeel" in box
+    assert "waarschijnlijk hoger dan landelijk: Werkloos worden" in box
+    assert "1 levensgebeurtenis krijgt geen oordeel" in box
+    assert "52 respondenten" in box and "2 levensgebeurtenissen hebben er minder dan 30" in box

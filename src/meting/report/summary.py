@@ -26,6 +26,7 @@ __all__ = [
     "join_names",
     "level_sentences",
     "group_sentence",
+    "municipality_summary",
     "change_sentence",
     "published_lines",
     "summary_box",
@@ -262,5 +263,74 @@ def wave_summary(
         "tabellen en figuren zijn de gewone 95%-intervallen, zonder die correctie.",
         f"Schattingen op minder dan {fmt_int(min_n)} respondenten worden niet getoond en krijgen "
         "geen oordeel.",
+    ]
+    return summary_box(sentences, caveats)
+
+
+def municipality_summary(
+    name: str,
+    overall: pd.Series,
+    cells: pd.DataFrame,
+    *,
+    target: float,
+    min_n: int,
+) -> Note:
+    """The *Samenvatting* of a municipality report: its overall answer first (the model estimate
+    over all life events, with its verdict), then its life events against the target, then
+    against the national figure.
+
+    ``overall`` is the municipality's row of the aggregate (``estimate, lower, upper, verdict``);
+    ``cells`` its life events (``levensgebeurtenis, estimate, verdict, n, observed, landelijk,
+    kans_hoger``).
+    """
+    t = fmt_score(target).removesuffix(",0")
+    verdict = overall.get("verdict")
+    d = direction(verdict)
+    answer = {
+        ABOVE: f"haalt de {t} waarschijnlijk",
+        BELOW: f"haalt de {t} waarschijnlijk niet",
+        NEUTRAL: f"ligt dicht bij de {t}; of het doel gehaald wordt is onzeker",
+        NONE: "krijgt geen oordeel",
+    }[d]
+    sentences = [
+        f"{name} {answer}: over alle levensgebeurtenissen samen een {fmt_score(overall['estimate'])}"
+        f" (95%-interval {fmt_score(overall['lower'])} – {fmt_score(overall['upper'])}; "
+        "modelschatting)."
+    ]
+    sentences.append(
+        group_sentence(
+            cells,
+            name="levensgebeurtenis",
+            singular="levensgebeurtenis",
+            plural="levensgebeurtenissen",
+            target=target,
+            model=True,
+        )
+    )
+    compared = cells.loc[cells["kans_hoger"].notna()]
+    higher = compared.loc[compared["kans_hoger"] >= 0.95, "levensgebeurtenis"].tolist()
+    lower = compared.loc[compared["kans_hoger"] <= 0.05, "levensgebeurtenis"].tolist()
+    if higher or lower:
+        parts = []
+        if higher:
+            parts.append(f"waarschijnlijk hoger dan landelijk: {join_names(higher)}")
+        if lower:
+            parts.append(f"waarschijnlijk lager dan landelijk: {join_names(lower)}")
+        sentences.append("Vergeleken met het landelijke cijfer: " + "; ".join(parts) + ".")
+    else:
+        sentences.append(
+            "Geen levensgebeurtenis wijkt duidelijk af van het landelijke cijfer (kans hoger of "
+            "lager dan 95%)."
+        )
+    n = int(pd.to_numeric(cells["n"], errors="coerce").fillna(0).sum())
+    small = int((pd.to_numeric(cells["n"], errors="coerce").fillna(0) < min_n).sum())
+    caveats = [
+        f"De schattingen per levensgebeurtenis steunen op {count_noun(n, 'respondent', 'respondenten')}"
+        f" uit deze gemeente; {count_noun(small, 'levensgebeurtenis heeft', 'levensgebeurtenissen hebben')}"
+        f" er minder dan {fmt_int(min_n)}. Het model leent daar kracht van andere gemeenten en "
+        "levensgebeurtenissen; de directe schatting wordt dan niet getoond.",
+        "Een levensgebeurtenis zonder respondenten in deze gemeente is een modelvoorspelling en "
+        "krijgt geen oordeel.",
+        "'Waarschijnlijk' betekent een kans van minstens 95% volgens het model.",
     ]
     return summary_box(sentences, caveats)
