@@ -16,7 +16,15 @@ from IPython.display import HTML, display
 
 from meting import pipeline
 from meting.registry import load_registry
-from meting.report import collect_provenance, html_text, plots, setup_notebook, tables, to_html
+from meting.report import (
+    collect_provenance,
+    html_text,
+    plots,
+    setup_notebook,
+    summary,
+    tables,
+    to_html,
+)
 from meting.report import sections as KT
 from meting.report.provenance import notebook_file
 
@@ -33,12 +41,43 @@ levels = pd.concat(
     [pipeline.level_estimates(an).assign(meting=label) for label, an in waves.items()]
 )
 pairs = [(registry.waves[w].previous, w) for w in order if registry.waves[w].previous in waves]
+if len(order) > 2 and (order[0], order[-1]) not in pairs:
+    pairs.append((order[0], order[-1]))  # the whole period: nulmeting -> latest wave
+level_changes = {p: pipeline.wave_changes(waves[p[0]], waves[p[1]], "levels") for p in pairs}
+event_changes = {p: pipeline.wave_changes(waves[p[0]], waves[p[1]], "events") for p in pairs}
 
 # %%
 HTML(
     "<h1>Vergelijking van de metingen</h1>"
     f"<p>Metingen: {html_text(', '.join(order))}. Veranderingen worden getoetst tussen elke meting en de "
-    "vorige (onafhankelijke steekproeven).</p>"
+    "vorige en over de hele periode (onafhankelijke steekproeven).</p>"
+)
+
+# %%
+summary.synthetic_notice(registry.waves[order[-1]].source)
+
+# %%
+summary.summary_box(
+    [
+        summary.change_sentence(level_changes[p], name="niveau", earlier=p[0], later=p[1])
+        for p in pairs
+    ]
+    + [
+        summary.change_sentence(
+            event_changes[p],
+            name="levensgebeurtenis",
+            earlier=p[0],
+            later=p[1],
+            subject="Keten per levensgebeurtenis",
+        )
+        for p in pairs[-1:]
+    ],
+    [
+        "Een verschil heet 'verbeterd' of 'verslechterd' als de toets (met correctie voor "
+        "meervoudig toetsen) significant is; anders 'geen aantoonbare verandering'.",
+        "De metingen zijn onafhankelijke steekproeven; gemeenten die fuseerden zijn op de "
+        "indeling van de latere meting vergeleken.",
+    ],
 )
 
 # %% [markdown]
@@ -71,7 +110,7 @@ to_html(wide, {w: "score" for w in order}, caption="Tabel 1. Rapportcijfer per n
 for a, b in pairs:
     display(
         tables.change_table(
-            pipeline.wave_changes(waves[a], waves[b], "levels"),
+            level_changes[(a, b)],
             "niveau",
             caption=f"Niveaus: {a} → {b}",
         )
@@ -84,7 +123,7 @@ for a, b in pairs:
 for a, b in pairs:
     display(
         tables.change_table(
-            pipeline.wave_changes(waves[a], waves[b], "events"),
+            event_changes[(a, b)].sort_values("estimate_later", ascending=False),
             "levensgebeurtenis",
             caption=f"Keten per levensgebeurtenis: {a} → {b}",
         )

@@ -240,6 +240,7 @@ def _formatter_for(column: str, series: pd.Series, spec: Formatter | str | int |
             "pct1": lambda x: fmt_pct(x, 1),
             "p": fmt_p,
             "diff": fmt_diff,
+            "diff2": lambda x: fmt_diff(x, 2),
             "text": lambda x: EMPTY if _is_missing(x) else str(x),
         }
         if spec not in named:

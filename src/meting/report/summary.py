@@ -149,15 +149,18 @@ def group_sentence(
     return " ".join(parts)
 
 
-def change_sentence(changes: pd.DataFrame, *, name: str, earlier: str, later: str) -> str:
+def change_sentence(
+    changes: pd.DataFrame, *, name: str, earlier: str, later: str, subject: str = ""
+) -> str:
     """One sentence on the changes between two waves: how many improved, worsened, or show no
     demonstrable difference, naming those that changed."""
     d = changes["verdict"].map(direction)
     up = changes[d == ABOVE]
     down = changes[d == BELOW]
     same = int((d == NEUTRAL).sum())
+    lead = f"{subject}, van {earlier} naar {later}" if subject else f"Van {earlier} naar {later}"
     text = (
-        f"Van {earlier} naar {later}: {fmt_int(len(up))} verbeterd, {fmt_int(len(down))} "
+        f"{lead}: {fmt_int(len(up))} verbeterd, {fmt_int(len(down))} "
         f"verslechterd, {fmt_int(same)} zonder aantoonbaar verschil."
     )
     for label, rows in (("Verbeterd", up), ("Verslechterd", down)):

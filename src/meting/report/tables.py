@@ -159,7 +159,11 @@ def sae_table(
 
 def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = None) -> DutchTable:
     """Changes between two waves (from :func:`meting.pipeline.wave_changes`): earlier,
-    later, the difference with its interval, adjusted p and the verdict (or why there is none)."""
+    later, the difference with its interval, adjusted p and the verdict (or why there is none).
+
+    The levels are printed with one decimal and the difference with two, computed before
+    rounding (a note under the table says so), so 6,9 -> 6,9 can show -0,04 but never -0,1.
+    """
     verdict = changes["verdict"].astype(object)
     if "reason" in changes:
         verdict = verdict.where(verdict.notna(), changes["reason"].astype(object))
@@ -170,7 +174,7 @@ def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = Non
             "later": changes["estimate_later"],
             "verschil": changes["estimate"],
             "95%-interval": [
-                EMPTY if pd.isna(lo) else f"{fmt_diff(lo)} – {fmt_diff(hi)}"
+                EMPTY if pd.isna(lo) else f"{fmt_diff(lo, 2)} – {fmt_diff(hi, 2)}"
                 for lo, hi in zip(changes["lower"], changes["upper"], strict=True)
             ],
             "p (gecorrigeerd)": changes["p_adjusted"],
@@ -180,12 +184,16 @@ def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = Non
     formats = {
         "eerder": "score",
         "later": "score",
-        "verschil": "diff",
+        "verschil": "diff2",
         "95%-interval": "text",
         "p (gecorrigeerd)": "p",
         "oordeel": "text",
     }
-    return to_html(out, formats, caption=caption)
+    note = (
+        "Het verschil is berekend vóór afronding en staat met twee decimalen; de cijfers per "
+        "meting zijn afgerond op één decimaal."
+    )
+    return to_html(out, formats, caption=caption, note=note)
 
 
 def diagnostics_table(diagnostics: Diagnostics, *, caption: str | None = None) -> DutchTable:
