@@ -92,7 +92,9 @@ def test_every_html_fstring_in_notebooks_is_escaped(notebook: str) -> None:
 
 
 def test_index_page_escapes_names(tmp_path: Path) -> None:
-    wave = SimpleNamespace(label="2010-vervolgmeting", year=2010, kind="vervolgmeting<i>")
+    wave = SimpleNamespace(
+        label="2010-vervolgmeting", year=2010, kind="vervolgmeting<i>", source="synthetic"
+    )
     registry = SimpleNamespace(
         waves={wave.label: wave},
         municipalities={"GM0505": SimpleNamespace(name=EVIL_NAME, province=EVIL_PROVINCE)},
@@ -106,3 +108,4 @@ def test_index_page_escapes_names(tmp_path: Path) -> None:
     assert not LIVE.search(body)
     assert "<i>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;Dordrecht (GM0505)" in body
+    assert "synthetische gegevens" in body  # the index says so on its first screen

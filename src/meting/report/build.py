@@ -387,6 +387,14 @@ def write_index(registry: Any, out_dir: Path, now: datetime.date | None = None) 
                 + "".join(entries)
                 + "</ul>"
             )
+    synthetic = [w.label for w in waves if w.source == "synthetic"]
+    notice = (
+        '<p class="synthetic"><strong>Let op: synthetische gegevens.</strong> De metingen '
+        f"{html_text(', '.join(synthetic))} zijn gesimuleerd (vaste seed, afgestemd op de "
+        "gepubliceerde cijfers); aantallen en uitkomsten zijn niet die van een echte enquête.</p>"
+        if synthetic
+        else ""
+    )
     page = f"""<!DOCTYPE html>
 <html lang="nl">
 <head>
@@ -399,6 +407,7 @@ body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 46em; margin: 
 h1, h2 {{ color: #154273; }}
 li {{ margin: 0.2em 0; }}
 .note {{ color: #5c5c5c; font-size: 0.9em; }}
+.synthetic {{ border: 2px solid #b35900; background: #fff4e5; padding: 0.6em 1em; }}
 </style>
 </head>
 <body>
@@ -406,6 +415,7 @@ li {{ margin: 0.2em 0; }}
 <p>Beoordeling van de overheidsdienstverlening rond levensgebeurtenissen, tegen het doel van het
 kabinet: een 7. Elke rapportage is er als webpagina en als pdf; de uitgevoerde notebooks staan
 ernaast.</p>
+{notice}
 {"".join(sections)}
 <p class="note">Overzicht bijgewerkt op {fmt_date(now)}.</p>
 </body>
