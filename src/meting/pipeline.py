@@ -388,52 +388,6 @@ def wave_changes(earlier: WaveAnalysis, later: WaveAnalysis, table: str = "level
     return out
 
 
-def truth_comparison(an: WaveAnalysis, sae: SaeResult) -> pd.DataFrame:
-    """Per life event x municipality: the synthetic truth beside the direct and model estimates,
-    with whether each 95% interval covers the truth (synthetic waves only)."""
-    path = wave_data_files(an.registry, an.label)["respondents"].with_name("truth_cells.csv")
-    if not path.is_file():
-        raise ParameterError(
-            f"the truth of wave {an.label} must exist for the validation; got no {path}. "
-            "Run `meting generate` (synthetic waves only)."
-        )
-    truth = pd.read_csv(path, dtype={C.MUNICIPALITY: str, C.LIFE_EVENT: str})
-    truth = truth.loc[truth[C.WAVE] == an.label, [C.LIFE_EVENT, C.MUNICIPALITY, "true_chain"]]
-    direct = direct_cells(an)[[C.LIFE_EVENT, C.MUNICIPALITY, "lower", "upper"]]
-    direct = direct.rename(columns={"lower": "direct_lower", "upper": "direct_upper"})
-    out = sae.cells.astype({C.LIFE_EVENT: str, C.MUNICIPALITY: str})
-    out = out.merge(truth, on=[C.LIFE_EVENT, C.MUNICIPALITY], how="left", validate="one_to_one")
-    out = out.merge(direct, on=[C.LIFE_EVENT, C.MUNICIPALITY], how="left", validate="one_to_one")
-    out["model_covers"] = (out["lower"] <= out["true_chain"]) & (out["true_chain"] <= out["upper"])
-    out["direct_covers"] = (out["direct_lower"] <= out["true_chain"]) & (
-        out["true_chain"] <= out["direct_upper"]
-    )
-    return out
-
-
-def validation_summary(comparison: pd.DataFrame, min_n: int = 0) -> pd.DataFrame:
-    """Bias, RMSE and 95% coverage of the direct and the model estimates against the truth, over
-    the observed cells with at least ``min_n`` respondents (all observed cells when 0)."""
-    c = comparison.loc[comparison["observed"] & (comparison["n"] >= max(min_n, 1))]
-    c = c.loc[c["direct"].notna()]
-    rows = []
-    for name, est, cover in (
-        ("direct", "direct", "direct_covers"),
-        ("model", "estimate", "model_covers"),
-    ):
-        err = c[est] - c["true_chain"]
-        rows.append(
-            {
-                "schatter": name,
-                "cellen": len(c),
-                "gemiddelde afwijking": float(err.mean()),
-                "RMSE": float(np.sqrt((err**2).mean())),
-                "dekking 95%-interval": float(c[cover].mean()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def agenda_for(an: WaveAnalysis, agenda: pd.DataFrame, code: str) -> pd.DataFrame:
     """One municipality's rows of :func:`meting.knelpunten.improvement_agenda`, by rank, with the
     Dutch life-event name in ``levensgebeurtenis``."""

@@ -139,7 +139,8 @@ def plan_reports(
                 ),
                 kind="validation",
                 label=f"validatie ({synthetic_latest})",
-                after=(synthetic_latest,),
+                # it checks the fits of every synthetic wave, which their wave reports make
+                after=tuple(registry.synthetic_waves()),
             )
         )
     if len(registry.waves) >= 2:
