@@ -32,7 +32,7 @@ def comparison() -> pd.DataFrame:
 
 
 def test_coverage_by_size_by_hand(comparison: pd.DataFrame) -> None:
-    out = validation.coverage_by_size(comparison).set_index("n")
+    out = validation.coverage_by_size(comparison).set_index("respondenten per cel")
     assert out["cellen"].tolist() == [2, 1, 1, 2]
     pred = out.loc["0 (voorspelling)"]
     assert pred["RMSE model"] == pytest.approx(np.sqrt((0.5**2 + 0.1**2) / 2))

@@ -103,7 +103,7 @@ def coverage_by_size(comparison: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "cellen": len(c),
-                "n": label,
+                "respondenten per cel": label,
                 "RMSE model": float(np.sqrt((model_err**2).mean())),
                 "RMSE direct": float(np.sqrt((direct_err**2).mean())) if len(direct) else np.nan,
                 "dekking 90%": float(c["model_covers_90"].mean()),
@@ -111,7 +111,8 @@ def coverage_by_size(comparison: pd.DataFrame) -> pd.DataFrame:
             }
         )
     out = pd.DataFrame(rows)
-    return out[["n", "cellen", "RMSE model", "RMSE direct", "dekking 90%", "dekking 95%"]]
+    cols = ["respondenten per cel", "cellen", "RMSE model", "RMSE direct"]
+    return out[[*cols, "dekking 90%", "dekking 95%"]]
 
 
 def verdict_accuracy(comparison: pd.DataFrame, target: float = 7.0) -> pd.DataFrame:
