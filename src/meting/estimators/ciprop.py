@@ -152,12 +152,13 @@ def likelihood_interval(
         ends = np.interp([-half, half], on_grid[o], grid[o], left=np.nan, right=np.nan)
         if np.isnan(ends).any():  # the profile did not reach the cut: solve exactly
             step_b = np.sqrt(design_var)
-            ends = []
+            roots: list[float] = []
             for sgn in (-1.0, 1.0):
                 far = b0 + sgn * step_b
                 while z2(far) < 0:
                     far = b0 + 2 * (far - b0)
-                ends.append(optimize.brentq(z2, b0, far, xtol=1e-14, rtol=1e-14))
+                roots.append(optimize.brentq(z2, b0, far, xtol=1e-14, rtol=1e-14))
+            ends = np.asarray(roots)
         lower[g], upper[g] = special.expit(ends[0]), special.expit(ends[1])
     return lower, upper
 
@@ -206,7 +207,7 @@ def fmm_spline(x: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:
             c[i] = 3.0 * c[i]
         c[nm1] = 3.0 * c[nm1]
         d[nm1] = d[n - 2]
-    i = np.clip(np.searchsorted(x, u, side="right") - 1, 0, n - 1)
-    i = np.where((i == n - 1) & (n > 1) & (u <= x[-1]), n - 2, i) if n > 1 else i
-    dx = u - x[i]
-    return y[i] + dx * (b[i] + dx * (c[i] + dx * d[i]))
+    at = np.clip(np.searchsorted(x, u, side="right") - 1, 0, n - 1)
+    at = np.where((at == n - 1) & (n > 1) & (u <= x[-1]), n - 2, at) if n > 1 else at
+    dx = u - x[at]
+    return y[at] + dx * (b[at] + dx * (c[at] + dx * d[at]))

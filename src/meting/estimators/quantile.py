@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,10 @@ def quantile(
     if qrule not in ("math", "hf7"):
         raise DesignError(f"qrule must be 'math' or 'hf7'; got {qrule!r}.")
     level = check_level(level)
-    plist = [float(probs)] if np.isscalar(probs) else [float(v) for v in probs]  # type: ignore[arg-type]
+    if np.isscalar(probs):
+        plist = [float(cast(float, probs))]
+    else:
+        plist = [float(v) for v in cast("Sequence[float]", probs)]
     if not plist or any(not 0 <= v <= 1 for v in plist):
         raise DesignError(f"probs must lie in [0, 1]; got {plist!r}.")
     y = numeric(design, var)
