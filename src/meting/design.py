@@ -31,6 +31,7 @@ from meting.design_structure import (
     structure_from_columns,
 )
 from meting.design_structure import degf as _degf
+from meting.design_structure import domain_degf as _domain_degf
 from meting.errors import DesignError
 from meting.estimators import ciprop as _ciprop
 from meting.estimators import quantile as _quantile
@@ -197,14 +198,7 @@ class SurveyDesign:
         domain, the first-stage units minus the strata with rows in the domain, as R computes
         for a subset (and so ``svyttest`` on the subset, with one less).
         """
-        st = self.structure
-        keep = dom >= 0
-        d = dom[keep].astype(np.int64)
-        out = np.zeros(n_dom)
-        for codes, sign in ((st.psu1, 1.0), (st.stratum1, -1.0)):  # type: ignore[union-attr]
-            pairs = np.unique(d * (int(codes.max()) + 1) + codes[keep]) if d.size else d
-            out += sign * np.bincount(pairs // (int(codes.max()) + 1), minlength=n_dom)
-        return out
+        return _domain_degf(self.structure, dom, n_dom)  # type: ignore[arg-type]
 
     def variance(
         self,

@@ -316,3 +316,19 @@ def degf(structure: DesignStructure, mask: np.ndarray) -> int:
     psu = np.count_nonzero(np.bincount(structure.psu1[mask]))
     strata = np.count_nonzero(np.bincount(structure.stratum1[mask]))
     return int(psu - strata)
+
+
+def domain_degf(structure: DesignStructure, dom: np.ndarray, n_dom: int) -> np.ndarray:
+    """Degrees of freedom of each domain: ``degf(subset(design, domain))``.
+
+    ``dom`` holds the domain code of every row (-1: in no domain); per domain, the first-stage
+    units minus the strata with rows in the domain (:meth:`SurveyDesign.domain_degf
+    <meting.design.SurveyDesign.domain_degf>`).
+    """
+    keep = dom >= 0
+    d = dom[keep].astype(np.int64)
+    out = np.zeros(n_dom)
+    for codes, sign in ((structure.psu1, 1.0), (structure.stratum1, -1.0)):
+        pairs = np.unique(d * (int(codes.max()) + 1) + codes[keep]) if d.size else d
+        out += sign * np.bincount(pairs // (int(codes.max()) + 1), minlength=n_dom)
+    return out
