@@ -69,7 +69,7 @@ def asin_interval(
 def beta_interval(
     p: np.ndarray,
     se: np.ndarray,
-    df: np.ndarray,
+    df: np.ndarray | float,
     level: float,
     n_rows: np.ndarray,
     n_zero_variance: np.ndarray | None = None,

@@ -205,7 +205,9 @@ class ReplicateDesign:
         d = sp.csr_matrix(
             (np.ones(rows.size), (rows, dom[rows])), shape=(self.n, n_dom)
         )  # rows x domains
-        weights = np.column_stack([self.weight_values, self.repweight_values])  # n x (1 + R)
+        w, reps = self.weight_values, self.repweight_values
+        assert w is not None and reps is not None  # both set in __post_init__
+        weights = np.column_stack([w, reps])  # n x (1 + R)
         den = np.asarray(d.T @ weights)  # n_dom x (1 + R)
         est = np.empty((n_dom, n_lev))
         var_ = np.empty((n_dom, n_lev))
@@ -280,8 +282,8 @@ class ReplicateDesign:
             levels = np.asarray(col.cat.categories)
             codes = col.cat.codes.to_numpy()
         else:
-            codes, levels = pd.factorize(col, sort=True)
-            levels = np.asarray(levels)
+            codes, uniques = pd.factorize(col, sort=True)
+            levels = np.asarray(uniques)
         y = np.zeros((self.n, levels.size))
         ok = codes >= 0
         y[np.flatnonzero(ok), codes[ok]] = 1.0

@@ -1,0 +1,131 @@
+"""Margins and population targets of weighting: the codes of a (joint) margin's cells in the
+design data and its targets checked against them (every target level observed, none missing,
+finite non-negative counts), one set of checks for :mod:`meting.weighting`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from meting.design import SurveyDesign
+from meting.errors import DesignError
+
+MarginKey = str | tuple[str, ...]
+Targets = Mapping | pd.Series
+
+
+# ----------------------------------------------------------------------------------------------
+# target validation
+# ----------------------------------------------------------------------------------------------
+def group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Codes of the combinations of ``cols`` (sorted), and the combinations as tuples.
+
+    Vectorised: each column is factorised once and the codes are combined arithmetically, so no
+    per-row tuples are built (a MultiIndex would materialise a million of them).
+    """
+    per_col = [pd.factorize(data[c], sort=True) for c in cols]
+    combined = np.zeros(len(data), dtype=np.int64)
+    for codes, uniques in per_col:
+        combined = combined * max(len(uniques), 1) + codes
+    span = int(combined.max()) + 1 if combined.size else 0
+    if span <= 4 * len(data) + 1024:  # compact through a lookup table instead of sorting
+        present = np.bincount(combined, minlength=span) > 0
+        uniq = np.flatnonzero(present)
+        lookup = np.cumsum(present) - 1
+        inverse = lookup[combined]
+    else:
+        uniq, inverse = np.unique(combined, return_inverse=True)
+    rest = uniq.copy()
+    parts = []
+    for _codes, uniques in reversed(per_col):
+        size = max(len(uniques), 1)
+        parts.append(np.asarray(uniques, dtype=object)[rest % size])
+        rest = rest // size
+    parts.reverse()
+    levels = list(zip(*parts, strict=True)) if parts else []
+    return inverse.astype(np.int64), [
+        tuple(x.item() if hasattr(x, "item") else x for x in lv) for lv in levels
+    ]
+
+
+def key_name(key: MarginKey) -> str:
+    return key if isinstance(key, str) else " x ".join(key)
+
+
+def margin_cells(
+    design: SurveyDesign, key: MarginKey, target: Targets, partial: bool | None = None
+) -> tuple[np.ndarray, list, np.ndarray]:
+    """Cell code of every row for one margin, the levels kept, and their targets.
+
+    Raises DesignError for negative or non-finite targets, sample categories without a
+    target, and target categories (with a positive total) absent from the sample unless
+    ``partial`` is True (None: partial post-stratification is not offered by the caller).
+    """
+    cols = [key] if isinstance(key, str) else list(key)
+    name = key_name(key)
+    for c in cols:
+        if c not in design.data.columns:
+            raise DesignError(
+                f"margin column {c!r} must be a column of the design data; got columns "
+                f"{sorted(map(str, design.data.columns))[:12]}. Check the spelling."
+            )
+        if design.data[c].isna().any():
+            raise DesignError(
+                f"margin column {c!r} must have no missing values; got "
+                f"{int(design.data[c].isna().sum())}. Impute or give missing its own category."
+            )
+    if isinstance(target, pd.Series):
+        target = dict(zip(target.index.tolist(), target.to_numpy(), strict=True))
+    if not isinstance(target, Mapping) or not target:
+        raise DesignError(
+            f"targets of margin {name!r} must be a non-empty mapping level -> population count; "
+            f"got {type(target).__name__}. Give e.g. {{'man': 5000, 'vrouw': 5100}}."
+        )
+    tgt = {
+        (k if len(cols) > 1 else (k[0] if isinstance(k, tuple) and len(k) == 1 else k)): v
+        for k, v in target.items()
+    }
+    values = np.array([float(v) for v in tgt.values()])
+    if np.any(~np.isfinite(values)) or np.any(values < 0):
+        bad = [k for k, v in tgt.items() if not np.isfinite(float(v)) or float(v) < 0]
+        raise DesignError(
+            f"target of margin {name!r} must be a finite count >= 0; got "
+            f"{bad[0]!r}: {tgt[bad[0]]!r}. Correct the population table."
+        )
+    codes, uniq_list = group_codes(design.data, cols)
+    if len(cols) == 1:
+        uniq_list = [lv[0] for lv in uniq_list]
+    missing = [lv for lv in uniq_list if lv not in tgt or float(tgt[lv]) == 0]
+    if missing:
+        raise DesignError(
+            f"every category of margin {name!r} in the sample must have a positive target; got "
+            f"{len(missing)} without one: {missing[:5]}. Add them to the targets or recode them."
+        )
+    present = set(uniq_list)
+    absent = [k for k, v in tgt.items() if k not in present and float(v) > 0]
+    if absent and not partial:
+        raise DesignError(
+            f"every target category of margin {name!r} must occur in the sample; got "
+            f"{len(absent)} absent: {absent[:5]}. Collapse them with a neighbouring category"
+            + (
+                ", or pass partial=True to leave them out (R's postStratify(partial = TRUE))."
+                if partial is not None
+                else "."
+            )
+        )
+    targets = np.array([float(tgt[lv]) for lv in uniq_list])
+    return codes.astype(np.int64), uniq_list, targets
+
+
+def check_same_total(margins: list[tuple[str, np.ndarray]], rtol: float = 1e-6) -> None:
+    totals = [(name, t.sum()) for name, t in margins]
+    ref_name, ref = totals[0]
+    for name, tot in totals[1:]:
+        if abs(tot - ref) > rtol * max(abs(ref), 1.0):
+            raise DesignError(
+                f"all margins must add up to the same population total; got {ref:g} for "
+                f"{ref_name!r} and {tot:g} for {name!r}. Take every margin from one population "
+                "table (same date and area division)."
+            )
