@@ -14,6 +14,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hand_tables import hand_table
 from scipy import stats
 
 from meting import columns as C
@@ -25,7 +26,7 @@ from meting.comparison import (
 )
 from meting.errors import ParameterError, SchemaError
 from meting.registry import CodeChange, load_registry
-from meting.results import RESULT_COLUMNS, result_table
+from meting.results import RESULT_COLUMNS
 from meting.synthetic import generate_wave
 from meting.wave_weighting import design_for_wave
 
@@ -34,21 +35,7 @@ BETTER, SAME, WORSE = "verbeterd", "geen aantoonbare verandering", "verslechterd
 
 def table(cells, estimate, se, df, n, key="life_event") -> pd.DataFrame:
     """A hand-made result table (meting.results), intervals left empty."""
-    estimate = np.asarray(estimate, dtype=float)
-    k = estimate.size
-    return result_table(
-        pd.DataFrame({key: cells}),
-        variable="score_chain",
-        estimate=estimate,
-        se=np.broadcast_to(se, k),
-        lower=np.full(k, np.nan),
-        upper=np.full(k, np.nan),
-        level=0.95,
-        df=np.broadcast_to(np.asarray(df, dtype=float), k),
-        n=np.broadcast_to(n, k),
-        method="taylor",
-        extra={"deff": 1.0},
-    )
+    return hand_table(estimate, se, df, n, {key: cells})
 
 
 def srs_row(x: np.ndarray, cell: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hand_tables import hand_table
 from scipy import stats
 
 from meting.design import SurveyDesign
@@ -48,21 +49,7 @@ BH1995_HOLM = np.array(
 
 def estimate_table(estimate, se, df, n, **groups) -> pd.DataFrame:
     """A hand-made result table (meting.results), intervals left empty."""
-    estimate = np.asarray(estimate, dtype=float)
-    k = estimate.size
-    return result_table(
-        pd.DataFrame(groups) if groups else None,
-        variable="score_chain",
-        estimate=estimate,
-        se=np.broadcast_to(se, k),
-        lower=np.full(k, np.nan),
-        upper=np.full(k, np.nan),
-        level=0.95,
-        df=np.broadcast_to(np.asarray(df, dtype=float), k),
-        n=np.broadcast_to(n, k),
-        method="taylor",
-        extra={"deff": 1.0},
-    )
+    return hand_table(estimate, se, df, n, groups)
 
 
 def table_with_pvalues(p: np.ndarray, target: float = 7.0) -> pd.DataFrame:
