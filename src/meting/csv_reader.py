@@ -334,12 +334,12 @@ def _field_counts_unquoted(data: bytes, sep: str, start: int = 0) -> tuple[np.nd
         if starts[-1] >= chunk.size:
             starts = starts[:-1]
         ends = np.append(newline, chunk.size)[: starts.size]
-        counts.append(np.add.reduceat((chunk == code).astype(np.uint8), starts, dtype=np.int64))
+        seps = np.flatnonzero(chunk == code)
+        counts.append(np.diff(np.append(np.searchsorted(seps, starts), seps.size)))
         length = ends - starts
         blank.append(
             (length == 0) | ((length == 1) & (chunk[np.minimum(starts, chunk.size - 1)] == 13))
         )
-        counts[-1][length == 0] = 0
         start = end
     return np.concatenate(counts) + 1, np.concatenate(blank)
 

@@ -17,8 +17,8 @@ from meting.raw_table import RawTable
 def _known(values: pd.Series, is_known: Any) -> pd.Series:
     """Mask of values that ``is_known`` rejects; calls it once per distinct value, not per row."""
     distinct = values.dropna().unique()
-    verdict = {v: bool(is_known(v)) for v in distinct}
-    return values.map(verdict).eq(False)
+    rejected = [v for v in distinct if not is_known(v)]
+    return values.isin(rejected)
 
 
 def _list_codes(codes: Any, limit: int = 15) -> str:

@@ -69,12 +69,18 @@ def to_numbers(text: pd.Series) -> pd.Series:
     arr = _arrow_strings(text)
     if arr is None:
         return pd.to_numeric(text, errors="coerce").astype("float64")
+    try:  # the usual case: every cell a number; one cast, no pattern
+        cast = pc.cast(arr, pa.float64())
+        values = cast.to_numpy()
+        if np.isfinite(values[~np.isnan(values)]).all() and not pc.any(pc.is_nan(cast)).as_py():
+            return pd.Series(values, index=text.index, dtype="float64")
+    except pa.ArrowInvalid:
+        pass
     plain = pc.match_substring_regex(arr, _PLAIN_NUMBER)
     cast = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.string())), pa.float64())
-    values = cast.to_numpy()  # nulls become NaN
+    values = np.array(cast.to_numpy(), dtype="float64")  # nulls become NaN
     other = np.flatnonzero(~pc.fill_null(plain, True).to_numpy(zero_copy_only=False))
     if other.size:
-        values = values.copy() if not values.flags.writeable else values
         values[other] = pd.to_numeric(text.iloc[other], errors="coerce").to_numpy(
             dtype="float64", na_value=np.nan
         )
