@@ -30,8 +30,25 @@ from meting.problems import Problem, ProblemsError, file_error
 from meting.raw_table import NA_VALUES, tidy
 
 _SEPARATORS = (",", ";", "\t")
-#: Bytes per block of the byte-level checks (and of pyarrow's reader).
+#: Bytes per block of the byte-level checks.
 _BLOCK = 1 << 24
+#: The bytes of every character that ``str.strip`` or Arrow's trim removes (tab: unless the
+#: separator); a file without any of them has no cell to strip.
+_SPACE_BYTES = (
+    b" ",
+    b"\x0b",
+    b"\x0c",
+    b"\x1c",
+    b"\x1d",
+    b"\x1e",
+    b"\x1f",
+    b"\xc2\x85",
+    b"\xc2\xa0",
+    b"\xe1\x9a\x80",
+    b"\xe2\x80",
+    b"\xe2\x81\x9f",
+    b"\xe3\x80\x80",
+)
 
 
 def read_text(path: Path) -> pd.DataFrame:
@@ -53,6 +70,7 @@ def read_text(path: Path) -> pd.DataFrame:
         del data
         return _read_quoted(path, text, sep)
     counts, blank = _field_counts_unquoted(data, sep, start)
+    spaces = any(b in data for b in _SPACE_BYTES) or (sep != "\t" and b"\t" in data)
     del data
     too_many = np.flatnonzero((counts > counts[0]) & ~blank)
     if too_many.size:
@@ -64,21 +82,29 @@ def read_text(path: Path) -> pd.DataFrame:
     if blank[0]:  # a blank header line: let the general reader deal with it
         return _read_quoted(path, path.read_text(encoding="utf-8-sig"), sep)
     header = [("" if v in NA_VALUES else v.strip()) for v in header_line.split(sep)]
-    df = _read_arrow(path, header, sep, lines[1:][~blank[1:]])
+    df = _read_arrow(path, header, sep, lines[1:][~blank[1:]], spaces)
     if df is None:  # pyarrow numbered the records otherwise: take the general reader
         return _read_quoted(path, path.read_text(encoding="utf-8-sig"), sep)
     return _finish(df, sep)
 
 
-def _read_arrow(path: Path, header: list[str], sep: str, lines: np.ndarray) -> pd.DataFrame | None:
-    """Every cell as Arrow-backed text, stripped, NA-like cells missing; index = line numbers."""
+def _read_arrow(
+    path: Path, header: list[str], sep: str, lines: np.ndarray, spaces: bool = True
+) -> pd.DataFrame | None:
+    """Every cell as Arrow-backed text, stripped, NA-like cells missing; index = line numbers.
+
+    ``spaces``: whether the file may hold a cell with surrounding spaces (else nothing is
+    stripped, and no column copied).
+    """
     names = [f"f{j}" for j in range(len(header))]
     table = pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(delimiter=sep, ignore_empty_lines=True),
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=False
+            column_types={n: pa.string() for n in names},
+            null_values=list(NA_VALUES),
+            strings_can_be_null=True,
         ),
     )
     if table.num_rows != lines.size:
@@ -90,8 +116,10 @@ def _read_arrow(path: Path, header: list[str], sep: str, lines: np.ndarray) -> p
     index = pd.Index(lines, name="line")
     out: dict[int, pd.Series] = {}
     for j, name in enumerate(names):
-        cells = pc.utf8_trim_whitespace(columns.pop(name))
-        cells = pc.if_else(pc.is_in(cells, value_set=na), pa.scalar(None, pa.string()), cells)
+        cells = columns.pop(name)
+        if spaces:  # NA spellings are missing already; stripped ones become missing here
+            cells = pc.utf8_trim_whitespace(cells)
+            cells = pc.if_else(pc.is_in(cells, value_set=na), pa.scalar(None, pa.string()), cells)
         out[j] = pd.Series(pd.array(cells, dtype=dtype), index=index, copy=False)
     df = pd.DataFrame(out, index=index, copy=False)
     df.columns = header
@@ -141,7 +169,9 @@ def _read_quoted(path: Path, text: str, sep: str) -> pd.DataFrame:
 
 def _finish(df: pd.DataFrame, sep: str) -> pd.DataFrame:
     """Drop blank lines (numbering kept) and empty unnamed columns; record the attrs."""
-    df = df[df.notna().any(axis=1)]  # blank lines (or only separators): drop, keep numbering
+    filled = df.notna().any(axis=1)
+    if not filled.all():  # blank lines (or only separators): drop, keep numbering
+        df = df[filled]
     df = _drop_empty_unnamed(df)
     df.attrs.update(
         meting_decimal="," if sep == ";" else ".", meting_unit="line", meting_numbered=True
@@ -393,4 +423,4 @@ def _drop_empty_unnamed(df: pd.DataFrame) -> pd.DataFrame:
     keep = [
         not (str(name) == "" and df.iloc[:, j].isna().all()) for j, name in enumerate(df.columns)
     ]
-    return df.loc[:, keep]
+    return df if all(keep) else df.loc[:, keep]
