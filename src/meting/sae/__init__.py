@@ -16,11 +16,54 @@ fallback; fits can be cached on disk (:mod:`meting.sae.cache`).
 
 from __future__ import annotations
 
-from meting.sae.api import fit_area_level, fit_unit_level
-from meting.sae.data import direct_from_statistics, smooth_variances, sufficient_statistics
-from meting.sae.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, diagnose
-from meting.sae.result import SaeResult
-from meting.sae.spec import HalfCauchy, HalfNormal, ModelSpec, Priors, SampleSettings, ScalePrior
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> defining module, imported on first use (PEP 562): the settings and the data
+#: helpers are used without PyMC (the registry builds ``SampleSettings``, the pipeline smooths
+#: variances), so importing this package must not import PyMC.
+_EXPORTS: dict[str, str] = {
+    "fit_area_level": "meting.sae.api",
+    "fit_unit_level": "meting.sae.api",
+    "direct_from_statistics": "meting.sae.data",
+    "smooth_variances": "meting.sae.data",
+    "sufficient_statistics": "meting.sae.data",
+    "ESS_MIN": "meting.sae.diagnostics",
+    "RHAT_MAX": "meting.sae.diagnostics",
+    "Diagnostics": "meting.sae.diagnostics",
+    "diagnose": "meting.sae.diagnostics",
+    "SaeResult": "meting.sae.result",
+    "HalfCauchy": "meting.sae.spec",
+    "HalfNormal": "meting.sae.spec",
+    "ModelSpec": "meting.sae.spec",
+    "Priors": "meting.sae.spec",
+    "SampleSettings": "meting.sae.spec",
+    "ScalePrior": "meting.sae.spec",
+}
+
+if TYPE_CHECKING:
+    from meting.sae.api import fit_area_level, fit_unit_level
+    from meting.sae.data import direct_from_statistics, smooth_variances, sufficient_statistics
+    from meting.sae.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, diagnose
+    from meting.sae.result import SaeResult
+    from meting.sae.spec import (
+        HalfCauchy,
+        HalfNormal,
+        ModelSpec,
+        Priors,
+        SampleSettings,
+        ScalePrior,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'meting.sae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ESS_MIN",
