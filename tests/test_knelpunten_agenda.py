@@ -30,15 +30,16 @@ def test_priority_definition_by_hand():
     assert out.loc["p", "priority"] == pytest.approx((7 - 6) * 0.4)
     assert out.loc["q", "priority"] == pytest.approx((7 - 5) * 0.2)
     assert out.loc["r", "priority"] == 0.0  # above the target: no gap
+    assert pd.isna(out.loc["r", "rank"])  # and never ranked as a priority
     # p and q tie on priority 0,4: the more frequent event comes first
-    assert list(out.sort_values("rank").index) == ["p", "q", "r"]
+    assert list(out.dropna(subset=["rank"]).sort_values("rank").index) == ["p", "q"]
 
 
 def test_suppression():
     out = improvement_agenda(_small(), min_cell_size=3).set_index("life_event")
     assert out.loc["q", "onderdrukt"] and pd.isna(out.loc["q", "priority"])
     assert pd.isna(out.loc["q", "rank"]) and pd.isna(out.loc["q", "score"])
-    assert list(out.dropna(subset=["rank"]).sort_values("rank").index) == ["p", "r"]
+    assert list(out.dropna(subset=["rank"]).sort_values("rank").index) == ["p"]
 
 
 def test_population_frequency():
@@ -61,7 +62,8 @@ def test_order_follows_priority_on_synthetic_wave():
     )
     assert (out.loc[out["onderdrukt"], "n"] < 30).all()
     assert (ranked["n"] >= 30).all()
-    for _, grp in ranked.groupby("municipality"):
+    assert out.loc[out["priority"] == 0, "rank"].isna().all()  # at or above 7: no priority
+    for _, grp in ranked.loc[ranked["priority"] > 0].groupby("municipality"):
         g = grp.sort_values("rank")
         assert list(g["rank"]) == list(range(1, len(g) + 1))
         assert (np.diff(g["priority"].to_numpy()) <= 1e-15).all()

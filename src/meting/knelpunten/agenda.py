@@ -9,7 +9,8 @@ Definition (the 2010 report's advice, made exact)::
 
 Cells (municipality x life event) with fewer than ``min_cell_size`` respondents with a score are
 suppressed: score, gap and priority are blanked (``onderdrukt = True``) and they are not ranked,
-so no small-cell mean reaches a report.  Within each municipality the ranked cells are ordered by
+so no small-cell mean reaches a report; a cell at or above the target has no gap and is not ranked
+either (it is no priority).  Within each municipality the ranked cells are ordered by
 priority (highest first; ties by frequency, then by life-event code); ``rank`` 1 is the first point
 on the agenda.  ``below_target`` says whether the cell is *significantly* below the target (upper
 confidence limit below it): priority uses the point estimate, as defined, and this column shows
@@ -122,7 +123,8 @@ def improvement_agenda(
         kind="stable",
         na_position="last",
     ).reset_index(drop=True)
-    ranked = ~out[SUPPRESSED]
+    # only cells below the target are priorities: a cell at or above it gets no rank
+    ranked = ~out[SUPPRESSED] & (out["priority"].fillna(0.0) > 0)
     rank = ranked.groupby([out[c] for c in by_cols]).cumsum() if by_cols else ranked.cumsum()
     out["rank"] = pd.Series(rank, dtype="Int64").where(ranked, pd.NA)  # type: ignore[call-overload]
     columns = [
