@@ -53,6 +53,13 @@ def test_weighted_sample_matches_population_shares(an: A.WaveAnalysis) -> None:
     assert an.weighting.converged
 
 
+def test_composition_in_meaning_order(an: A.WaveAnalysis) -> None:
+    edu = A.sample_composition(an, C.EDUCATION)
+    assert edu[C.EDUCATION].tolist() == ["laag", "midden", "hoog"]  # not hoog, laag, midden
+    assert A.sample_composition(an, C.AGE_BAND)[C.AGE_BAND].tolist() == list(C.AGE_BANDS)
+    np.testing.assert_allclose(edu["gewogen"].sum(), 1.0)
+
+
 def test_estimate_tables_count_the_right_respondents(an: A.WaveAnalysis) -> None:
     r = an.data.respondents
     levels = A.level_estimates(an)

@@ -228,13 +228,24 @@ def bsc_shares(an: WaveAnalysis) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: The meaning order of the categorical columns of the data contract.
+_LEVEL_ORDER: dict[str, tuple[str, ...]] = {
+    C.EDUCATION: tuple(C.EDUCATION_LEVELS),
+    C.AGE_BAND: tuple(C.AGE_BANDS),
+    C.SEX: tuple(C.SEXES),
+}
+
+
 def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:
     """Respondents per level of ``column``: n, share in the sample, share after weighting, and the
-    population share where the margin is known."""
+    population share where the margin is known; levels in their meaning order (the data
+    contract's order: ``laag, midden, hoog``; age bands young to old), not alphabetically."""
     data = an.design.data
     key = data[column].astype(str)
-    n = key.value_counts().sort_index()
-    weighted = pd.Series(an.design.w, index=data.index).groupby(key).sum()
+    order = _LEVEL_ORDER.get(column)
+    n = key.value_counts()
+    n = n.reindex([v for v in order if v in n.index]) if order else n.sort_index()
+    weighted = pd.Series(an.design.w, index=data.index).groupby(key).sum().reindex(n.index)
     out = pd.DataFrame({"n": n, "steekproef": n / n.sum(), "gewogen": weighted / weighted.sum()})
     pop = None
     margin = next((k for k in an.margins if column in k), None)
