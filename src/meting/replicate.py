@@ -91,6 +91,9 @@ class ReplicateDesign:
                 f"type must be one of {', '.join(REPLICATE_TYPES)}; got {self.type!r}."
             )
         n = len(self.data)
+        # weights given as columns must be >= 0; arrays (set by as_replicate or by weighting,
+        # where linear calibration can make weights negative, as in survey) need only be finite
+        reps_given, w_given = self.repweight_values is None, self.weight_values is None
         if self.repweight_values is None:
             cols = _as_list(self.repweights)
             if not cols:
@@ -107,7 +110,7 @@ class ReplicateDesign:
             raise DesignError(
                 f"replicate weights must be n x R with R >= 2 (n = {n}); got {rw.shape}."
             )
-        if not np.isfinite(rw).all() or (rw < 0).any():
+        if not np.isfinite(rw).all() or (reps_given and (rw < 0).any()):
             raise DesignError("replicate weights must be finite numbers >= 0; got others.")
         object.__setattr__(self, "repweight_values", rw)
         if self.weight_values is None:
@@ -119,7 +122,7 @@ class ReplicateDesign:
                 w = pd.to_numeric(self.data[self.weights], errors="coerce").to_numpy(float)
             object.__setattr__(self, "weight_values", w)
         w = np.asarray(self.weight_values, dtype=float)
-        if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
+        if w.shape != (n,) or not np.isfinite(w).all() or (w_given and (w < 0).any()):
             raise DesignError(f"weights must be {n} finite numbers >= 0.")
         object.__setattr__(self, "weight_values", w)
         r = rw.shape[1]
@@ -151,6 +154,11 @@ class ReplicateDesign:
     def n(self) -> int:
         """Number of rows (respondents)."""
         return len(self.data)
+
+    @property
+    def w(self) -> np.ndarray:
+        """Full-sample weights."""
+        return np.asarray(self.weight_values)
 
     @property
     def replicates(self) -> int:
@@ -202,18 +210,13 @@ class ReplicateDesign:
         missing = np.isnan(y).any(axis=1)
         valid = (dom >= 0) & ~missing
         rows = np.flatnonzero(valid)
-        d = sp.csr_matrix(
-            (np.ones(rows.size), (rows, dom[rows])), shape=(self.n, n_dom)
-        )  # rows x domains
         w, reps = self.weight_values, self.repweight_values
         assert w is not None and reps is not None  # both set in __post_init__
-        weights = np.column_stack([w, reps])  # n x (1 + R)
-        den = np.asarray(d.T @ weights)  # n_dom x (1 + R)
+        den = domain_sums(dom, n_dom, w, reps, np.ones(self.n), valid)  # n_dom x (1 + R)
         est = np.empty((n_dom, n_lev))
         var_ = np.empty((n_dom, n_lev))
-        yv = np.where(valid[:, None], y, 0.0)
         for j in range(n_lev):
-            num = np.asarray(d.T @ (weights * yv[:, [j]]))
+            num = domain_sums(dom, n_dom, w, reps, y[:, j], valid)
             with np.errstate(divide="ignore", invalid="ignore"):
                 theta = num / den if kind == "mean" else num
             est[:, j] = theta[:, 0]
@@ -289,6 +292,48 @@ class ReplicateDesign:
         y[np.flatnonzero(ok), codes[ok]] = 1.0
         y[~ok] = np.nan
         return self._estimate(y, list(levels), var, by, "mean", na_rm, level, True)
+
+
+def replicate_rank(reps: np.ndarray, tol: float = 1e-5) -> int:
+    """Rank of the n x R replicate weights as R's ``qr(weights(design, "analysis"), tol = 1e-5)``
+    (``degf.svyrep.design``): columns in order, one counted when the part of it not spanned by
+    the columns counted before has a norm of at least ``tol`` times its own (LINPACK ``dqrdc2``'s
+    rule).  Computed from the R x R Gram matrix, so the n x R weights are read once."""
+    gram = reps.T @ reps
+    size = gram.shape[0]
+    coef = np.zeros((size, size))  # coefficients on an orthonormal basis of the counted columns
+    rank = 0
+    for k in range(size):
+        own = gram[k, k]
+        resid = own - coef[:rank, k] @ coef[:rank, k]
+        if own <= 0 or resid <= tol**2 * own:
+            continue
+        coef[rank] = (gram[k] - coef[:rank, k] @ coef[:rank]) / np.sqrt(resid)
+        rank += 1
+    return rank
+
+
+def domain_sums(
+    codes: np.ndarray,
+    n_dom: int,
+    w: np.ndarray,
+    reps: np.ndarray,
+    y: np.ndarray,
+    valid: np.ndarray,
+) -> np.ndarray:
+    """Per domain, ``sum y * w`` and ``sum y * reps[:, r]`` over the valid rows (n_dom x (1 + R)).
+
+    ``y`` goes into the values of a sparse domain-by-row matrix, so the n x R replicate weights
+    are read once and never copied (no n x (1 + R) temporaries).
+    """
+    rows = np.flatnonzero(valid)
+    cols = codes[rows]
+    yv = y[rows]
+    out = np.empty((n_dom, 1 + reps.shape[1]))
+    out[:, 0] = np.bincount(cols, weights=yv * w[rows], minlength=n_dom)
+    d = sp.csr_matrix((yv, (cols, rows)), shape=(n_dom, reps.shape[0]))
+    out[:, 1:] = d @ reps
+    return out
 
 
 def jackknife_weights(

@@ -14,10 +14,12 @@ indexed by level.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import overload
 
 import numpy as np
 
 from meting.design import SurveyDesign, WeightingRecord
+from meting.replicate import ReplicateDesign
 from meting.variance import poststrat_record
 from meting.weighting_calibration import INTERCEPT, calibrate, rake
 from meting.weighting_diagnostics import (
@@ -49,15 +51,27 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------
 # post-stratification (raking and calibration: meting.weighting_calibration)
 # ----------------------------------------------------------------------------------------------
+@overload
 def poststratify(
-    design: SurveyDesign, strata: MarginKey, population: Targets, partial: bool = False
-) -> tuple[SurveyDesign, WeightingReport]:
+    design: SurveyDesign, strata: MarginKey, population: Targets, partial: bool = ...
+) -> tuple[SurveyDesign, WeightingReport]: ...
+@overload
+def poststratify(
+    design: ReplicateDesign, strata: MarginKey, population: Targets, partial: bool = ...
+) -> tuple[ReplicateDesign, WeightingReport]: ...
+def poststratify(
+    design: SurveyDesign | ReplicateDesign,
+    strata: MarginKey,
+    population: Targets,
+    partial: bool = False,
+) -> tuple[SurveyDesign | ReplicateDesign, WeightingReport]:
     """Post-stratify to known population counts (``survey::postStratify``).
 
     Parameters
     ----------
-    design : SurveyDesign
-        The design to weight.
+    design : SurveyDesign or ReplicateDesign
+        The design to weight.  A replicate design is post-stratified in every replicate too
+        (:mod:`meting.weighting_replicate`), as ``survey``.
     strata : str or tuple of str
         Post-stratification column(s); a tuple crosses them.
     population : mapping or pandas.Series
@@ -71,6 +85,10 @@ def poststratify(
     -------
     (SurveyDesign, WeightingReport)
     """
+    if isinstance(design, ReplicateDesign):
+        from meting.weighting_replicate import poststratify_replicate
+
+        return poststratify_replicate(design, strata, population, partial)
     cells, levels, targets = margin_cells(design, strata, population, partial=bool(partial))
     old = design.w
     sample = np.bincount(cells, weights=old, minlength=len(levels))

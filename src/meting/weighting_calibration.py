@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from meting.design import SurveyDesign, WeightingRecord
 from meting.errors import ConvergenceError, DesignError
+from meting.replicate import ReplicateDesign
 from meting.variance import greg_record, raking_record, sym_pinv
 from meting.weighting_diagnostics import WeightingReport, weighting_report
 from meting.weighting_margins import (
@@ -28,13 +29,29 @@ from meting.weighting_margins import (
 INTERCEPT = "(Intercept)"
 
 
+@overload
 def rake(
     design: SurveyDesign,
+    margins: Mapping[MarginKey, Targets],
+    max_iter: int = ...,
+    epsilon: float = ...,
+    strict: bool = ...,
+) -> tuple[SurveyDesign, WeightingReport]: ...
+@overload
+def rake(
+    design: ReplicateDesign,
+    margins: Mapping[MarginKey, Targets],
+    max_iter: int = ...,
+    epsilon: float = ...,
+    strict: bool = ...,
+) -> tuple[ReplicateDesign, WeightingReport]: ...
+def rake(
+    design: SurveyDesign | ReplicateDesign,
     margins: Mapping[MarginKey, Targets],
     max_iter: int = 100,
     epsilon: float = 1e-10,
     strict: bool = True,
-) -> tuple[SurveyDesign, WeightingReport]:
+) -> tuple[SurveyDesign | ReplicateDesign, WeightingReport]:
     """Rake to population margins by iterative proportional fitting (``survey::rake``).
 
     One sweep post-stratifies on each margin in turn.  As in ``survey``, the iteration stops
@@ -44,8 +61,9 @@ def rake(
 
     Parameters
     ----------
-    design : SurveyDesign
-        The design to weight.
+    design : SurveyDesign or ReplicateDesign
+        The design to weight.  A replicate design is raked in every replicate too (same
+        margins, same number of sweeps; :mod:`meting.weighting_replicate`), as ``survey``.
     margins : mapping
         Margin (column, or tuple of columns) -> population counts per level.
     max_iter : int
@@ -59,6 +77,10 @@ def rake(
     -------
     (SurveyDesign, WeightingReport)
     """
+    if isinstance(design, ReplicateDesign):
+        from meting.weighting_replicate import rake_replicate
+
+        return rake_replicate(design, margins, max_iter, epsilon, strict)
     if not margins:
         raise DesignError("margins must name at least one margin; got none. Pass {col: targets}.")
     parsed = [(k, *margin_cells(design, k, t)) for k, t in margins.items()]
@@ -116,7 +138,7 @@ def rake(
 # calibration
 # ----------------------------------------------------------------------------------------------
 def _model_matrix(
-    design: SurveyDesign, totals: Mapping[str, float | Targets]
+    design: SurveyDesign | ReplicateDesign, totals: Mapping[str, float | Targets]
 ) -> tuple[sp.csr_matrix, np.ndarray, list[str]]:
     n = design.n
     blocks: list[sp.csr_matrix] = []
@@ -202,21 +224,42 @@ def _calfun(method: str, lo: float, hi: float):
     return fm1, df
 
 
+@overload
 def calibrate(
     design: SurveyDesign,
+    totals: Mapping[str, float | Targets],
+    method: Literal["linear", "raking", "logit"] = ...,
+    bounds: tuple[float, float] = ...,
+    max_iter: int = ...,
+    epsilon: float = ...,
+    strict: bool = ...,
+) -> tuple[SurveyDesign, WeightingReport]: ...
+@overload
+def calibrate(
+    design: ReplicateDesign,
+    totals: Mapping[str, float | Targets],
+    method: Literal["linear", "raking", "logit"] = ...,
+    bounds: tuple[float, float] = ...,
+    max_iter: int = ...,
+    epsilon: float = ...,
+    strict: bool = ...,
+) -> tuple[ReplicateDesign, WeightingReport]: ...
+def calibrate(
+    design: SurveyDesign | ReplicateDesign,
     totals: Mapping[str, float | Targets],
     method: Literal["linear", "raking", "logit"] = "linear",
     bounds: tuple[float, float] = (-np.inf, np.inf),
     max_iter: int = 50,
     epsilon: float = 1e-7,
     strict: bool = True,
-) -> tuple[SurveyDesign, WeightingReport]:
+) -> tuple[SurveyDesign | ReplicateDesign, WeightingReport]:
     """Calibrate weights to population totals (``survey::calibrate``, ``grake``).
 
     Parameters
     ----------
-    design : SurveyDesign
-        The design to weight.
+    design : SurveyDesign or ReplicateDesign
+        The design to weight.  A replicate design is calibrated in every replicate too (same
+        totals and bounds; :mod:`meting.weighting_replicate`), as ``survey``.
     totals : mapping
         ``"(Intercept)"`` -> population size; a numeric column -> its population total; a
         categorical column (or tuple of columns) -> ``{level: count}`` for every level.
@@ -247,6 +290,10 @@ def calibrate(
         raise DesignError(
             f"bounds must be finite for logit calibration; got {bounds!r}. Give e.g. (0.5, 3)."
         )
+    if isinstance(design, ReplicateDesign):
+        from meting.weighting_replicate import calibrate_replicate
+
+        return calibrate_replicate(design, totals, method, (lo, hi), max_iter, epsilon, strict)
     mm, pop, names = _model_matrix(design, totals)
     ww = design.w
     sample_total = np.asarray(mm.T @ ww).ravel()

@@ -11,6 +11,7 @@ import pandas as pd
 
 from meting.design import SurveyDesign, WeightingRecord
 from meting.errors import DesignError
+from meting.replicate import ReplicateDesign
 from meting.weighting_margins import MarginKey, Targets, key_name, margin_cells
 
 
@@ -84,7 +85,11 @@ def margin_gaps(design: SurveyDesign, margins: Mapping[MarginKey, Targets]) -> p
 
 
 def weighting_report(
-    method: str, design: SurveyDesign, converged: bool, iterations: int, gap: float
+    method: str,
+    design: SurveyDesign | ReplicateDesign,
+    converged: bool,
+    iterations: int,
+    gap: float,
 ) -> WeightingReport:
     w = design.w
     return WeightingReport(

@@ -11,6 +11,7 @@ import pandas as pd
 
 from meting.design import SurveyDesign
 from meting.errors import DesignError
+from meting.replicate import ReplicateDesign
 
 MarginKey = str | tuple[str, ...]
 Targets = Mapping | pd.Series
@@ -55,7 +56,10 @@ def key_name(key: MarginKey) -> str:
 
 
 def margin_cells(
-    design: SurveyDesign, key: MarginKey, target: Targets, partial: bool | None = None
+    design: SurveyDesign | ReplicateDesign,
+    key: MarginKey,
+    target: Targets,
+    partial: bool | None = None,
 ) -> tuple[np.ndarray, list, np.ndarray]:
     """Cell code of every row for one margin, the levels kept, and their targets.
 

@@ -244,3 +244,49 @@ writeLines(toJSON(list(meta = list(R_version = R.version.string,
                   na = "null"),
            file.path(out_dir, "surveystats_replicate.json"))
 cat("wrote surveystats_replicate.json\n")
+
+# --- weighting replicate designs: postStratify / rake / calibrate redone in every replicate -------
+# (appended: writes surveystats_replicate_weighting.json)
+pop_stype <- data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018))
+pop_schwide <- as.data.frame(table(sch.wide = apipop$sch.wide))
+cal_pop <- c(`(Intercept)` = nrow(apipop), stypeH = sum(apipop$stype == "H"),
+             stypeM = sum(apipop$stype == "M"), api99 = sum(apipop$api99))
+wt_stats <- function(d) {
+  m <- svymean(~api00, d)
+  t <- svytotal(~enroll, d, na.rm = TRUE)
+  b <- svyby(~api00, ~sch.wide, d, svymean)
+  bs <- svyby(~api00, ~stype, d, svymean)
+  list(mean = num(coef(m)), mean_se = num(SE(m)), total = num(coef(t)), total_se = num(SE(t)),
+       by_groups = as.character(b$sch.wide), by_mean = num(coef(b)), by_se = num(SE(b)),
+       by_stype_se = num(SE(bs)), degf = degf(d), sum_weights = sum(weights(d, "sampling")),
+       repweights_11_22_33 = num(as.matrix(weights(d, "analysis"))[cbind(1:3, 1:3)]))
+}
+wt_designs <- list(
+  jk1_clus1 = list(call = "as.svrepdesign(dclus1, type = 'JK1')", d = as.svrepdesign(dclus1, type = "JK1")),
+  jkn_strat = list(call = "as.svrepdesign(dstrat, type = 'JKn')", d = as.svrepdesign(dstrat, type = "JKn")),
+  boot_clus1 = list(call = "svrepdesign(data = apiclus1, repweights = <bs01..bs50>, weights = ~pw, type = 'bootstrap', combined.weights = TRUE)",
+                    d = svrepdesign(data = apiclus1, repweights = bw, weights = ~pw, type = "bootstrap",
+                                    combined.weights = TRUE)))
+wt_out <- list()
+for (nm in names(wt_designs)) {
+  d <- wt_designs[[nm]]$d
+  cases <- list(
+    poststratify = postStratify(d, ~stype, pop_stype),
+    rake = rake(d, list(~stype, ~sch.wide), list(pop_stype, pop_schwide)),
+    calibrate_linear = calibrate(d, ~stype + api99, cal_pop, compress = FALSE),
+    calibrate_raking = calibrate(d, ~stype + api99, cal_pop, calfun = "raking", compress = FALSE),
+    calibrate_logit = calibrate(d, ~stype + api99, cal_pop, calfun = "logit", bounds = c(0.2, 5),
+                                 compress = FALSE))
+  wt_out[[nm]] <- c(list(call = wt_designs[[nm]]$call), lapply(cases, wt_stats))
+}
+writeLines(toJSON(list(meta = list(R_version = R.version.string,
+                                   survey_version = as.character(packageVersion("survey")),
+                                   calls = c(poststratify = "postStratify(d, ~stype, pop_stype)",
+                                             rake = "rake(d, list(~stype, ~sch.wide), list(pop_stype, pop_schwide)) (maxit 10, epsilon 1)",
+                                             calibrate = "calibrate(d, ~stype + api99, cal_pop, calfun = 'linear' | 'raking' | 'logit' (bounds c(0.2, 5)), compress = FALSE"),
+                                   pop_stype = pop_stype, pop_schwide = pop_schwide,
+                                   cal_pop = as.list(cal_pop)),
+                       cases = wt_out), auto_unbox = TRUE, digits = I(17), pretty = TRUE,
+                  na = "null"),
+           file.path(out_dir, "surveystats_replicate_weighting.json"))
+cat("wrote surveystats_replicate_weighting.json\n")
