@@ -317,18 +317,21 @@ to_html(tables.weighting_table(an.weighting), caption="Tabel 12. Kenmerken van d
 # %% [markdown]
 # ## Verantwoording
 #
-# * **Schatting.** Gewogen gemiddelden met standaardfouten volgens Taylor-linearisatie, rekening
-#   houdend met de weging (zoals het R-pakket *survey*). Interval: 95%.
-# * **Toetsing tegen de 7.** t-toets van het gemiddelde tegen 7; p-waarden gecorrigeerd voor
-#   meervoudig toetsen (instelling `multiple_testing` in `params/analysis.yaml`). Oordeel
-#   'significant boven/onder 7' als de gecorrigeerde p-waarde kleiner is dan 0,05.
-# * **Kleine domeinen.** Fay-Herriot-model op de directe schattingen per levensgebeurtenis x
-#   gemeente (varianties van kleine cellen gepoold per levensgebeurtenis), geschat met MCMC
-#   (nutpie). Het celeffect wordt exact weggeïntegreerd tijdens het samplen en per trekking uit
-#   zijn normale voorwaardelijke verdeling getrokken: dezelfde posterior, sneller. Oordeel
-#   'waarschijnlijk ≥ 7' als de kans op ten minste 7 groot is.
-# * **Privacy.** Cellen met minder respondenten dan de minimumcelgrootte worden niet getoond (–).
-#   Het rapport bevat geen gegevens van individuele respondenten.
+# De regels achter de cijfers, zoals ze in `params/` staan voor deze rapportage.
+
+# %%
+summary.methods_note(
+    target=T,
+    confidence=s.confidence,
+    adjustment=s.multiple_testing,
+    min_n=s.min_cell_size,
+    prob_above=s.prob_above,
+    prob_below=s.prob_below,
+    margins=an.wave.weighting,
+    respondents=an.weighting.n,
+    municipalities=an.data.respondents[C.MUNICIPALITY].nunique(),
+    synthetic=an.wave.source == "synthetic",
+)
 
 # %%
 collect_provenance(

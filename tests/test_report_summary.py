@@ -114,3 +114,38 @@ def test_municipality_summary_answers_first_and_never_judges_predictions() -> No
     assert "waarschijnlijk hoger dan landelijk: Werkloos worden" in box
     assert "1 levensgebeurtenis krijgt geen oordeel" in box
     assert "52 respondenten" in box and "2 levensgebeurtenissen hebben er minder dan 30" in box
+
+
+def test_methods_note_states_the_rules_from_the_settings() -> None:
+    note = S.methods_note(
+        target=7.0,
+        confidence=0.95,
+        adjustment="holm",
+        min_n=30,
+        prob_above=0.95,
+        prob_below=0.05,
+        margins=[("municipality", "age_band", "sex"), ("education",)],
+        respondents=6000,
+        municipalities=14,
+        synthetic=True,
+    ).html
+    for text in (
+        "6.000 respondenten in 14 gemeenten (synthetische steekproef",
+        "niet over heel Nederland",
+        "gemeente x leeftijd x geslacht; opleiding",
+        "(Holm)",
+        "hoogstens 0,05 is",
+        "minstens 95% is",
+        "R-hat hoogstens 1,01",
+        "minder dan 30 respondenten",
+    ):
+        assert text in note, text
+    bh = S.methods_note(
+        target=7.0, confidence=0.9, adjustment="bh", min_n=50, prob_above=0.9, prob_below=0.1,
+        margins=[("sex",)], respondents=1, municipalities=1, synthetic=False,
+    ).html  # fmt: skip
+    assert (
+        "(Benjamini-Hochberg)" in bh
+        and "hoogstens 0,10 is" in bh
+        and "1 respondent in 1 gemeente." in bh
+    )

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from meting.report import Note
-from meting.report.formatting import fmt_diff, fmt_int, fmt_score
+from meting.report.formatting import fmt_diff, fmt_int, fmt_number, fmt_score
 
 __all__ = [
     "count_noun",
@@ -26,6 +26,7 @@ __all__ = [
     "join_names",
     "level_sentences",
     "group_sentence",
+    "methods_note",
     "municipality_summary",
     "change_sentence",
     "published_lines",
@@ -337,3 +338,86 @@ def municipality_summary(
         "'Waarschijnlijk' betekent een kans van minstens 95% volgens het model.",
     ]
     return summary_box(sentences, caveats)
+
+
+#: Dutch names of the weighting columns, for the method text.
+_MARGIN_WORDS = {
+    "municipality": "gemeente",
+    "age_band": "leeftijd",
+    "sex": "geslacht",
+    "education": "opleiding",
+    "size_class": "gemeentegrootte",
+    "life_event": "levensgebeurtenis",
+}
+
+
+def methods_note(
+    *,
+    target: float,
+    confidence: float,
+    adjustment: str,
+    min_n: int,
+    prob_above: float,
+    prob_below: float,
+    margins: Sequence[Sequence[str]],
+    respondents: int,
+    municipalities: int,
+    synthetic: bool,
+) -> Note:
+    """The *Verantwoording* of a wave report, written from the settings it was made with, so a
+    reviewer can check every number against the rule that produced it."""
+    t = fmt_score(target).removesuffix(",0")
+    level = f"{confidence:.0%}".replace(".", ",")
+    alpha = fmt_number(1 - confidence, 2)
+    weights = "; ".join(" x ".join(_MARGIN_WORDS.get(c, c) for c in m) for m in margins)
+    pct = lambda p: f"{p:.0%}".replace(".", ",")  # noqa: E731
+    items = [
+        (
+            "Gegevens",
+            f"{count_noun(respondents, 'respondent', 'respondenten')} in "
+            f"{count_noun(municipalities, 'gemeente', 'gemeenten')}"
+            + (" (synthetische steekproef, zie het kader bovenaan)" if synthetic else "")
+            + ". 'Landelijk' is het gewogen gemiddelde over de gemeenten in de steekproef, "
+            "niet over heel Nederland.",
+        ),
+        (
+            "Weging",
+            f"Raking naar de bevolkingsverdeling op {weights}; de standaardfouten houden rekening "
+            "met de weging (Taylor-linearisatie, zoals het R-pakket survey).",
+        ),
+        (
+            "Intervallen",
+            f"{level}-betrouwbaarheidsintervallen: schatting plus of min de t-waarde met de "
+            "vrijheidsgraden van het steekproefontwerp (per domein die van het domein) maal de "
+            "standaardfout.",
+        ),
+        (
+            f"Toets tegen de {t}",
+            f"Tweezijdige t-toets van elk gemiddelde tegen {t}; de p-waarden zijn per tabel "
+            f"gecorrigeerd voor meervoudig toetsen ({ADJUSTMENT_NAMES.get(adjustment, adjustment)}). "
+            f"Oordeel 'significant boven/onder {t}' als de gecorrigeerde p-waarde hoogstens "
+            f"{alpha} is, anders 'niet te onderscheiden van {t}'. De intervallen in tabellen en "
+            "figuren zijn niet gecorrigeerd; figuren kleuren naar het oordeel van de tabel.",
+        ),
+        (
+            "Kleine domeinen",
+            "Per levensgebeurtenis x gemeente een Fay-Herriot-model (hiërarchisch Bayesiaans) op "
+            "de directe schattingen, dat kracht leent van andere gemeenten en "
+            f"levensgebeurtenissen. Oordeel 'waarschijnlijk ≥ {t}' als de kans op ten minste {t} "
+            f"minstens {pct(prob_above)} is, 'waarschijnlijk < {t}' als die kans hoogstens "
+            f"{pct(prob_below)} is, anders 'onzeker'. Een cel zonder respondenten is een "
+            "modelvoorspelling en krijgt geen oordeel. Het model heet betrouwbaar als voor elke "
+            "parameter R-hat hoogstens 1,01 is, de effectieve steekproefomvang (bulk en staart) "
+            "minstens 400, en er geen divergenties zijn; anders staat er bovenaan een waarschuwing.",
+        ),
+        (
+            "Publicatieregel",
+            f"Een directe schatting op minder dan {fmt_int(min_n)} respondenten wordt niet "
+            "getoond (–) en krijgt geen oordeel. Het rapport bevat geen gegevens van individuele "
+            "respondenten.",
+        ),
+    ]
+    body = "".join(
+        f"<li><strong>{html.escape(k)}.</strong> {html.escape(v)}</li>" for k, v in items
+    )
+    return Note(f'<section class="meting-methods"><ul>{body}</ul></section>')
