@@ -8,8 +8,9 @@ PyMC and Jupyter).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from meting.lazy import lazy_getattr
 
 #: Public name -> the module that defines it. Imported on first use (PEP 562), so a command such
 #: as ``meting validate`` does not pay for SciPy, statsmodels or the estimators at start-up.
@@ -81,13 +82,7 @@ if TYPE_CHECKING:  # the names as the type checker and editors see them
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'meting' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("meting", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

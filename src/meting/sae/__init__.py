@@ -16,8 +16,9 @@ fallback; fits can be cached on disk (:mod:`meting.sae.cache`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from meting.lazy import lazy_getattr
 
 #: Public name -> defining module, imported on first use (PEP 562): the settings and the data
 #: helpers are used without PyMC (the registry builds ``SampleSettings``, the pipeline smooths
@@ -56,13 +57,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'meting.sae' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("meting.sae", _EXPORTS, globals())
 
 
 __all__ = [
