@@ -210,9 +210,13 @@ def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
 
 
 def channel_shares(an: WaveAnalysis) -> pd.DataFrame:
-    """Share of respondents who used each channel (several may apply)."""
+    """Share of respondents who used each channel (several may apply), with the Korn-Graubard
+    interval of ``svyciprop(method = "beta")`` (it stays within [0, 1], also near 0 or 1)."""
     level = an.settings.confidence
-    out = pd.concat([an.design.mean(c, level=level) for c in C.CHANNEL_COLUMNS], ignore_index=True)
+    out = pd.concat(
+        [an.design.ciprop(c, method="beta", level=level) for c in C.CHANNEL_COLUMNS],
+        ignore_index=True,
+    )
     out.insert(0, "kanaal", out["variable"].map(CHANNEL_COLUMN_LABELS))
     return out
 
