@@ -373,6 +373,46 @@ def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str) -> pd.DataFr
     return out
 
 
+def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
+    """Design-based contrast of the municipality against the rest of the sample (``svycontrast``
+    of the two domain means: municipality - rest), tested against 0 with the design's df.
+
+    A one-row result table (``method`` ``"contrast"``) with the test columns and the verdict
+    "hoger dan de rest" / "lager dan de rest" / "geen aantoonbaar verschil" (two-sided t-test at
+    ``1 - confidence``); below the minimum cell size there is no verdict and no estimate.
+    """
+    import dataclasses
+
+    from meting.contrast import contrast
+    from meting.significance import reason_too_few, t_test_arrays
+
+    s = an.settings
+    mine = an.design.data[C.MUNICIPALITY].astype(str).to_numpy() == code
+    data = an.design.data.assign(_deel=np.where(mine, "gemeente", "rest"))
+    design = dataclasses.replace(an.design, data=data)
+    out = contrast(design, var, "_deel", {"gemeente": 1.0, "rest": -1.0}, level=s.confidence)
+    n_mine = int((mine & an.design.data[var].notna().to_numpy()).sum())
+    t, p_two, _, _ = t_test_arrays(
+        out["estimate"].to_numpy(), out["se"].to_numpy(), out["df"].to_numpy(), 0.0
+    )
+    out["n_gemeente"] = n_mine
+    out["t"] = t
+    out["p_two_sided"] = p_two
+    significant = p_two <= 1.0 - s.confidence
+    verdict = np.where(
+        significant,
+        np.where(t > 0, "hoger dan de rest", "lager dan de rest"),
+        "geen aantoonbaar verschil",
+    )
+    out["verdict"] = pd.Series(verdict, index=out.index, dtype="str")
+    out["reason"] = pd.Series([None], index=out.index, dtype="str")
+    if n_mine < s.min_cell_size:
+        out.loc[:, ["estimate", "se", "lower", "upper", "t", "p_two_sided"]] = np.nan
+        out["verdict"] = pd.Series([None], index=out.index, dtype="str")
+        out["reason"] = reason_too_few(s.min_cell_size)
+    return out
+
+
 def wave_changes(earlier: WaveAnalysis, later: WaveAnalysis, table: str = "levels") -> pd.DataFrame:
     """Change later - earlier of the levels (``"levels"``) or the life events (``"events"``),
     tested with :func:`meting.comparison.compare_waves` (independent samples)."""
