@@ -20,6 +20,7 @@ domain problems use the expanded sum of squares (Gram form) and give the varianc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import cast
 
 import numpy as np
@@ -64,20 +65,40 @@ class Projection:
 
     Attributes
     ----------
-    g : scipy.sparse.csr_matrix
-        Regressors (n x H): post-stratum indicators or the calibration model matrix.
+    g : scipy.sparse.csr_matrix or None
+        Regressors (n x H): the calibration model matrix; None for cell indicators given by
+        ``cells`` (formed only when a sparse product needs them, see :attr:`matrix`).
     r : numpy.ndarray
         Row factors applied before projecting.
     s : numpy.ndarray
         Row factors applied to the fitted part (the weights after the step).
     m : numpy.ndarray
         Inverse cross-product: a vector (diagonal) or an H x H matrix.
+    cells : numpy.ndarray, optional
+        Cell code of every row when the regressors are the indicators of one categorical
+        margin (post-strata, a raking margin): products with them become group sums
+        (``bincount``) and lookups, the same sums in the same order as the sparse products.
     """
 
-    g: sp.csr_matrix
+    g: sp.csr_matrix | None
     r: np.ndarray
     s: np.ndarray
     m: np.ndarray
+    cells: np.ndarray | None = None
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """The regressors as a sparse matrix (the indicators of ``cells`` when ``g`` is None)."""
+        if self.g is not None:
+            return self.g
+        return _indicator(cast("np.ndarray", self.cells))
+
+    @property
+    def n_cols(self) -> int:
+        """Number of regressors H."""
+        if self.g is not None:
+            return int(self.g.shape[1])
+        return int(self.m.shape[0])
 
     def apply_m(self, b: np.ndarray) -> np.ndarray:
         """Multiply ``b`` (H x k) by the inverse cross-product."""
@@ -102,11 +123,11 @@ class CalibrationRecord:
 
 def poststrat_record(cells: np.ndarray, old_w: np.ndarray, new_w: np.ndarray) -> CalibrationRecord:
     """Variance record of ``postStratify``: centring within post-strata (survey's psmeans)."""
-    g = _indicator(cells)
+    h = int(cells.max()) + 1 if cells.size else 0
     safe_new = np.where((new_w == 0) & (old_w == 0), 1.0, new_w)
     with np.errstate(divide="ignore"):
-        m = 1.0 / np.bincount(cells, weights=old_w, minlength=g.shape[1])
-    proj = Projection(g=g, r=old_w / safe_new, s=safe_new, m=m)
+        m = 1.0 / np.bincount(cells, weights=old_w, minlength=h)
+    proj = Projection(g=None, r=old_w / safe_new, s=safe_new, m=m, cells=cells)
     return CalibrationRecord(kind="poststratify", projections=(proj,), schedule=(0,))
 
 
@@ -125,10 +146,10 @@ def raking_record(
     """
     projs = []
     for cells, w in margins:
-        g = _indicator(cells)
-        counts = np.bincount(cells, minlength=g.shape[1]).astype(float)
+        h = int(cells.max()) + 1 if cells.size else 0
+        counts = np.bincount(cells, minlength=h).astype(float)
         safe = np.where(w == 0, 1.0, w)
-        projs.append(Projection(g=g, r=1.0 / safe, s=safe, m=1.0 / counts))
+        projs.append(Projection(g=None, r=1.0 / safe, s=safe, m=1.0 / counts, cells=cells))
     schedule = tuple(k for _ in range(rounds) for k in range(len(projs)))
     return CalibrationRecord(kind="rake", projections=tuple(projs), schedule=schedule)
 
@@ -175,16 +196,19 @@ def _coefficients(
     """Run every calibration schedule in coefficient form; return (projection, a) pairs."""
     terms: list[tuple[Projection, np.ndarray]] = []
     cross: dict[tuple[int, int], sp.csr_matrix] = {}
+    k = u.shape[1]
+    # few columns: group sums of dense columns for categorical margins (no sparse products)
+    columns = _dense(u) if k <= _FEW_COLUMNS else None
     for record in records:
         base = len(terms)
         for p in record.projections:
-            terms.append((p, np.zeros((p.g.shape[1], u.shape[1]))))
+            terms.append((p, np.zeros((p.n_cols, k))))
         gu = {}
         for step in record.schedule:
             t = base + step
             p, _ = terms[t]
             if step not in gu:
-                gu[step] = _dense(p.g.T @ _scale_rows(u, p.r))
+                gu[step] = _project(p, u, columns)
             b = gu[step].copy()
             for t2 in range(len(terms)):
                 p2, a2 = terms[t2]
@@ -192,10 +216,48 @@ def _coefficients(
                     continue
                 key = (t, t2)
                 if key not in cross:
-                    cross[key] = sp.csr_matrix(p.g.T @ p2.g.multiply((p.r * p2.s)[:, None]))
+                    cross[key] = _cross(p, p2)
                 b -= cross[key] @ a2
             terms[t] = (p, terms[t][1] + p.apply_m(b))
     return terms
+
+
+#: Most influence columns for which margin sums are taken column by column with ``bincount``.
+_FEW_COLUMNS = 8
+#: Largest H1 x H2 cell table of two margins counted densely with ``bincount``.
+_CROSS_LIMIT = 4_000_000
+
+
+def _project(
+    p: Projection, u: np.ndarray | sp.csr_matrix, columns: np.ndarray | None
+) -> np.ndarray:
+    """``G' diag(r) u`` (H x k): per-cell sums for a categorical margin, else a sparse product."""
+    if p.cells is not None and columns is not None:
+        h = p.n_cols
+        out = np.empty((h, columns.shape[1]))
+        for j in range(columns.shape[1]):
+            out[:, j] = np.bincount(p.cells, weights=columns[:, j] * p.r, minlength=h)
+        return out
+    return _dense(p.matrix.T @ _scale_rows(u, p.r))
+
+
+def _cross(p: Projection, p2: Projection) -> sp.csr_matrix:
+    """``G' diag(r s2) G2`` (H x H2), as a sparse matrix (its product keeps the sparse order)."""
+    h, h2 = p.n_cols, p2.n_cols
+    if p.cells is not None and p2.cells is p.cells:  # one margin with itself: diagonal
+        diag = np.bincount(p.cells, weights=p.r * p2.s, minlength=h)
+        return sp.csr_matrix(sp.diags(diag))
+    if p.cells is not None and p2.cells is not None and h * h2 <= _CROSS_LIMIT:
+        table = np.bincount(p.cells * h2 + p2.cells, weights=p.r * p2.s, minlength=h * h2)
+        return sp.csr_matrix(table.reshape(h, h2))
+    return sp.csr_matrix(p.matrix.T @ p2.matrix.multiply((p.r * p2.s)[:, None]))
+
+
+def _fitted(p: Projection, a: np.ndarray) -> np.ndarray:
+    """``G a`` (n x k): a lookup of the cell coefficients for a categorical margin."""
+    if p.cells is not None:
+        return a[p.cells]
+    return _dense(p.matrix @ a)
 
 
 def residuals(
@@ -206,7 +268,7 @@ def residuals(
         return u
     z = _dense(u).astype(float, copy=True)
     for p, a in _coefficients(u, records):
-        z -= p.s[:, None] * _dense(p.g @ a)
+        z -= p.s[:, None] * _fitted(p, a)
     return z
 
 
@@ -256,22 +318,37 @@ def linearised_variance(
     return np.sum(parts, axis=0)
 
 
+def _group_sums(codes: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
+    """Column sums of ``x`` (n x k) within the groups ``codes``: ``indicator(codes)' @ x``."""
+    out = np.empty((size, x.shape[1]))
+    for j in range(x.shape[1]):
+        out[:, j] = np.bincount(codes, weights=x[:, j], minlength=size)
+    return out
+
+
 def _stage_dense(z: np.ndarray | sp.csr_matrix, stage: Stage, covariance: bool) -> np.ndarray:
-    c = stage.psu_matrix
-    t = c.T @ z  # PSU totals (J x k)
     kappa_j = stage.kappa[stage.stratum_of_psu]
     n_strata = stage.kappa.size
-    s = sp.csr_matrix(
-        (np.ones(t.shape[0]), (np.arange(t.shape[0]), stage.stratum_of_psu)),
-        shape=(t.shape[0], n_strata),
-    )
-    big_t = s.T @ t  # stratum totals
+    n_psu = stage.stratum_of_psu.size
+    t: np.ndarray | sp.csr_matrix
+    big_t: np.ndarray | sp.csr_matrix
+    if not sp.issparse(z) and z.shape[1] <= _FEW_COLUMNS:
+        t = _group_sums(stage.psu, np.asarray(z), n_psu)  # PSU totals (J x k)
+        big_t = _group_sums(stage.stratum_of_psu, t, n_strata)  # stratum totals
+    else:
+        t = stage.psu_matrix.T @ z  # PSU totals (J x k)
+        s = sp.csr_matrix(
+            (np.ones(n_psu), (np.arange(n_psu), stage.stratum_of_psu)),
+            shape=(n_psu, n_strata),
+        )
+        big_t = s.T @ t  # stratum totals
     w_h = np.where(stage.centre, stage.kappa / stage.n_psu, 0.0)
     if covariance:
         t = _dense(t)
         big_t = _dense(big_t)
         return (t * kappa_j[:, None]).T @ t - (big_t * w_h[:, None]).T @ big_t
     if sp.issparse(t):
+        t, big_t = cast("sp.csr_matrix", t), cast("sp.csr_matrix", big_t)
         first = np.asarray(t.multiply(t).T @ kappa_j).ravel()
         second = np.asarray(big_t.multiply(big_t).T @ w_h).ravel()
     else:
@@ -292,7 +369,7 @@ def _stage_gram(
         out = np.asarray(cu.multiply(cu).T @ kappa_j).ravel()
     else:
         out = kappa_j @ (cu * cu)
-    qs = [sp.csr_matrix(c.T @ p.g.multiply(p.s[:, None])) for p, _ in terms]
+    qs = [sp.csr_matrix(c.T @ p.matrix.multiply(p.s[:, None])) for p, _ in terms]
     kcu = _scale_rows(cu, kappa_j)
     for (_, a), q in zip(terms, qs, strict=True):
         out -= 2.0 * np.einsum("hk,hk->k", a, _dense(q.T @ kcu))

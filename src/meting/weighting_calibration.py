@@ -21,7 +21,7 @@ from meting.weighting_margins import (
     MarginKey,
     Targets,
     check_same_total,
-    group_codes,
+    design_group_codes,
     key_name,
     margin_cells,
 )
@@ -90,7 +90,7 @@ def rake(
     allcols: list[str] = []
     for k, *_ in parsed:
         allcols += [k] if isinstance(k, str) else list(k)
-    joint, _ = group_codes(design.data, list(dict.fromkeys(allcols)))
+    joint, _ = design_group_codes(design, list(dict.fromkeys(allcols)))
     n_joint = int(joint.max()) + 1
     old_table = np.bincount(joint, weights=w, minlength=n_joint)
     converged = False

@@ -51,6 +51,30 @@ def group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[t
     ]
 
 
+_CODES_CACHE = "_meting_group_codes"
+
+
+def design_group_codes(
+    design: SurveyDesign | ReplicateDesign, cols: list[str]
+) -> tuple[np.ndarray, list[tuple]]:
+    """:func:`group_codes` of the design's data, factorised once per design and column list.
+
+    A design is frozen and never modifies its data, so the codes of its margin columns are kept
+    on the design (read-only) and reused by every later rake, post-stratification or
+    calibration of it.
+    """
+    cache: dict[tuple[str, ...], tuple[np.ndarray, list[tuple]]] = design.__dict__.setdefault(
+        _CODES_CACHE, {}
+    )
+    key = tuple(cols)
+    if key not in cache:
+        codes, levels = group_codes(design.data, cols)
+        codes.setflags(write=False)
+        cache[key] = (codes, levels)
+    codes, levels = cache[key]
+    return codes, list(levels)
+
+
 def key_name(key: MarginKey) -> str:
     return key if isinstance(key, str) else " x ".join(key)
 
@@ -98,7 +122,7 @@ def margin_cells(
             f"target of margin {name!r} must be a finite count >= 0; got "
             f"{bad[0]!r}: {tgt[bad[0]]!r}. Correct the population table."
         )
-    codes, uniq_list = group_codes(design.data, cols)
+    codes, uniq_list = design_group_codes(design, cols)
     if len(cols) == 1:
         uniq_list = [lv[0] for lv in uniq_list]
     missing = [lv for lv in uniq_list if lv not in tgt or float(tgt[lv]) == 0]

@@ -37,7 +37,7 @@ from meting.weighting_margins import (
     MarginKey,
     Targets,
     check_same_total,
-    group_codes,
+    design_group_codes,
     key_name,
     margin_cells,
 )
@@ -152,7 +152,7 @@ def rake_replicate(
     allcols: list[str] = []
     for k, *_ in parsed:
         allcols += [k] if isinstance(k, str) else list(k)
-    joint, _ = group_codes(design.data, list(dict.fromkeys(allcols)))
+    joint, _ = design_group_codes(design, list(dict.fromkeys(allcols)))
     out, converged, it = _ipf(design, parsed, joint, max_iter, tol)
     gap = max(
         np.max(np.abs(np.bincount(c, weights=out.w, minlength=len(lv)) - t))
