@@ -110,6 +110,18 @@ to_html(
 )
 
 # %% [markdown]
+# Dezelfde vraag zonder model: het gewogen gemiddelde van de keten in deze gemeente min dat van de
+# rest van de steekproef (ontwerpgebaseerd contrast van de twee domeingemiddelden, met de
+# standaardfout uit hun covariantie).
+
+# %%
+tables.contrast_table(
+    pipeline.municipality_vs_rest(an, municipality),
+    f"{mun.name} min de rest van de steekproef",
+    caption="Tabel 2b. Keten: gemeente tegen de rest (directe schatting)",
+)
+
+# %% [markdown]
 # ## 3. De gemeente als geheel
 
 # %%

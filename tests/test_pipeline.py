@@ -179,3 +179,24 @@ def test_small_area_fit_and_municipality_table(an: A.WaveAnalysis) -> None:
     assert cells["kans_hoger"].between(0, 1).all()
     by_mun = A.sae_by(an, sae, C.MUNICIPALITY)
     assert set(by_mun[C.MUNICIPALITY].astype(str)) == set(an.registry.municipalities)
+
+
+def test_municipality_against_the_rest_is_the_difference_of_two_domain_means(
+    an: A.WaveAnalysis,
+) -> None:
+    import dataclasses
+
+    code = "GM0505"
+    out = A.municipality_vs_rest(an, code)
+    assert len(out) == 1 and out["method"].iloc[0] == "contrast"
+    mine = an.design.data[C.MUNICIPALITY].astype(str) == code
+    design = dataclasses.replace(an.design, data=an.design.data.assign(_g=mine.to_numpy()))
+    means = design.mean(C.SCORE_CHAIN, by="_g").set_index("_g")["estimate"]
+    assert out["estimate"].iloc[0] == pytest.approx(means[True] - means[False], rel=1e-12)
+    vc = design.covariance(C.SCORE_CHAIN, by="_g")
+    assert out["se"].iloc[0] == pytest.approx(np.sqrt(vc[0, 0] + vc[1, 1] - 2 * vc[0, 1]))
+    assert out["verdict"].iloc[0] in {
+        "hoger dan de rest",
+        "lager dan de rest",
+        "geen aantoonbaar verschil",
+    }

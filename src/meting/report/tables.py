@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "agenda_table",
     "change_table",
+    "contrast_table",
     "diagnostics_table",
     "estimate_table",
     "sae_table",
@@ -257,3 +258,28 @@ def weighting_table(report: WeightingReport) -> pd.DataFrame:
         ("respondenten", fmt_int(r.n)),
     ]
     return pd.DataFrame(rows, columns=["kenmerk", "waarde"])
+
+
+def contrast_table(
+    contrasts: pd.DataFrame, label: str, *, caption: str | None = None
+) -> DutchTable:
+    """A design-based contrast (:func:`meting.pipeline.municipality_vs_rest`): what is compared,
+    the difference with its interval (two decimals), the respondents, p and the verdict (or why
+    there is none)."""
+    verdict = contrasts["verdict"].astype(object)
+    verdict = verdict.where(verdict.notna(), contrasts["reason"].astype(object)).fillna(EMPTY)
+    out = pd.DataFrame(
+        {
+            "vergelijking": label,
+            "verschil": contrasts["estimate"],
+            "95%-interval": [
+                EMPTY if pd.isna(lo) else f"{fmt_diff(lo, 2)} – {fmt_diff(hi, 2)}"
+                for lo, hi in zip(contrasts["lower"], contrasts["upper"], strict=True)
+            ],
+            "n gemeente": contrasts["n_gemeente"],
+            "p": contrasts["p_two_sided"],
+            "oordeel": verdict,
+        }
+    )
+    formats = {"verschil": "diff2", "95%-interval": "text", "n gemeente": "int", "p": "p"}
+    return to_html(out, formats, caption=caption)
