@@ -104,9 +104,10 @@ to_html(
     cells.sort_values("verschil", ascending=False)[
         ["levensgebeurtenis", "estimate", "landelijk", "verschil", "kans_hoger"]
     ],
-    {"estimate": "score", "landelijk": "score", "verschil": "diff", "kans_hoger": "pct"},
+    {"estimate": "score", "landelijk": "score", "verschil": "diff2", "kans_hoger": "pct"},
     rename={"estimate": "gemeente", "kans_hoger": "kans gemeente hoger"},
     caption="Tabel 2. Gemeente en land",
+    note="Het verschil is berekend vóór afronding en staat met twee decimalen.",
 )
 
 # %% [markdown]
