@@ -66,6 +66,8 @@ def test_percentages_p_values_differences_intervals() -> None:
     assert fmt_diff(-0.2) == "-0,2"
     assert fmt_diff(0.01) == "0,0"
     assert fmt_ci(6.81, 7.24) == "6,8 – 7,2"
+    assert fmt_ci(6.58, 6.63) == "6,58 – 6,63"  # never '6,6 – 6,6'
+    assert fmt_ci(6.6, 6.6) == "6,6 – 6,6"  # a zero-width interval stays as it is
     with pytest.raises(ReportError, match="p-value"):
         fmt_p(1.5)
     with pytest.raises(ReportError, match="numeric"):

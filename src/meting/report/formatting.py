@@ -181,10 +181,17 @@ def fmt_diff(x: float | None, decimals: int = 1) -> str:
 
 
 def fmt_ci(lower: float | None, upper: float | None, decimals: int = 1) -> str:
-    """An interval, ``6,8 – 7,2`` (no comma as separator, since the comma is the decimal sign)."""
+    """An interval, ``6,8 – 7,2`` (no comma as separator, since the comma is the decimal sign).
+
+    An interval narrower than the rounding (``6,58 – 6,63``) gets one decimal more, so its two
+    ends never print as the same number.
+    """
     if _is_missing(lower) or _is_missing(upper):
         return EMPTY
-    return f"{fmt_number(lower, decimals)} – {fmt_number(upper, decimals)}"
+    lo, hi = fmt_number(lower, decimals), fmt_number(upper, decimals)
+    if lo == hi and float(upper) > float(lower):  # type: ignore[arg-type]
+        return fmt_ci(lower, upper, decimals + 1)
+    return f"{lo} – {hi}"
 
 
 def fmt_date(d: datetime.date | datetime.datetime | str, *, weekday: bool = False) -> str:
