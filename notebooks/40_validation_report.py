@@ -31,6 +31,7 @@ from meting.report import (
 )
 from meting.report.provenance import notebook_file, wave_seeds
 
+# %% tags=["remove-cell"]
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
@@ -53,8 +54,6 @@ per_wave = pd.concat(
     ],
     ignore_index=True,
 )
-model = per_wave.loc[per_wave["schatter"] == "model"]
-direct = per_wave.loc[per_wave["schatter"] == "direct"]
 by_size = validation.coverage_by_size(truth)
 verdicts = validation.verdict_accuracy(truth, target=s.target)
 problems = [
@@ -79,30 +78,7 @@ summary.synthetic_notice("synthetic")
 warning_box(problems, "Let op: modelcontrole")
 
 # %%
-right = verdicts.loc[verdicts["juist"].notna()]
-summary.summary_box(
-    [
-        f"Over {summary.count_noun(int(model['cellen'].sum()), 'cel', 'cellen')} met respondenten "
-        f"ligt de modelschatting gemiddeld dichter bij de werkelijkheid dan de directe schatting: "
-        f"RMSE {' / '.join(f'{x:.2f}'.replace('.', ',') for x in model['RMSE'])} tegen "
-        f"{' / '.join(f'{x:.2f}'.replace('.', ',') for x in direct['RMSE'])} "
-        f"({' / '.join(labels)}).",
-        "Het 95%-interval van het model bevat de werkelijke waarde in "
-        + " / ".join(f"{x:.0%}".replace(".", ",") for x in model["dekking 95%-interval"])
-        + " van de cellen met respondenten (goed gekalibreerd: ongeveer 95%).",
-        "De oordelen 'waarschijnlijk ≥ 7' en 'waarschijnlijk < 7' zijn juist in "
-        + " en ".join(
-            f"{r['juist']:.0%} ({r['oordeel']}, {int(r['cellen'])} cellen)".replace(".", ",")
-            for _, r in right.iterrows()
-        )
-        + "; cellen zonder respondenten krijgen geen oordeel.",
-    ],
-    [
-        "RMSE: de wortel van de gemiddelde gekwadrateerde afwijking van de werkelijke waarde.",
-        "Alleen synthetische metingen kunnen zo worden gecontroleerd; bij echte gegevens is de "
-        "werkelijke waarde onbekend.",
-    ],
-)
+summary.validation_box(per_wave, verdicts)
 
 # %% [markdown]
 # ## 1. Afwijking en dekking per meting

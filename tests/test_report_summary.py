@@ -149,3 +149,42 @@ def test_methods_note_states_the_rules_from_the_settings() -> None:
         and "hoogstens 0,10 is" in bh
         and "1 respondent in 1 gemeente." in bh
     )
+
+
+def test_validation_box_reads_which_estimator_is_closer_off_the_numbers() -> None:
+    def per_wave(model_rmse: list[float], direct_rmse: list[float]) -> pd.DataFrame:
+        rows = []
+        for i, (m, d) in enumerate(zip(model_rmse, direct_rmse, strict=True)):
+            rows += [
+                {
+                    "meting": f"w{i}",
+                    "schatter": "direct",
+                    "cellen": 10,
+                    "RMSE": d,
+                    "dekking 95%-interval": 0.9,
+                },
+                {
+                    "meting": f"w{i}",
+                    "schatter": "model",
+                    "cellen": 10,
+                    "RMSE": m,
+                    "dekking 95%-interval": 0.95,
+                },
+            ]
+        return pd.DataFrame(rows)
+
+    verdicts = pd.DataFrame(
+        {
+            "oordeel": ["waarschijnlijk < 7", "onzeker"],
+            "cellen": [20, 5],
+            "juist": [1.0, float("nan")],
+        }
+    )
+    better = S.validation_box(per_wave([0.2, 0.3], [0.5, 0.6]), verdicts).html
+    assert "Over 20 cellen met respondenten ligt de modelschatting in elke meting dichter" in better
+    assert "RMSE 0,20 / 0,30 tegen 0,50 / 0,60 (w0 / w1)" in better
+    assert "juist in 100% van de 20 cellen met &#x27;waarschijnlijk &lt; 7&#x27;" in better
+    worse = S.validation_box(per_wave([0.7, 0.3], [0.5, 0.6]), verdicts).html
+    assert "niet in elke meting dichter" in worse
+    never = S.validation_box(per_wave([0.7], [0.5]), verdicts).html
+    assert "in geen enkele meting dichter" in never

@@ -31,6 +31,7 @@ __all__ = [
     "change_sentence",
     "published_lines",
     "summary_box",
+    "validation_box",
     "synthetic_notice",
     "wave_summary",
 ]
@@ -421,3 +422,50 @@ def methods_note(
         f"<li><strong>{html.escape(k)}.</strong> {html.escape(v)}</li>" for k, v in items
     )
     return Note(f'<section class="meting-methods"><ul>{body}</ul></section>')
+
+
+def _list_numbers(values: pd.Series, fmt: str) -> str:
+    return " / ".join(format(float(v), fmt).replace(".", ",") for v in values)
+
+
+def validation_box(per_wave: pd.DataFrame, verdicts: pd.DataFrame) -> Note:
+    """The *Samenvatting* of the validation report, from its tables: per wave the RMSE of the
+    model against the direct estimate (which is closer is read off the numbers), the model's 95%
+    coverage, and how often the two directional verdicts are right."""
+    model = per_wave.loc[per_wave["schatter"] == "model"].reset_index(drop=True)
+    direct = per_wave.loc[per_wave["schatter"] == "direct"].reset_index(drop=True)
+    waves = " / ".join(model["meting"].astype(str))
+    closer = (model["RMSE"] < direct["RMSE"]).to_numpy()
+    verdict = (
+        "ligt de modelschatting in elke meting dichter bij de werkelijkheid dan de directe schatting"
+        if closer.all()
+        else "ligt de modelschatting in geen enkele meting dichter bij de werkelijkheid dan de "
+        "directe schatting"
+        if not closer.any()
+        else "ligt de modelschatting niet in elke meting dichter bij de werkelijkheid"
+    )
+    right = verdicts.loc[verdicts["juist"].notna()]
+    sentences = [
+        f"Over {count_noun(int(model['cellen'].sum()), 'cel', 'cellen')} met respondenten "
+        f"{verdict}: RMSE {_list_numbers(model['RMSE'], '.2f')} tegen "
+        f"{_list_numbers(direct['RMSE'], '.2f')} ({waves}).",
+        "Het 95%-interval van het model bevat de werkelijke waarde in "
+        f"{_list_numbers(model['dekking 95%-interval'], '.0%')} van de cellen met respondenten "
+        "(goed gekalibreerd: ongeveer 95%).",
+    ]
+    if len(right):
+        sentences.append(
+            "De oordelen zijn juist in "
+            + " en ".join(
+                f"{format(float(r['juist']), '.0%')} van de "
+                f"{count_noun(int(r['cellen']), 'cel', 'cellen')} met '{r['oordeel']}'"
+                for _, r in right.iterrows()
+            )
+            + "; cellen zonder respondenten krijgen geen oordeel."
+        )
+    caveats = [
+        "RMSE: de wortel van de gemiddelde gekwadrateerde afwijking van de werkelijke waarde.",
+        "Alleen synthetische metingen kunnen zo worden gecontroleerd; bij echte gegevens is de "
+        "werkelijke waarde onbekend.",
+    ]
+    return summary_box(sentences, caveats)
