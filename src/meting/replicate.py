@@ -31,16 +31,11 @@ from scipy import stats
 
 from meting.checks import check_design_columns, check_level, check_no_missing
 from meting.errors import DesignError
+from meting.estimators.inputs import as_list, domains, numeric, one_hot
 from meting.results import result_table
 
 ReplicateType = Literal["JK1", "JKn", "bootstrap", "BRR", "Fay", "other"]
 REPLICATE_TYPES: tuple[str, ...] = ("JK1", "JKn", "bootstrap", "BRR", "Fay", "other")
-
-
-def _as_list(cols: str | Sequence[str] | None) -> list[str]:
-    if cols is None:
-        return []
-    return [cols] if isinstance(cols, str) else list(cols)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +90,7 @@ class ReplicateDesign:
         # where linear calibration can make weights negative, as in survey) need only be finite
         reps_given, w_given = self.repweight_values is None, self.weight_values is None
         if self.repweight_values is None:
-            cols = _as_list(self.repweights)
+            cols = as_list(self.repweights)
             if not cols:
                 raise DesignError(
                     "repweights must name at least one column of replicate weights; got none."
@@ -165,27 +160,6 @@ class ReplicateDesign:
         """Number of replicates R."""
         return int(np.asarray(self.repweight_values).shape[1])
 
-    def _domains(self, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:
-        cols = _as_list(by)
-        if not cols:
-            return np.zeros(self.n, dtype=np.int64), pd.DataFrame(index=[0])
-        check_design_columns(self.data, cols, "by")
-        grouped = self.data.groupby(cols, sort=True, dropna=True, observed=True)
-        codes = grouped.ngroup().fillna(-1).to_numpy().astype(np.int64)
-        return codes, grouped.size().reset_index()[cols]
-
-    def _numeric(self, var: str) -> np.ndarray:
-        check_design_columns(self.data, [var], "variable")
-        col = self.data[var]
-        if isinstance(col.dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
-        ):
-            raise DesignError(
-                f"variable {var!r} must be numeric for a mean or total; got dtype {col.dtype}. "
-                "Use proportion() for a categorical variable."
-            )
-        return col.astype("float64").to_numpy(dtype=float, na_value=np.nan)
-
     def replicate_variance(self, thetas: np.ndarray, full: np.ndarray) -> np.ndarray:
         """``svrVar``: variance of each column of ``thetas`` (R x k) around the centre."""
         rs = np.asarray(self.rscales, dtype=float)
@@ -205,7 +179,7 @@ class ReplicateDesign:
     ) -> pd.DataFrame:
         level = check_level(level)
         n_lev = y.shape[1]
-        dom, keys = self._domains(by)
+        dom, keys = domains(self, by)
         n_dom = len(keys)
         missing = np.isnan(y).any(axis=1)
         valid = (dom >= 0) & ~missing
@@ -229,7 +203,7 @@ class ReplicateDesign:
         df = float(self.degf)  # type: ignore[arg-type]
         q = stats.t.ppf(0.5 + level / 2, df) if df > 0 else np.nan
         groups = keys.loc[keys.index.repeat(n_lev)].reset_index(drop=True)
-        if not _as_list(by):
+        if not as_list(by):
             groups = groups.iloc[:, 0:0]
         if category:
             groups["category"] = np.tile(np.asarray(labels, dtype=object), n_dom)
@@ -256,7 +230,7 @@ class ReplicateDesign:
         level: float = 0.95,
     ) -> pd.DataFrame:
         """Weighted mean with its replicate variance (``svymean`` on a replicate design)."""
-        y = self._numeric(var)
+        y = numeric(self, var)
         return self._estimate(y[:, None], [var], var, by, "mean", na_rm, level, False)
 
     def total(
@@ -267,7 +241,7 @@ class ReplicateDesign:
         level: float = 0.95,
     ) -> pd.DataFrame:
         """Weighted total with its replicate variance (``svytotal``)."""
-        y = self._numeric(var)
+        y = numeric(self, var)
         return self._estimate(y[:, None], [var], var, by, "total", na_rm, level, False)
 
     def proportion(
@@ -279,18 +253,7 @@ class ReplicateDesign:
     ) -> pd.DataFrame:
         """Share of each level of a categorical column (``svymean(~factor)``), with a
         ``category`` column before ``variable``."""
-        check_design_columns(self.data, [var], "variable")
-        col = self.data[var]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            levels = np.asarray(col.cat.categories)
-            codes = col.cat.codes.to_numpy()
-        else:
-            codes, uniques = pd.factorize(col, sort=True)
-            levels = np.asarray(uniques)
-        y = np.zeros((self.n, levels.size))
-        ok = codes >= 0
-        y[np.flatnonzero(ok), codes[ok]] = 1.0
-        y[~ok] = np.nan
+        y, levels = one_hot(self, var)
         return self._estimate(y, list(levels), var, by, "mean", na_rm, level, True)
 
 

@@ -4,15 +4,22 @@ indicator matrix of a categorical column, and the codes and keys of ``by=`` doma
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from meting.errors import DesignError
 
-if TYPE_CHECKING:
-    from meting.design import SurveyDesign
+
+class DesignData(Protocol):
+    """What these helpers read of a design (a ``SurveyDesign`` or a ``ReplicateDesign``)."""
+
+    @property
+    def data(self) -> pd.DataFrame: ...
+
+    @property
+    def n(self) -> int: ...
 
 
 def as_list(cols: str | Sequence[str] | None) -> list[str]:
@@ -30,7 +37,7 @@ def domain_slices(dom: np.ndarray, n_dom: int) -> list[np.ndarray]:
     return [order[bounds[g] : bounds[g + 1]] for g in range(n_dom)]
 
 
-def column(design: SurveyDesign, var: str) -> pd.Series:
+def column(design: DesignData, var: str) -> pd.Series:
     if var not in design.data.columns:
         raise DesignError(
             f"variable {var!r} must be a column of the design data; got columns "
@@ -39,7 +46,7 @@ def column(design: SurveyDesign, var: str) -> pd.Series:
     return design.data[var]
 
 
-def numeric(design: SurveyDesign, var: str) -> np.ndarray:
+def numeric(design: DesignData, var: str) -> np.ndarray:
     col = column(design, var)
     if isinstance(col.dtype, pd.CategoricalDtype) or not (
         pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
@@ -51,7 +58,7 @@ def numeric(design: SurveyDesign, var: str) -> np.ndarray:
     return col.astype("float64").to_numpy(dtype=float, na_value=np.nan)
 
 
-def one_hot(design: SurveyDesign, var: str) -> tuple[np.ndarray, np.ndarray]:
+def one_hot(design: DesignData, var: str) -> tuple[np.ndarray, np.ndarray]:
     col = column(design, var)
     if isinstance(col.dtype, pd.CategoricalDtype):
         levels = np.asarray(col.cat.categories)
@@ -66,9 +73,7 @@ def one_hot(design: SurveyDesign, var: str) -> tuple[np.ndarray, np.ndarray]:
     return y, levels
 
 
-def domains(
-    design: SurveyDesign, by: str | Sequence[str] | None
-) -> tuple[np.ndarray, pd.DataFrame]:
+def domains(design: DesignData, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:
     cols = as_list(by)
     if not cols:
         return np.zeros(design.n, dtype=np.int64), pd.DataFrame(index=[0])
