@@ -7,11 +7,11 @@ The notebooks here are tiny stand-ins (no model fits), so a render takes a few s
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+from stub_project import make_project
 
 from meting.cli import main
 from meting.errors import ParameterError, ReportError
@@ -40,22 +40,7 @@ print("gemeente", municipality, "meting", wave)
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project folder: a copy of params/, empty data files, stand-in notebooks."""
-    shutil.copytree(PROJECT_PARAMS, tmp_path / "params")
-    registry = load_registry(tmp_path / "params")
-    for label in registry.waves:
-        for path in wave_data_files(registry, label).values():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("")
-    nbdir = tmp_path / "notebooks"
-    nbdir.mkdir()
-    for name in (
-        "10_wave_report",
-        "20_comparison_report",
-        "30_municipality_report",
-        "40_validation_report",
-    ):
-        (nbdir / f"{name}.py").write_text(STUB)
-    return tmp_path
+    return make_project(tmp_path, STUB)
 
 
 def test_plan_covers_every_parameter_file(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,14 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from stub_project import make_project
 
 from meting.errors import ReportError
-from meting.pipeline import wave_data_files
-from meting.registry import load_registry
 from meting.report.build import report_command
 from meting.report.render import recover
 
-PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params"
 GOOD = Path(__file__).parent / "data" / "good" / "respondents.csv"
 LATEST = "2010-vervolgmeting"
 CODES = ["GM0505", "GM0014", "GM0114", "GM0153"]
@@ -47,20 +44,6 @@ from meting.loaders import load_wave
 from meting.registry import load_registry
 load_wave(data, registry=load_registry(params_dir))
 """
-
-
-def make_project(tmp_path: Path, stub: str) -> Path:
-    shutil.copytree(PROJECT_PARAMS, tmp_path / "params")
-    registry = load_registry(tmp_path / "params")
-    for label in registry.waves:
-        for path in wave_data_files(registry, label).values():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("")
-    nbdir = tmp_path / "notebooks"
-    nbdir.mkdir()
-    for name in ("10_wave", "20_comparison", "30_municipality", "40_validation"):
-        (nbdir / f"{name}_report.py").write_text(stub)
-    return tmp_path
 
 
 def debris(out: Path) -> list[Path]:
