@@ -1,0 +1,85 @@
+"""Dutch municipal boundaries of 1 January 2008, 2009 and 2010, shipped with the package.
+
+The files in `meting/geodata/` are the generalised CBS/Kadaster municipality boundaries
+(TopoJSON, RD New, EPSG:28992) from the cartomap/nl project; `geodata/README.md` gives their
+source, checksums and licence. Print `CREDIT` under every map.
+
+`division(year)` gives the codes and names of a year's division (no geometry, no GeoPandas
+import); `boundaries(year)` gives the polygons as a GeoDataFrame in RD New.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from meting.errors import ParameterError
+
+if TYPE_CHECKING:
+    import geopandas
+
+YEARS: tuple[int, ...] = (2008, 2009, 2010)
+CRS = "EPSG:28992"
+CREDIT = "Gemeentegrenzen: Kadaster / CBS, via PDOK; gegeneraliseerd door cartomap/nl"
+
+# Names the source files spell wrongly (see geodata/README.md, "Quirks"); corrected on reading.
+NAME_FIXES: dict[str, str] = {
+    "GM0051": "Skarsterlân",
+    "GM0653": "Gaasterlân-Sleat",
+    "GM0710": "Wûnseradiel",
+    "GM0003": "Appingedam",
+}
+
+
+def _path(year: int) -> resources.abc.Traversable:
+    if year not in YEARS:
+        raise ParameterError(
+            f"no municipal boundaries for {year}: the package ships {', '.join(map(str, YEARS))}"
+        )
+    return resources.files("meting") / "geodata" / f"gemeente_{year}.topojson"
+
+
+def year_of_division(reference_date: object) -> int:
+    """The boundary year whose division holds on `reference_date` (1 January of its year),
+    clipped to the years shipped."""
+    year = pd.Timestamp(str(reference_date)).year
+    if year < YEARS[0]:
+        raise ParameterError(
+            f"no municipal boundaries for {reference_date}: earliest is {YEARS[0]}"
+        )
+    return min(year, YEARS[-1])
+
+
+@lru_cache(maxsize=len(YEARS))
+def division(year: int) -> pd.DataFrame:
+    """Codes (`municipality`, e.g. GM0014) and names (`name`) of the division of 1 January
+    `year`, sorted by code. Reads the TopoJSON properties only."""
+    topo = json.loads(_path(year).read_text(encoding="utf-8"))
+    (layer,) = topo["objects"].values()
+    rows = [(g["properties"]["statcode"], g["properties"]["statnaam"]) for g in layer["geometries"]]
+    frame = pd.DataFrame(rows, columns=["municipality", "name"])
+    frame["name"] = frame["municipality"].map(NAME_FIXES).fillna(frame["name"])
+    return frame.sort_values("municipality", ignore_index=True)
+
+
+def boundaries(year: int) -> geopandas.GeoDataFrame:
+    """Polygons of the division of 1 January `year`: columns `municipality`, `name`,
+    `geometry`, CRS RD New. A fresh copy each call (callers may add columns)."""
+    return _boundaries(year).copy()
+
+
+@lru_cache(maxsize=len(YEARS))
+def _boundaries(year: int) -> geopandas.GeoDataFrame:
+    import geopandas
+
+    with resources.as_file(_path(year)) as path:
+        raw = geopandas.read_file(path)
+    frame = raw.rename(columns={"statcode": "municipality", "statnaam": "name"})[
+        ["municipality", "name", "geometry"]
+    ].set_crs(CRS, allow_override=True)
+    frame["name"] = frame["municipality"].map(NAME_FIXES).fillna(frame["name"])
+    return frame.sort_values("municipality", ignore_index=True)
