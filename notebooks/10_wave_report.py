@@ -11,6 +11,7 @@
 # %% tags=["parameters"]
 wave = "2008-nulmeting"  # a label from params/waves/
 params_dir = ""  # empty: the project's params/
+tables_dir = ""  # where the published tables go (set by `meting report`); empty: not written
 
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
@@ -32,6 +33,7 @@ from meting.report import (
     warning_box,
 )
 from meting.report import sections as KT
+from meting.report.export import Tables
 from meting.report.provenance import notebook_file, wave_seeds
 
 # %% tags=["remove-cell"]
@@ -41,6 +43,7 @@ s = registry.settings
 an = pipeline.analyse_wave(registry, wave)
 sae = pipeline.fit_small_areas(an)
 T = s.target
+published = Tables(tables_dir, min_n=s.min_cell_size)
 event_names = {k: v.name for k, v in registry.life_events.items()}
 org_names = {k: v.name for k, v in registry.organisations.items()}
 mun_names = {k: v.name for k, v in registry.municipalities.items()}
@@ -85,8 +88,15 @@ summary.wave_summary(
 # gewogen gemiddelde met 95%-betrouwbaarheidsinterval en een toets tegen de 7.
 
 # %%
-tables.estimate_table(
-    levels, "niveau", "niveau", min_n=s.min_cell_size, caption="Tabel 1. Rapportcijfer per niveau"
+published.publish(
+    tables.estimate_table(
+        levels,
+        "niveau",
+        "niveau",
+        min_n=s.min_cell_size,
+        caption="Tabel 1. Rapportcijfer per niveau",
+    ),
+    "niveaus",
 )
 
 # %%
@@ -106,12 +116,15 @@ plots.forest_plot(
 # het aantal toetsen (de methode staat in de verantwoording).
 
 # %%
-tables.estimate_table(
-    events.sort_values("estimate", ascending=False),
-    "levensgebeurtenis",
-    "levensgebeurtenis",
-    min_n=s.min_cell_size,
-    caption="Tabel 2. Keten per levensgebeurtenis",
+published.publish(
+    tables.estimate_table(
+        events.sort_values("estimate", ascending=False),
+        "levensgebeurtenis",
+        "levensgebeurtenis",
+        min_n=s.min_cell_size,
+        caption="Tabel 2. Keten per levensgebeurtenis",
+    ),
+    "levensgebeurtenissen",
 )
 
 # %%
@@ -129,12 +142,15 @@ plots.forest_plot(
 
 # %%
 (
-    tables.estimate_table(
-        orgs.sort_values("estimate", ascending=False),
-        "organisatie",
-        "organisatie",
-        min_n=s.min_cell_size,
-        caption="Tabel 3. Rapportcijfer per organisatie",
+    published.publish(
+        tables.estimate_table(
+            orgs.sort_values("estimate", ascending=False),
+            "organisatie",
+            "organisatie",
+            min_n=s.min_cell_size,
+            caption="Tabel 3. Rapportcijfer per organisatie",
+        ),
+        "organisaties",
     )
     if orgs is not None
     else HTML("<p>Deze meting bevat geen oordelen per organisatie.</p>")
@@ -169,7 +185,10 @@ plots.bar_plot(
 # %%
 channel_table = KT.channel_table(an.design, min_n=s.min_cell_size)
 display(KT.explanation("channels"))
-KT.channel_table_html(channel_table, caption="Tabel 4. Gebruik en ketencijfer per kanaal")
+published.publish(
+    KT.channel_table_html(channel_table, caption="Tabel 4. Gebruik en ketencijfer per kanaal"),
+    "kanalen",
+)
 
 # %%
 plots.forest_plot(
@@ -186,7 +205,9 @@ plots.forest_plot(
 # %%
 display(KT.explanation("norms"))
 norms = KT.norms_table(an.design, min_n=s.min_cell_size, level=s.confidence)
-KT.norms_html(norms, caption="Tabel 5. Aandeel 'goed' en 'niet goed' per norm")
+published.publish(
+    KT.norms_html(norms, caption="Tabel 5. Aandeel 'goed' en 'niet goed' per norm"), "normen"
+)
 
 # %%
 bsc = pipeline.bsc_shares(an)
@@ -210,7 +231,12 @@ display(KT.explanation("weakest"))
 KT.norms_heatmap(weak, title="Aandeel 'goed' per norm en levensgebeurtenis")
 
 # %%
-KT.weakest_html(KT.weakest_summary(weak), caption="Tabel 6. Zwakste normen per levensgebeurtenis")
+published.publish(
+    KT.weakest_html(
+        KT.weakest_summary(weak), caption="Tabel 6. Zwakste normen per levensgebeurtenis"
+    ),
+    "zwakste_normen",
+)
 
 # %% [markdown]
 # ## 6. Knelpunten: wat verbeteren het meest oplevert
@@ -220,7 +246,10 @@ KT.weakest_html(KT.weakest_summary(weak), caption="Tabel 6. Zwakste normen per l
 # %%
 drivers = KT.drivers_table(an.design, min_n=s.min_cell_size, level=s.confidence)
 display(KT.explanation("drivers"), KT.drivers_note(drivers))
-KT.drivers_html(drivers, caption="Tabel 7. Sleutelfactoren van het ketencijfer (landelijk)")
+published.publish(
+    KT.drivers_html(drivers, caption="Tabel 7. Sleutelfactoren van het ketencijfer (landelijk)"),
+    "sleutelfactoren",
+)
 
 # %%
 KT.drivers_plot(drivers, title="Belang van de normen voor het ketencijfer")
@@ -248,7 +277,11 @@ else:
     )
     display(KT.explanation("chain"), KT.chain_headline(an.design, orgs_long))
     display(KT.chain_plot(chain, target=T, title="Organisaties, keten en samenwerking"))
-    display(KT.chain_html(chain, caption="Tabel 8. Ketenbeeld per levensgebeurtenis"))
+    display(
+        published.publish(
+            KT.chain_html(chain, caption="Tabel 8. Ketenbeeld per levensgebeurtenis"), "ketenbeeld"
+        )
+    )
 
 # %% [markdown]
 # ### TRI*M-index per gemeente
@@ -257,7 +290,9 @@ else:
 if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
     trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=mun_names)
     display(KT.explanation("trim"), KT.trim_plot(trim, title="TRI*M-index per gemeente"))
-    display(KT.trim_html(trim, caption="Tabel 9. TRI*M-index per gemeente"))
+    display(
+        published.publish(KT.trim_html(trim, caption="Tabel 9. TRI*M-index per gemeente"), "trim")
+    )
 else:
     display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
 
@@ -271,12 +306,15 @@ else:
 
 # %%
 by_mun = pipeline.sae_by(an, sae, "municipality")
-tables.sae_table(
-    by_mun.sort_values("estimate", ascending=False),
-    "naam",
-    "gemeente",
-    min_n=s.min_cell_size,
-    caption="Tabel 10. Keten per gemeente (modelschatting)",
+published.publish(
+    tables.sae_table(
+        by_mun.sort_values("estimate", ascending=False),
+        "naam",
+        "gemeente",
+        min_n=s.min_cell_size,
+        caption="Tabel 10. Keten per gemeente (modelschatting)",
+    ),
+    "gemeenten",
 )
 
 # %%
@@ -298,21 +336,29 @@ plots.forest_plot(
 
 # %%
 comp = pipeline.sample_composition(an, "age_band")
-to_html(
-    comp.rename(columns={"age_band": "leeftijd"}),
-    {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
-    caption="Tabel 11. Leeftijd: steekproef, gewogen en bevolking",
+published.publish(
+    to_html(
+        comp.rename(columns={"age_band": "leeftijd"}),
+        {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
+        caption="Tabel 11. Leeftijd: steekproef, gewogen en bevolking",
+    ),
+    "leeftijd",
 )
 
 # %%
-to_html(
-    pipeline.sample_composition(an, "education").rename(columns={"education": "opleiding"}),
-    {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
-    caption="Tabel 11b. Opleiding",
+published.publish(
+    to_html(
+        pipeline.sample_composition(an, "education").rename(columns={"education": "opleiding"}),
+        {"steekproef": "pct", "gewogen": "pct", "populatie": "pct"},
+        caption="Tabel 11b. Opleiding",
+    ),
+    "opleiding",
 )
 
 # %%
-to_html(tables.weighting_table(an.weighting), caption="Tabel 12. Kenmerken van de weging")
+published.publish(
+    tables.weighting_html(an.weighting, caption="Tabel 12. Kenmerken van de weging"), "weging"
+)
 
 # %% [markdown]
 # ## Verantwoording

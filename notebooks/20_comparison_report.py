@@ -10,6 +10,7 @@
 
 # %% tags=["parameters"]
 params_dir = ""  # empty: the project's params/
+tables_dir = ""  # where the published tables go (set by `meting report`); empty: not written
 
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
@@ -26,11 +27,13 @@ from meting.report import (
     to_html,
 )
 from meting.report import sections as KT
+from meting.report.export import Tables, slug
 from meting.report.provenance import notebook_file
 
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
+published = Tables(tables_dir, min_n=s.min_cell_size)
 order = sorted(registry.waves, key=lambda w: (registry.waves[w].year, w))
 waves = {label: pipeline.analyse_wave(registry, label) for label in order}
 
@@ -98,7 +101,13 @@ plots.trend_plot(
 wide = levels.pivot_table(index="niveau", columns="meting", values="estimate", sort=False)[
     order
 ].reset_index()
-to_html(wide, {w: "score" for w in order}, caption="Tabel 1. Rapportcijfer per niveau en meting")
+published.publish(
+    to_html(
+        wide, {w: "score" for w in order}, caption="Tabel 1. Rapportcijfer per niveau en meting"
+    ),
+    "niveaus",
+    docs={slug(w): f"rapportcijfer (1-10) in de meting {w}" for w in order},
+)
 
 # %% [markdown]
 # ## 2. Veranderingen en hun oordeel
@@ -109,10 +118,9 @@ to_html(wide, {w: "score" for w in order}, caption="Tabel 1. Rapportcijfer per n
 # %%
 for a, b in pairs:
     display(
-        tables.change_table(
-            level_changes[(a, b)],
-            "niveau",
-            caption=f"Niveaus: {a} → {b}",
+        published.publish(
+            tables.change_table(level_changes[(a, b)], "niveau", caption=f"Niveaus: {a} → {b}"),
+            f"niveaus_{registry.waves[a].year}_{registry.waves[b].year}",
         )
     )
 
@@ -122,10 +130,13 @@ for a, b in pairs:
 # %%
 for a, b in pairs:
     display(
-        tables.change_table(
-            event_changes[(a, b)].sort_values("estimate_later", ascending=False),
-            "levensgebeurtenis",
-            caption=f"Keten per levensgebeurtenis: {a} → {b}",
+        published.publish(
+            tables.change_table(
+                event_changes[(a, b)].sort_values("estimate_later", ascending=False),
+                "levensgebeurtenis",
+                caption=f"Keten per levensgebeurtenis: {a} → {b}",
+            ),
+            f"gebeurtenissen_{registry.waves[a].year}_{registry.waves[b].year}",
         )
     )
 
@@ -142,7 +153,12 @@ KT.channel_use_plot(
 # %%
 for a, b in pairs:
     shift = KT.channel_shift_table(waves[a].design, waves[b].design, min_n=s.min_cell_size)
-    display(KT.channel_shift_html(shift, caption=f"Contactkanalen: {a} → {b}"))
+    display(
+        published.publish(
+            KT.channel_shift_html(shift, caption=f"Contactkanalen: {a} → {b}"),
+            f"kanalen_{registry.waves[a].year}_{registry.waves[b].year}",
+        )
+    )
 
 # %%
 collect_provenance(

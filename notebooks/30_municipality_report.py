@@ -12,6 +12,7 @@
 wave = "2010-vervolgmeting"  # a label from params/waves/
 municipality = "GM0505"  # a code from params/municipalities/
 params_dir = ""  # empty: the project's params/
+tables_dir = ""  # where the published tables go (set by `meting report`); empty: not written
 
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
@@ -30,16 +31,17 @@ from meting.report import (
     summary,
     suppression_note,
     tables,
-    to_html,
     warning_box,
 )
 from meting.report import sections as KT
+from meting.report.export import Tables
 from meting.report.provenance import notebook_file, wave_seeds
 
 # %% tags=["remove-cell"]
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
+published = Tables(tables_dir, min_n=s.min_cell_size)
 an = pipeline.analyse_wave(registry, wave)
 sae = pipeline.fit_small_areas(an)  # from the cache filled by the wave report
 mun = registry.municipalities[municipality]
@@ -75,12 +77,15 @@ summary.municipality_summary(mun.name, overall, cells, target=s.target, min_n=s.
 # minste 7 is, naast de directe schatting uit alleen de respondenten van deze gemeente.
 
 # %%
-tables.sae_table(
-    cells.sort_values("estimate", ascending=False),
-    "levensgebeurtenis",
-    "levensgebeurtenis",
-    min_n=s.min_cell_size,
-    caption="Tabel 1. Keten per levensgebeurtenis",
+published.publish(
+    tables.sae_table(
+        cells.sort_values("estimate", ascending=False),
+        "levensgebeurtenis",
+        "levensgebeurtenis",
+        min_n=s.min_cell_size,
+        caption="Tabel 1. Keten per levensgebeurtenis",
+    ),
+    "levensgebeurtenissen",
 )
 
 # %%
@@ -100,14 +105,8 @@ plots.forest_plot(
 # dezelfde levensgebeurtenis, en de kans dat de gemeente hoger scoort.
 
 # %%
-to_html(
-    cells.sort_values("verschil", ascending=False)[
-        ["levensgebeurtenis", "estimate", "landelijk", "verschil", "kans_hoger"]
-    ],
-    {"estimate": "score", "landelijk": "score", "verschil": "diff2", "kans_hoger": "pct"},
-    rename={"estimate": "gemeente", "kans_hoger": "kans gemeente hoger"},
-    caption="Tabel 2. Gemeente en land",
-    note="Het verschil is berekend vóór afronding en staat met twee decimalen.",
+published.publish(
+    tables.versus_national_table(cells, caption="Tabel 2. Gemeente en land"), "gemeente_en_land"
 )
 
 # %% [markdown]
@@ -116,22 +115,28 @@ to_html(
 # standaardfout uit hun covariantie).
 
 # %%
-tables.contrast_table(
-    pipeline.municipality_vs_rest(an, municipality),
-    f"{mun.name} min de rest van de steekproef",
-    caption="Tabel 2b. Keten: gemeente tegen de rest (directe schatting)",
+published.publish(
+    tables.contrast_table(
+        pipeline.municipality_vs_rest(an, municipality),
+        f"{mun.name} min de rest van de steekproef",
+        caption="Tabel 2b. Keten: gemeente tegen de rest (directe schatting)",
+    ),
+    "gemeente_en_rest",
 )
 
 # %% [markdown]
 # ## 3. De gemeente als geheel
 
 # %%
-tables.sae_table(
-    by_mun.loc[by_mun["municipality"].astype(str) == municipality],
-    "naam",
-    "gemeente",
-    min_n=s.min_cell_size,
-    caption="Tabel 3. Alle levensgebeurtenissen samen (modelschatting)",
+published.publish(
+    tables.sae_table(
+        by_mun.loc[by_mun["municipality"].astype(str) == municipality],
+        "naam",
+        "gemeente",
+        min_n=s.min_cell_size,
+        caption="Tabel 3. Alle levensgebeurtenissen samen (modelschatting)",
+    ),
+    "gemeente_geheel",
 )
 
 # %% [markdown]
@@ -145,7 +150,10 @@ norms = KT.norms_table(an.design, min_n=s.min_cell_size, by=C.MUNICIPALITY, leve
 norms = KT.select(norms, C.MUNICIPALITY, municipality)
 national_norms = KT.norms_table(an.design, min_n=s.min_cell_size, level=s.confidence)
 display(KT.explanation("norms"))
-KT.norms_html(norms, reference=national_norms, caption="Tabel 4. Normen in de gemeente")
+published.publish(
+    KT.norms_html(norms, reference=national_norms, caption="Tabel 4. Normen in de gemeente"),
+    "normen",
+)
 
 # %%
 plots.bar_plot(
@@ -161,7 +169,11 @@ if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
     names = {k: v.name for k, v in registry.municipalities.items()}
     trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=names, level=s.confidence)
     display(KT.explanation("trim"), KT.trim_plot(trim, highlight=municipality))
-    display(KT.trim_html(trim, highlight=municipality, caption="Tabel 5. TRI*M-index"))
+    display(
+        published.publish(
+            KT.trim_html(trim, highlight=municipality, caption="Tabel 5. TRI*M-index"), "trim"
+        )
+    )
 else:
     display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
 
@@ -180,7 +192,11 @@ if chain is None or (~chain["onderdrukt"]).sum() == 0:
     display(HTML("<p>Te weinig respondenten per levensgebeurtenis voor een ketenbeeld.</p>"))
 else:
     display(KT.explanation("chain"), KT.chain_plot(chain, target=s.target))
-    display(KT.chain_html(chain, caption="Tabel 6. Ketenbeeld per levensgebeurtenis"))
+    display(
+        published.publish(
+            KT.chain_html(chain, caption="Tabel 6. Ketenbeeld per levensgebeurtenis"), "ketenbeeld"
+        )
+    )
 
 # %% [markdown]
 # ## 7. Verbeteragenda
@@ -195,7 +211,12 @@ if agenda.empty:
     display(HTML("<p>Geen levensgebeurtenissen met genoeg respondenten voor een agenda.</p>"))
 else:
     display(HTML(f"<p>{html_text(EXPLANATIONS['agenda'])}</p>"))
-    display(tables.agenda_table(agenda, min_n=s.min_cell_size, caption="Tabel 7. Verbeteragenda"))
+    display(
+        published.publish(
+            tables.agenda_table(agenda, min_n=s.min_cell_size, caption="Tabel 7. Verbeteragenda"),
+            "verbeteragenda",
+        )
+    )
 
 # %% [markdown]
 # ## 8. Wat niet getoond wordt

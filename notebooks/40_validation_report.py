@@ -12,6 +12,7 @@
 wave = "2010-vervolgmeting"  # a synthetic wave (its truth is known)
 only_this_wave = False  # False: validate every synthetic wave
 params_dir = ""  # empty: the project's params/
+tables_dir = ""  # where the published tables go (set by `meting report`); empty: not written
 
 # %% tags=["remove-cell"]
 import pandas as pd
@@ -29,12 +30,14 @@ from meting.report import (
     to_html,
     warning_box,
 )
+from meting.report.export import Tables
 from meting.report.provenance import notebook_file, wave_seeds
 
 # %% tags=["remove-cell"]
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
+published = Tables(tables_dir, min_n=s.min_cell_size)
 labels = [w for w in registry.synthetic_waves() if w == wave or not only_this_wave]
 analyses = {label: pipeline.analyse_wave(registry, label) for label in labels}
 fits = {label: pipeline.fit_small_areas(an) for label, an in analyses.items()}
@@ -87,12 +90,20 @@ summary.validation_box(per_wave, verdicts)
 # werkelijke waarde, de RMSE en hoe vaak het 95%-interval de werkelijke waarde bevat.
 
 # %%
-to_html(
-    per_wave[
-        ["meting", "schatter", "cellen", "gemiddelde afwijking", "RMSE", "dekking 95%-interval"]
-    ],
-    {"gemiddelde afwijking": "diff2", "RMSE": 2, "dekking 95%-interval": "pct1", "cellen": "int"},
-    caption="Tabel 1. Directe schatting en modelschatting tegen de werkelijkheid, per meting",
+published.publish(
+    to_html(
+        per_wave[
+            ["meting", "schatter", "cellen", "gemiddelde afwijking", "RMSE", "dekking 95%-interval"]
+        ],
+        {
+            "gemiddelde afwijking": "diff2",
+            "RMSE": 2,
+            "dekking 95%-interval": "pct1",
+            "cellen": "int",
+        },
+        caption="Tabel 1. Directe schatting en modelschatting tegen de werkelijkheid, per meting",
+    ),
+    "per_meting",
 )
 
 # %% [markdown]
@@ -103,16 +114,19 @@ to_html(
 # interval de werkelijke waarde in ongeveer 90% en 95% van de gevallen te bevatten.
 
 # %%
-to_html(
-    by_size,
-    {
-        "cellen": "int",
-        "RMSE model": 2,
-        "RMSE direct": 2,
-        "dekking 90%": "pct1",
-        "dekking 95%": "pct1",
-    },
-    caption="Tabel 2. Nauwkeurigheid en dekking naar aantal respondenten per cel (alle metingen)",
+published.publish(
+    to_html(
+        by_size,
+        {
+            "cellen": "int",
+            "RMSE model": 2,
+            "RMSE direct": 2,
+            "dekking 90%": "pct1",
+            "dekking 95%": "pct1",
+        },
+        caption="Tabel 2. Nauwkeurigheid en dekking naar aantal respondenten per cel (alle metingen)",
+    ),
+    "naar_celgrootte",
 )
 
 # %% [markdown]
@@ -122,10 +136,13 @@ to_html(
 # die het oordeel noemt. Bij 'onzeker' staat alleen het aandeel cellen dat werkelijk de 7 haalt.
 
 # %%
-to_html(
-    verdicts,
-    {"cellen": "int", "juist": "pct1", "werkelijk ≥ doel": "pct1"},
-    caption="Tabel 3. Oordelen van het model tegen de werkelijkheid (alle metingen)",
+published.publish(
+    to_html(
+        verdicts,
+        {"cellen": "int", "juist": "pct1", "werkelijk ≥ doel": "pct1"},
+        caption="Tabel 3. Oordelen van het model tegen de werkelijkheid (alle metingen)",
+    ),
+    "oordelen",
 )
 
 # %%
@@ -142,7 +159,12 @@ plots.scatter_truth_plot(
 # %%
 for label, fit in fits.items():
     display(
-        tables.diagnostics_table(fit.diagnostics, caption=f"Convergentie van het model, {label}")
+        published.publish(
+            tables.diagnostics_table(
+                fit.diagnostics, caption=f"Convergentie van het model, {label}"
+            ),
+            f"convergentie_{registry.waves[label].year}",
+        )
     )
 
 # %%

@@ -5,15 +5,29 @@ The self-test notebook is rendered once per module (a render takes several secon
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import openpyxl
+import pandas as pd
 import pytest
 
 from meting.errors import ReportError
-from meting.report.render import RenderJob, RenderResult, export_html, load_notebook, render
+from meting.report.formatting import fmt_ci, fmt_int, fmt_score
+from meting.report.render import (
+    RenderJob,
+    RenderResult,
+    export_html,
+    load_notebook,
+    recover,
+    render,
+)
 
 SELFTEST = Path(__file__).parent / "notebooks" / "selftest_report.py"
 
@@ -53,10 +67,11 @@ def test_files_are_in_place(rendered: tuple[RenderResult, str]) -> None:
     result, _ = rendered
     assert sorted(result.files) == ["html", "ipynb", "pdf"]
     folder = result.files["html"].parent
-    assert sorted(p.name for p in folder.iterdir()) == ["index.html", "index.ipynb", "index.pdf"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["index.html", "index.ipynb", "index.pdf", "tabellen"]
     executed = nbformat.read(result.files["ipynb"], as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
-    assert set(result.seconds) == {"notebook", "html", "pdf"}
+    assert set(result.seconds) == {"notebook", "html", "pdf", "tables"}
 
 
 def test_html_is_complete_offline(rendered: tuple[RenderResult, str]) -> None:
@@ -115,3 +130,125 @@ def test_load_notebook_and_export_without_kernel(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("")
     with pytest.raises(ReportError, match="jupytext .py or an .ipynb"):
         load_notebook(tmp_path / "x.txt")
+
+
+def _pdf_text(data: bytes) -> bytes:
+    """The PDF with every Flate stream inflated (WeasyPrint packs objects into object streams)."""
+    parts = [data]
+    for match in re.finditer(rb"stream\r?\n", data):
+        end = data.find(b"endstream", match.end())
+        try:
+            parts.append(zlib.decompress(data[match.end() : end]))
+        except zlib.error:
+            continue
+    return b"".join(parts)
+
+
+def test_pdf_is_tagged_dutch_titled_with_bookmarks_and_alt(
+    rendered: tuple[RenderResult, str],
+) -> None:
+    result, html = rendered
+    text = _pdf_text(result.files["pdf"].read_bytes())
+    assert b"/StructTreeRoot" in text  # tagged: a structure tree for screen readers
+    assert b"/MarkInfo" in text
+    assert re.search(rb"/Lang\s*\(nl\)", text)
+    assert re.search(rb"/Title\s*\(Zelftest\)", text)  # document title (metadata)
+    assert b"/Outlines" in text  # bookmarks
+    assert re.search(rb"/Title\s*\(Zelftest van de rapportage", text)  # ... one per heading
+    figures = len(re.findall(r"<img\b", html))
+    assert figures >= 1
+    assert len(re.findall(rb"/Alt\s*\(", text)) >= figures  # every figure has its alt text
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(
+            ["pdfinfo", str(result.files["pdf"])], capture_output=True, text=True, check=True
+        ).stdout
+        assert re.search(r"^Tagged:\s+yes$", info, re.MULTILINE)
+
+
+class _Access(HTMLParser):
+    """Images with their alt text, header cells with their scope, and heading levels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alts: list[str | None] = []
+        self.scopes: list[str | None] = []
+        self.headings: list[int] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "img":
+            self.alts.append(a.get("alt"))
+        elif tag == "th":
+            self.scopes.append(a.get("scope"))
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+
+
+def test_html_is_accessible(rendered: tuple[RenderResult, str]) -> None:
+    _, html = rendered
+    assert '<html lang="nl">' in html
+    found = _Access()
+    found.feed(html)
+    assert found.alts and all(alt and alt.strip() for alt in found.alts)
+    assert found.alts[0].startswith("Rapportcijfer per levensgebeurtenis.")  # title first
+    assert found.scopes and all(s in ("col", "row") for s in found.scopes)
+    assert found.headings[0] == 1
+    assert all(b - a <= 1 for a, b in zip(found.headings, found.headings[1:], strict=False))
+
+
+def test_tables_beside_the_report_match_its_numbers(rendered: tuple[RenderResult, str]) -> None:
+    result, html = rendered
+    folder = result.files["html"].parent / "tabellen"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "levensgebeurtenissen.csv",
+        "tabellen-selftest.xlsx",
+        "toelichting.csv",
+    ]
+    data = pd.read_csv(folder / "levensgebeurtenissen.csv", keep_default_na=False, na_values=[""])
+    # the printed rows of Tabel 2 in the report page
+    table = html[html.index("<caption>Tabel 2</caption>") :]
+    table = table[: table.index("</table>")]
+    rows = [
+        re.findall(r"<td [^>]*>([^<]*)</td>", row)
+        for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    ]
+    rows = [r for r in rows if r]
+    assert len(rows) == len(data) == 4
+    for printed, (_, row) in zip(rows, data.iterrows(), strict=True):
+        assert printed[0] == row["levensgebeurtenis"]
+        assert printed[1] == fmt_score(row["rapportcijfer"])
+        assert printed[2] == fmt_ci(
+            row["rapportcijfer_ondergrens"], row["rapportcijfer_bovengrens"]
+        )
+        assert printed[3] == fmt_int(row["n"])
+    small = data.iloc[3]
+    assert rows[3][1] == "–" and pd.isna(small["rapportcijfer"])
+    assert small["onderdrukt_reden"] == "minder dan 30 respondenten"
+    wb = openpyxl.load_workbook(folder / "tabellen-selftest.xlsx")
+    assert wb.sheetnames == ["toelichting", "levensgebeurtenissen"]
+    assert wb["levensgebeurtenissen"]["B2"].value == pytest.approx(7.04, rel=1e-14)
+    assert wb["levensgebeurtenissen"]["B5"].value is None
+    assert not list(folder.parent.glob(".*"))  # no staging debris beside the report
+
+
+def test_recover_finishes_a_commit_with_its_tables_folder(tmp_path: Path) -> None:
+    """A render killed after its commit point: recover() puts the tables folder in place too,
+    replacing the old one whole."""
+    out = tmp_path / "gemeenten"
+    old = out / "GM0505" / "tabellen"
+    old.mkdir(parents=True)
+    (old / "oud.csv").write_text("n\n1\n")
+    commit = out / ".commit-GM0505-abc"
+    (commit / "tabellen").mkdir(parents=True)
+    (commit / "tabellen" / "nieuw.csv").write_text("n\n2\n")
+    (commit / "GM0505.html").write_text("<html></html>")
+    (commit / "MANIFEST.json").write_text(
+        json.dumps(
+            {"files": ["GM0505.html"], "remove": [], "dirs": {"tabellen": "GM0505/tabellen"}}
+        )
+    )
+    done = recover(out)
+    assert done and not commit.exists()
+    assert sorted(p.name for p in old.iterdir()) == ["nieuw.csv"]
+    assert (out / "GM0505.html").is_file()
+    assert sorted(p.name for p in (out / "GM0505").iterdir()) == ["tabellen"]

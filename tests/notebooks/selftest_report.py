@@ -16,11 +16,13 @@ title = "Zelftest"
 fail = False
 min_n = 30
 params_dir = ""
+tables_dir = ""
 
 # %% tags=["remove-cell"]
 import pandas as pd
 
-from meting.report import collect_provenance, setup_notebook, suppress_small_cells, to_html
+from meting.report import collect_provenance, setup_notebook, suppress_small_cells, tables, to_html
+from meting.report.export import Tables
 from meting.report.plots import forest_plot
 
 setup_notebook()
@@ -42,6 +44,15 @@ table = pd.DataFrame(
 )
 shown = suppress_small_cells(table, min_n)
 to_html(shown.drop(columns="onderdrukt"), rename={"estimate": "Rapportcijfer"}, caption="Tabel 1")
+
+# %%
+published = Tables(tables_dir, min_n=min_n)
+published.publish(
+    tables.estimate_table(
+        table, "life_event", "levensgebeurtenis", min_n=min_n, caption="Tabel 2", with_p=False
+    ),
+    "levensgebeurtenissen",
+)
 
 # %%
 print("stdout-regel", 7.5)

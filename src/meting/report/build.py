@@ -21,12 +21,10 @@ and the cell.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime
 import multiprocessing
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,13 @@ from typing import Any
 from meting.errors import ParameterError, ReportError
 from meting.pipeline import wave_data_files
 from meting.registry import project_root
-from meting.report.formatting import fmt_date, html_text
+from meting.report.index_page import (
+    COMPARISON_DIR,
+    MUNICIPALITY_DIR,
+    VALIDATION_DIR,
+    wave_title,
+    write_index,
+)
 from meting.report.render import FAILED_DIR, RenderJob, RenderResult, recover, render
 
 __all__ = [
@@ -54,9 +58,6 @@ NOTEBOOKS = {
     "municipality": "30_municipality_report.py",
     "validation": "40_validation_report.py",
 }
-COMPARISON_DIR = "vergelijking"
-VALIDATION_DIR = "validatie"
-MUNICIPALITY_DIR = "gemeenten"
 LOCK_FILE = ".meting-report.lock"
 
 
@@ -80,10 +81,6 @@ def _latest(registry: Any, synthetic_only: bool = False) -> str | None:
     if not waves:
         return None
     return max(waves, key=lambda w: (w.year, w.reference_date, w.label)).label
-
-
-def _wave_title(wave: Any) -> str:
-    return f"{str(wave.kind).capitalize()} {wave.year} ({wave.label})"
 
 
 def plan_reports(
@@ -115,7 +112,7 @@ def plan_reports(
             Planned(
                 job(
                     wave.label,
-                    _wave_title(wave),
+                    wave_title(wave),
                     "wave",
                     out_dir / wave.label,
                     "index",
@@ -346,87 +343,6 @@ def _run_plan(
     if failures and pending:
         emit(f"{len(pending)} rapport(en) niet gestart door de fout hierboven.")
     return results, failures
-
-
-def _link(path: Path, out_dir: Path, text: str) -> str:
-    rel = path.relative_to(out_dir).as_posix()
-    return f'<a href="{html_text(rel)}">{html_text(text)}</a>'
-
-
-def _entry(out_dir: Path, folder: Path, stem: str, title: str) -> str | None:
-    page = folder / f"{stem}.html"
-    if not page.is_file():
-        return None
-    links = [_link(page, out_dir, title)]
-    pdf = folder / f"{stem}.pdf"
-    if pdf.is_file():
-        links.append(f"({_link(pdf, out_dir, 'pdf')})")
-    return "<li>" + " ".join(links) + "</li>"
-
-
-def write_index(registry: Any, out_dir: Path, now: datetime.date | None = None) -> Path:
-    """Write ``<out_dir>/index.html`` linking every report that exists on disk (atomically)."""
-    now = now or datetime.date.today()
-    sections: list[str] = []
-    waves = sorted(registry.waves.values(), key=lambda w: (w.year, w.label))
-    items = [_entry(out_dir, out_dir / w.label, "index", _wave_title(w)) for w in waves]
-    items += [
-        _entry(out_dir, out_dir / COMPARISON_DIR, "index", "Vergelijking van de metingen"),
-        _entry(out_dir, out_dir / VALIDATION_DIR, "index", "Validatie van de modellen"),
-    ]
-    sections.append("<h2>Rapportages</h2><ul>" + "".join(i for i in items if i) + "</ul>")
-    for wave in waves:
-        folder = out_dir / wave.label / MUNICIPALITY_DIR
-        found = [
-            _entry(out_dir, folder, code, f"{mun.name} ({code})")
-            for code, mun in sorted(registry.municipalities.items(), key=lambda kv: kv[1].name)
-        ]
-        entries = [e for e in found if e]
-        if entries:
-            sections.append(
-                f"<h2>Gemeenten, {html_text(_wave_title(wave))}</h2><ul>"
-                + "".join(entries)
-                + "</ul>"
-            )
-    synthetic = [w.label for w in waves if w.source == "synthetic"]
-    notice = (
-        '<p class="synthetic"><strong>Let op: synthetische gegevens.</strong> De metingen '
-        f"{html_text(', '.join(synthetic))} zijn gesimuleerd (vaste seed, afgestemd op de "
-        "gepubliceerde cijfers); aantallen en uitkomsten zijn niet die van een echte enquête.</p>"
-        if synthetic
-        else ""
-    )
-    page = f"""<!DOCTYPE html>
-<html lang="nl">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Een 7 voor dienstverlening: rapportages</title>
-<style>
-body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 46em; margin: 2em auto;
-       padding: 0 1em; color: #1a1a1a; line-height: 1.45; }}
-h1, h2 {{ color: #154273; }}
-li {{ margin: 0.2em 0; }}
-.note {{ color: #5c5c5c; font-size: 0.9em; }}
-.synthetic {{ border: 2px solid #b35900; background: #fff4e5; padding: 0.6em 1em; }}
-</style>
-</head>
-<body>
-<h1>Een 7 voor dienstverlening</h1>
-<p>Beoordeling van de overheidsdienstverlening rond levensgebeurtenissen, tegen het doel van het
-kabinet: een 7. Elke rapportage is er als webpagina en als pdf; de uitgevoerde notebooks staan
-ernaast.</p>
-{notice}
-{"".join(sections)}
-<p class="note">Overzicht bijgewerkt op {fmt_date(now)}.</p>
-</body>
-</html>
-"""
-    target = out_dir / "index.html"
-    staging = out_dir / f".index-{uuid.uuid4().hex}.html"
-    staging.write_text(page, encoding="utf-8")
-    os.replace(staging, target)
-    return target
 
 
 def report_command(

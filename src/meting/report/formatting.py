@@ -306,11 +306,15 @@ def format_frame(
 class DutchTable:
     """A formatted table that renders as HTML in a notebook (``_repr_html_``).
 
-    Made by :func:`to_html`; ``str(table)`` gives the HTML too.
+    Made by :func:`to_html`; ``str(table)`` gives the HTML too. ``data`` is the table as
+    published for reuse (:class:`meting.report.export.ExportTable`: numbers as numbers, stable
+    column names, suppressed cells empty), ``caption`` its caption.
     """
 
-    def __init__(self, html: str) -> None:
+    def __init__(self, html: str, data: Any = None, caption: str | None = None) -> None:
         self.html = html
+        self.data = data
+        self.caption = caption
 
     def _repr_html_(self) -> str:
         return self.html
@@ -327,6 +331,7 @@ def to_html(
     caption: str | None = None,
     note: str | None = None,
     index: bool = False,
+    data: Any = None,
 ) -> DutchTable:
     """Format a whole table the Dutch way and return it as report HTML.
 
@@ -344,11 +349,15 @@ def to_html(
         A note under the table (for example the suppression note).
     index
         Print the index as well.
+    data
+        The table as published for reuse (an :class:`meting.report.export.ExportTable`); by
+        default ``df`` itself, its printed headings turned into identifiers
+        (:func:`meting.report.export.plain_export`).
 
     Returns
     -------
     DutchTable
-        Displays as a styled HTML table in the report.
+        Displays as a styled HTML table in the report; headings are ``<th scope="col">``.
     """
     text = format_frame(df, formats)
     headings = [str((rename or {}).get(str(c), c)) for c in df.columns]
@@ -357,21 +366,27 @@ def to_html(
     parts = ['<table class="meting-table">']
     if caption:
         parts.append(f"<caption>{html.escape(caption)}</caption>")
-    head = "".join(f"<th {c}>{html.escape(h)}</th>" for c, h in zip(cls, headings, strict=True))
+    head = "".join(
+        f'<th scope="col" {c}>{html.escape(h)}</th>' for c, h in zip(cls, headings, strict=True)
+    )
     if index:
-        head = f"<th>{html.escape(str(df.index.name or ''))}</th>" + head
+        head = f'<th scope="col">{html.escape(str(df.index.name or ""))}</th>' + head
     parts.append(f"<thead><tr>{head}</tr></thead><tbody>")
     for label, row in zip(text.index, text.itertuples(index=False), strict=True):
         cells = "".join(
             f"<td {c}>{html.escape(str(v))}</td>" for c, v in zip(cls, row, strict=True)
         )
         if index:
-            cells = f"<th>{html.escape(str(label))}</th>" + cells
+            cells = f'<th scope="row">{html.escape(str(label))}</th>' + cells
         parts.append(f"<tr>{cells}</tr>")
     parts.append("</tbody></table>")
     if note:
         parts.append(f'<p class="meting-note">{html.escape(note)}</p>')
-    return DutchTable("\n".join(parts))
+    if data is None:
+        from meting.report.export import plain_export
+
+        data = plain_export(df, formats, rename=rename, index=index)
+    return DutchTable("\n".join(parts), data=data, caption=caption)
 
 
 def dutch_styler(

@@ -155,7 +155,17 @@ class ReportFigure:
 
     def __init__(self, figure: Figure, alt: str, note: str = "") -> None:
         self.figure = figure
-        self.alt = alt
+        titles = [
+            t
+            for ax in figure.axes
+            for t in (ax.get_title(loc) for loc in ("left", "center", "right"))
+            if t.strip()
+        ]
+        if figure.get_suptitle().strip():
+            titles.insert(0, figure.get_suptitle())
+        title = titles[0].strip() if titles else ""
+        # the alt text says what the figure is about (its title) and what it shows
+        self.alt = f"{title.rstrip('.')}. {alt}" if title and title not in alt else alt
         self.note = note
 
     def png(self) -> bytes:

@@ -27,6 +27,7 @@ __all__ = [
     "assert_no_identifiers",
     "suppress_small_cells",
     "suppression_note",
+    "suppression_reasons",
 ]
 
 
@@ -153,3 +154,28 @@ def suppression_note(table_or_count: pd.DataFrame | int, min_n: int | None = Non
             "cellen is af te leiden"
         )
     return note + "."
+
+
+def suppression_reasons(table: pd.DataFrame, n_col: str = "n") -> pd.Series:
+    """Why each row of a :func:`suppress_small_cells` table is blank (``""`` where it is not), for
+    the ``onderdrukt_reden`` column of the exported tables.
+
+    A row with fewer than ``attrs["min_n"]`` respondents reads "minder dan 30 respondenten"; a
+    row suppressed only so that a hidden value cannot be derived reads "af te leiden uit de
+    andere cellen".
+    """
+    if SUPPRESSED not in table.columns:
+        return pd.Series("", index=table.index, dtype=object)
+    min_n = int(table.attrs.get("min_n", DEFAULT_MIN_CELL_SIZE))
+    flagged = table[SUPPRESSED].fillna(False).astype(bool)
+    if n_col in table.columns:
+        n = pd.to_numeric(table[n_col], errors="coerce")
+        primary = flagged & ((n < min_n) | n.isna())
+    else:
+        primary = flagged
+    reasons = np.where(
+        primary,
+        f"minder dan {min_n} respondenten",
+        np.where(flagged, "af te leiden uit de andere cellen", ""),
+    )
+    return pd.Series(reasons, index=table.index, dtype=object)

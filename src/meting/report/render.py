@@ -9,6 +9,15 @@ and the folder is removed. A run killed before the commit point leaves a ``.tmp-
 finishes. So a report's files appear together or not at all once :func:`recover` has run (every
 ``meting report`` runs it first).
 
+The notebook gets the papermill parameter ``tables_dir`` (a folder inside the staging folder): the
+tables it publishes (:class:`meting.report.export.Tables`) are written there, the renderer adds
+the workbook (:func:`meting.report.export.write_workbook`) and the folder is committed with the
+other files as the report's ``tabellen/`` (:attr:`RenderJob.tables_dir`): an old folder is
+renamed away, the new one renamed into place, the old one deleted.
+
+PDFs are tagged (PDF/UA-1: structure tree, language, title, bookmarks per heading), so screen
+readers can read them.
+
 A failing notebook is kept outside the report folder (``<project>/.meting/failed/`` when built by
 ``meting report``) for inspection, and the :class:`~meting.errors.ReportError` names the notebook,
 the cell and the error.
@@ -61,6 +70,10 @@ FAILED_DIR = Path(".meting") / "failed"
 TMP_PREFIX = ".tmp-"
 COMMIT_PREFIX = ".commit-"
 MANIFEST = "MANIFEST.json"
+#: The folder of a report's published tables (beside ``index.html``, or in ``<stem>/``).
+TABLES_DIR = "tabellen"
+#: The papermill parameter that names the staging folder of the published tables.
+TABLES_PARAMETER = "tables_dir"
 #: The order in which a committed report's files are moved into place (html, the page the index
 #: links, last).
 COMMIT_ORDER = ("ipynb", "pdf", "html")
@@ -107,6 +120,14 @@ class RenderJob:
         """The final paths by kind (``ipynb``, ``html``, ``pdf``)."""
         kinds = ["ipynb", "html"] + (["pdf"] if self.pdf else [])
         return {k: self.out_dir / f"{self.stem}.{k}" for k in kinds}
+
+    @property
+    def tables_dir(self) -> Path:
+        """The report's ``tabellen/`` folder: ``<out_dir>/tabellen`` beside an ``index`` report,
+        ``<out_dir>/<stem>/tabellen`` for any other stem (a municipality report)."""
+        if self.stem == "index":
+            return self.out_dir / TABLES_DIR
+        return self.out_dir / self.stem / TABLES_DIR
 
     @property
     def failed_path(self) -> Path:
@@ -216,8 +237,10 @@ def html_to_pdf(html: str, target: Path, base_url: Path | None = None) -> int:
         warnings.filterwarnings("ignore", message=".*HarfBuzz-Subset.*")
         import weasyprint
 
-        document = weasyprint.HTML(string=html, base_url=str(base_url or target.parent)).render()
-        document.write_pdf(target)
+        document = weasyprint.HTML(string=html, base_url=str(base_url or target.parent)).render(
+            pdf_variant="pdf/ua-1", pdf_tags=True
+        )
+        document.write_pdf(target, pdf_variant="pdf/ua-1", pdf_tags=True)
     return len(document.pages)
 
 
@@ -258,6 +281,7 @@ def render(job: RenderJob) -> RenderResult:
     job.out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.name}-", dir=job.out_dir))
     executed = tmp / f"{job.stem}.ipynb"
+    staged_tables = tmp / TABLES_DIR
     seconds: dict[str, float] = {}
     pages = 0
     try:
@@ -267,7 +291,7 @@ def render(job: RenderJob) -> RenderResult:
             papermill.execute_notebook(
                 nb,
                 str(executed),
-                parameters=dict(job.parameters),
+                parameters={**job.parameters, TABLES_PARAMETER: str(staged_tables)},
                 kernel_name=KERNEL_NAME,
                 progress_bar=False,
                 log_output=False,
@@ -291,6 +315,11 @@ def render(job: RenderJob) -> RenderResult:
                 t0 = time.perf_counter()
                 pages = html_to_pdf(body, tmp / f"{job.stem}.pdf", base_url=tmp)
                 seconds["pdf"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            from meting.report.export import write_workbook
+
+            has_tables = write_workbook(staged_tables, job.name, job.title) is not None
+            seconds["tables"] = time.perf_counter() - t0
         except Exception as exc:
             kept = _keep_failed(executed, job)
             raise ReportError(_failure_message(job, exc, kept)) from exc
@@ -300,6 +329,12 @@ def render(job: RenderJob) -> RenderResult:
             "stem": job.stem,
             "files": [f"{job.stem}.{k}" for k in COMMIT_ORDER if k in job.outputs],
             "remove": [f"{job.stem}.{k}" for k in COMMIT_ORDER if k not in job.outputs],
+            # folders: staged name -> place relative to out_dir (moved before the files)
+            "dirs": (
+                {TABLES_DIR: job.tables_dir.relative_to(job.out_dir).as_posix()}
+                if has_tables
+                else {}
+            ),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         committed = job.out_dir / f"{COMMIT_PREFIX}{job.stem}-{uuid.uuid4().hex[:12]}"
@@ -315,6 +350,19 @@ def render(job: RenderJob) -> RenderResult:
 def _finish_commit(folder: Path) -> None:
     """Move a committed report's files into place (in :data:`COMMIT_ORDER`), then drop the folder."""
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    for name, place in manifest.get("dirs", {}).items():
+        source = folder / name
+        if not source.is_dir():  # moved already by an earlier, interrupted commit
+            continue
+        target = folder.parent / place
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            old = target.with_name(f"{TMP_PREFIX}old-{target.name}-{uuid.uuid4().hex[:12]}")
+            os.rename(target, old)
+            os.rename(source, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(source, target)
     for name in manifest["files"]:
         source = folder / name
         if source.exists():

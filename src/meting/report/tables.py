@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from meting.report.export import export_table, slug
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
@@ -21,7 +22,12 @@ from meting.report.formatting import (
     fmt_pct,
     to_html,
 )
-from meting.report.privacy import SUPPRESSED, suppress_small_cells, suppression_note
+from meting.report.privacy import (
+    SUPPRESSED,
+    suppress_small_cells,
+    suppression_note,
+    suppression_reasons,
+)
 from meting.weighting import WeightingReport
 
 if TYPE_CHECKING:
@@ -35,6 +41,8 @@ __all__ = [
     "estimate_table",
     "sae_table",
     "share_table",
+    "versus_national_table",
+    "weighting_html",
     "weighting_table",
 ]
 
@@ -64,6 +72,21 @@ def _verdict(df: pd.DataFrame) -> pd.Series:
     return verdict.fillna(EMPTY)
 
 
+def _verdict_only(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The verdict and why there is none, as two export columns (suppressed rows: both empty,
+    the reason is in ``onderdrukt_reden``)."""
+    empty = pd.Series(None, index=df.index, dtype=object)
+    verdict = df["verdict"].astype(object) if "verdict" in df else empty
+    reason = df["reason"].astype(object) if "reason" in df else empty
+    verdict = verdict.where(verdict.notna() & ~verdict.astype(str).isin(["nan", "None", ""]))
+    reason = reason.where(reason.notna() & ~reason.astype(str).isin(["nan", "None", ""]))
+    reason = reason.where(verdict.isna())
+    if SUPPRESSED in df:
+        verdict = verdict.where(~df[SUPPRESSED].astype(bool))
+        reason = reason.where(~df[SUPPRESSED].astype(bool))
+    return verdict, reason
+
+
 def _model_verdict(df: pd.DataFrame) -> pd.Series:
     """The model's verdict, or why there is none (e.g. a cell without respondents)."""
     verdict = df["verdict"].astype(object)
@@ -85,7 +108,13 @@ def estimate_table(
     shown = suppress_small_cells(
         tested,
         min_n,
-        value_cols=["estimate", "lower", "upper", *(["p_adjusted"] if with_p else [])],
+        value_cols=[
+            "estimate",
+            "lower",
+            "upper",
+            *(["se"] if "se" in tested else []),
+            *(["p_adjusted"] if with_p else []),
+        ],
     )
     out = pd.DataFrame(
         {
@@ -100,7 +129,30 @@ def estimate_table(
         out["p (gecorrigeerd)"] = shown["p_adjusted"]
         formats["p (gecorrigeerd)"] = "p"
         out["oordeel"] = _verdict(shown)
-    return to_html(out, formats, caption=caption, note=suppression_note(shown) or None)
+    cols: dict = {
+        slug(heading): (shown[label].astype(str), "tekst"),
+        "rapportcijfer": (shown["estimate"], "cijfer"),
+        "rapportcijfer_ondergrens": (shown["lower"], "cijfer"),
+        "rapportcijfer_bovengrens": (shown["upper"], "cijfer"),
+    }
+    if "se" in shown:
+        cols["se"] = (shown["se"], "cijfer2")
+    cols["n"] = (shown["n"], "aantal")
+    if with_p:
+        verdict, reason = _verdict_only(shown)
+        cols |= {
+            "p_gecorrigeerd": (shown["p_adjusted"], "p"),
+            "oordeel": (verdict, "tekst"),
+            "oordeel_reden": (reason, "tekst"),
+        }
+    cols["onderdrukt_reden"] = (suppression_reasons(shown), "tekst")
+    return to_html(
+        out,
+        formats,
+        caption=caption,
+        note=suppression_note(shown) or None,
+        data=export_table(cols),
+    )
 
 
 def share_table(
@@ -116,11 +168,22 @@ def share_table(
             "n": shown["n"],
         }
     )
+    data = export_table(
+        {
+            slug(heading): (shown[label].astype(str), "tekst"),
+            "aandeel": (shown["estimate"], "aandeel"),
+            "aandeel_ondergrens": (shown["lower"], "aandeel"),
+            "aandeel_bovengrens": (shown["upper"], "aandeel"),
+            "n": (shown["n"], "aantal"),
+            "onderdrukt_reden": (suppression_reasons(shown), "tekst"),
+        }
+    )
     return to_html(
         out,
         {"aandeel": "pct", "n": "int", "95%-interval": "text"},
         caption=caption,
         note=suppression_note(shown) or None,
+        data=data,
     )
 
 
@@ -155,7 +218,22 @@ def sae_table(
     }
     if has_direct:
         formats["direct"] = "score"
-    return to_html(out, formats, caption=caption, note=note or None)
+    verdict, reason = _verdict_only(shown.drop(columns=SUPPRESSED))
+    cols: dict = {
+        slug(heading): (shown[label].astype(str), "tekst"),
+        "modelschatting": (shown["estimate"], "cijfer"),
+        "modelschatting_ondergrens": (shown["lower"], "cijfer"),
+        "modelschatting_bovengrens": (shown["upper"], "cijfer"),
+        "kans_ge_doel": (shown["prob_ge_target"], "aandeel"),
+        "oordeel": (verdict, "tekst"),
+        "oordeel_reden": (reason, "tekst"),
+    }
+    if has_direct:
+        cols["direct"] = (shown["direct"], "cijfer")
+    cols["n"] = (shown["n"], "aantal")
+    if has_direct:
+        cols["onderdrukt_reden"] = (suppression_reasons(shown), "tekst")
+    return to_html(out, formats, caption=caption, note=note or None, data=export_table(cols))
 
 
 def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = None) -> DutchTable:
@@ -194,7 +272,21 @@ def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = Non
         "Het verschil is berekend vóór afronding en staat met twee decimalen; de cijfers per "
         "meting zijn afgerond op één decimaal."
     )
-    return to_html(out, formats, caption=caption, note=note)
+    verdict, reason = _verdict_only(changes)
+    data = export_table(
+        {
+            slug(label): (changes[label].astype(str), "tekst"),
+            "eerder": (changes["estimate_earlier"], "cijfer"),
+            "later": (changes["estimate_later"], "cijfer"),
+            "verschil": (changes["estimate"], "verschil2"),
+            "verschil_ondergrens": (changes["lower"], "verschil2"),
+            "verschil_bovengrens": (changes["upper"], "verschil2"),
+            "p_gecorrigeerd": (changes["p_adjusted"], "p"),
+            "oordeel": (verdict, "tekst"),
+            "oordeel_reden": (reason, "tekst"),
+        }
+    )
+    return to_html(out, formats, caption=caption, note=note, data=data)
 
 
 def diagnostics_table(diagnostics: Diagnostics, *, caption: str | None = None) -> DutchTable:
@@ -210,7 +302,20 @@ def diagnostics_table(diagnostics: Diagnostics, *, caption: str | None = None) -
         ("uit de cache", "ja" if d.from_cache else "nee"),
         ("betrouwbaar", "ja" if d.trustworthy else "nee"),
     ]
-    return to_html(pd.DataFrame(rows, columns=["kenmerk", "waarde"]), caption=caption)
+    data = export_table(
+        {
+            "grootste_rhat": ([d.max_rhat], "getal3"),
+            "kleinste_ess_bulk": ([d.min_ess_bulk], "aantal"),
+            "kleinste_ess_staart": ([d.min_ess_tail], "aantal"),
+            "divergenties": ([d.n_divergences], "aantal"),
+            "sampler": ([str(d.sampler)], "tekst"),
+            "ketens": ([d.chains], "aantal"),
+            "trekkingen": ([d.draws], "aantal"),
+            "uit_cache": ([bool(d.from_cache)], "janee"),
+            "betrouwbaar": ([bool(d.trustworthy)], "janee"),
+        }
+    )
+    return to_html(pd.DataFrame(rows, columns=["kenmerk", "waarde"]), caption=caption, data=data)
 
 
 def agenda_table(agenda: pd.DataFrame, *, min_n: int, caption: str | None = None) -> DutchTable:
@@ -240,7 +345,25 @@ def agenda_table(agenda: pd.DataFrame, *, min_n: int, caption: str | None = None
         "n": "int",
     }
     note = suppression_note(int(small.sum()), min_n) if small.any() else None
-    return to_html(out, formats, caption=caption, note=note)
+    data = export_table(
+        {
+            "rang": (shown["rank"], "aantal"),
+            "levensgebeurtenis": (shown["levensgebeurtenis"].astype(str), "tekst"),
+            "rapportcijfer": (shown["score"], "cijfer"),
+            "komt_voor_bij": (shown["frequency"], "aandeel1"),
+            "afstand_tot_doel": (shown["gap"], "cijfer"),
+            "prioriteit": (shown["priority"], "getal3"),
+            "n": (shown["n"], "aantal"),
+            "onderdrukt_reden": (
+                pd.Series(
+                    [f"minder dan {min_n} respondenten" if v else "" for v in small],
+                    index=shown.index,
+                ),
+                "tekst",
+            ),
+        }
+    )
+    return to_html(out, formats, caption=caption, note=note, data=data)
 
 
 def weighting_table(report: WeightingReport) -> pd.DataFrame:
@@ -258,6 +381,49 @@ def weighting_table(report: WeightingReport) -> pd.DataFrame:
         ("respondenten", fmt_int(r.n)),
     ]
     return pd.DataFrame(rows, columns=["kenmerk", "waarde"])
+
+
+def weighting_html(report: WeightingReport, *, caption: str | None = None) -> DutchTable:
+    """:func:`weighting_table` as report HTML; exported as one row with a column per measure."""
+    r = report
+    data = export_table(
+        {
+            "methode": ([str(r.method)], "tekst"),
+            "geconvergeerd": ([bool(r.converged)], "janee"),
+            "iteraties": ([r.iterations], "aantal"),
+            "grootste_afwijking": ([r.max_margin_gap], "getal"),
+            "kleinste_gewicht": ([r.weight_min], "getal1"),
+            "grootste_gewicht": ([r.weight_max], "getal1"),
+            "kish_deff": ([r.kish_deff], "getal2"),
+            "effectieve_n": ([r.effective_n], "aantal"),
+            "respondenten": ([r.n], "aantal"),
+        }
+    )
+    return to_html(weighting_table(report), caption=caption, data=data)
+
+
+def versus_national_table(cells: pd.DataFrame, *, caption: str | None = None) -> DutchTable:
+    """A municipality's model estimate per life event beside the national figure (from
+    :func:`meting.pipeline.municipality_cells`), the difference and P(municipality higher)."""
+    shown = cells.sort_values("verschil", ascending=False)
+    out = shown[["levensgebeurtenis", "estimate", "landelijk", "verschil", "kans_hoger"]]
+    data = export_table(
+        {
+            "levensgebeurtenis": (shown["levensgebeurtenis"].astype(str), "tekst"),
+            "modelschatting": (shown["estimate"], "cijfer"),
+            "landelijk": (shown["landelijk"], "cijfer"),
+            "verschil": (shown["verschil"], "verschil2"),
+            "kans_hoger": (shown["kans_hoger"], "aandeel"),
+        }
+    )
+    return to_html(
+        out,
+        {"estimate": "score", "landelijk": "score", "verschil": "diff2", "kans_hoger": "pct"},
+        rename={"estimate": "gemeente", "kans_hoger": "kans gemeente hoger"},
+        caption=caption,
+        note="Het verschil is berekend vóór afronding en staat met twee decimalen.",
+        data=data,
+    )
 
 
 def contrast_table(
@@ -282,4 +448,17 @@ def contrast_table(
         }
     )
     formats = {"verschil": "diff2", "95%-interval": "text", "n gemeente": "int", "p": "p"}
-    return to_html(out, formats, caption=caption)
+    verdict_col, reason = _verdict_only(contrasts)
+    data = export_table(
+        {
+            "vergelijking": ([label] * len(contrasts), "tekst"),
+            "verschil": (contrasts["estimate"], "verschil2"),
+            "verschil_ondergrens": (contrasts["lower"], "verschil2"),
+            "verschil_bovengrens": (contrasts["upper"], "verschil2"),
+            "n_gemeente": (contrasts["n_gemeente"], "aantal"),
+            "p": (contrasts["p_two_sided"], "p"),
+            "oordeel": (verdict_col, "tekst"),
+            "oordeel_reden": (reason, "tekst"),
+        }
+    )
+    return to_html(out, formats, caption=caption, data=data)

@@ -24,6 +24,7 @@ from meting.knelpunten import chain_view
 from meting.knelpunten.chain import ITEM_CHAIN, ITEM_COOPERATION, ITEM_ORGANISATIONS
 from meting.privacy_rules import SUPPRESSED
 from meting.report import Note
+from meting.report.export import export_table
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
@@ -39,7 +40,7 @@ from meting.report.plots import (
     DutchScalarFormatter,
     ReportFigure,
 )
-from meting.report.privacy import suppress_small_cells, suppression_note
+from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
 from meting.report.sections._shared import names_of, select
 
 __all__ = [
@@ -199,7 +200,25 @@ def chain_html(table: pd.DataFrame, *, caption: str | None = None) -> DutchTable
         "beste min keten (95%-interval)": "text",
         "n": "int",
     }
-    return to_html(out, formats, caption=caption, note=suppression_note(table) or None)
+    data = export_table(
+        {
+            "levensgebeurtenis": (table["naam"], "tekst"),
+            "keten": (table["chain_score"], "cijfer"),
+            "samenwerking": (table["cooperation_score"], "cijfer"),
+            "organisaties_samen": (table["organisations_score"], "cijfer"),
+            "beste_organisatie": (
+                table["beste_organisatie"].where(table["best_score"].notna()),
+                "tekst",
+            ),
+            "beste_organisatie_cijfer": (table["best_score"], "cijfer"),
+            "beste_min_keten": (table["gap"], "verschil"),
+            "beste_min_keten_ondergrens": (table["gap_lower"], "verschil"),
+            "beste_min_keten_bovengrens": (table["gap_upper"], "verschil"),
+            "n": (table["n"], "aantal"),
+            "onderdrukt_reden": (suppression_reasons(table), "tekst"),
+        }
+    )
+    return to_html(out, formats, caption=caption, note=suppression_note(table) or None, data=data)
 
 
 def chain_plot(

@@ -16,6 +16,7 @@ from meting.checks import check_min_n
 from meting.design import SurveyDesign
 from meting.knelpunten import channel_scores, channel_shift, channel_use
 from meting.labels import CHANNEL_LABELS
+from meting.report.export import export_table
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
@@ -31,7 +32,7 @@ from meting.report.plots import (
     DutchPercentFormatter,
     ReportFigure,
 )
-from meting.report.privacy import suppress_small_cells, suppression_note
+from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
 from meting.report.sections._shared import pct_interval, score_interval
 
 __all__ = [
@@ -97,7 +98,20 @@ def channel_table_html(table: pd.DataFrame, *, caption: str | None = None) -> Du
         "95%-interval cijfer": "text",
         "n": "int",
     }
-    return to_html(out, formats, caption=caption, note=suppression_note(table) or None)
+    data = export_table(
+        {
+            "kanaal": (table["kanaal"], "tekst"),
+            "gebruik": (table["gebruik"], "aandeel"),
+            "gebruik_ondergrens": (table["gebruik_lower"], "aandeel"),
+            "gebruik_bovengrens": (table["gebruik_upper"], "aandeel"),
+            "rapportcijfer": (table["estimate"], "cijfer"),
+            "rapportcijfer_ondergrens": (table["lower"], "cijfer"),
+            "rapportcijfer_bovengrens": (table["upper"], "cijfer"),
+            "n": (table["n"], "aantal"),
+            "onderdrukt_reden": (suppression_reasons(table), "tekst"),
+        }
+    )
+    return to_html(out, formats, caption=caption, note=suppression_note(table) or None, data=data)
 
 
 def channel_shift_table(
@@ -228,9 +242,24 @@ def channel_shift_html(table: pd.DataFrame, *, caption: str | None = None) -> Du
     )
     note = "Verschil bij gebruik in procentpunten; p-waarden niet gecorrigeerd voor meer toetsen."
     small = suppression_note(table)
+    data = export_table(
+        {
+            "kanaal": (table["kanaal"], "tekst"),
+            "maat": (table["maat"], "tekst"),
+            "eerder": (table["estimate_earlier"], "getal2"),
+            "later": (table["estimate_later"], "getal2"),
+            "verschil": (table["difference"], "getal2"),
+            "verschil_ondergrens": (table["lower"], "getal2"),
+            "verschil_bovengrens": (table["upper"], "getal2"),
+            "p": (table["p_value"], "p"),
+            "n": (table["n"], "aantal"),
+            "onderdrukt_reden": (suppression_reasons(table), "tekst"),
+        }
+    )
     return to_html(
         out,
         {c: "text" for c in ("eerder", "later", "verschil", "95%-interval", "maat")} | {"p": "p"},
         caption=caption,
         note=f"{note} {small}".strip(),
+        data=data,
     )

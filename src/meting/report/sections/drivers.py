@@ -19,6 +19,7 @@ from meting.design import SurveyDesign
 from meting.knelpunten import key_drivers
 from meting.labels import norm_label
 from meting.report import Note
+from meting.report.export import export_table
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
@@ -164,7 +165,19 @@ def drivers_html(table: pd.DataFrame, *, caption: str | None = None) -> DutchTab
         "coëfficiënt": lambda v: fmt_diff(v, 2),
         "95%-interval coëfficiënt": "text",
     }
-    return to_html(out, formats, caption=caption)
+    data = export_table(
+        {
+            "norm": (table["norm_label"], "tekst"),
+            "belang": (table["belang"], "aandeel"),
+            "belang_ondergrens": (table["belang_lower"], "aandeel"),
+            "belang_bovengrens": (table["belang_upper"], "aandeel"),
+            "coefficient": (table["estimate"], "verschil2"),
+            "coefficient_ondergrens": (table["lower"], "verschil2"),
+            "coefficient_bovengrens": (table["upper"], "verschil2"),
+            "n": (table["n"], "aantal"),
+        }
+    )
+    return to_html(out, formats, caption=caption, data=data)
 
 
 def drivers_plot(table: pd.DataFrame, *, title: str | None = None) -> ReportFigure:

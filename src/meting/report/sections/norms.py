@@ -21,6 +21,7 @@ from meting.design import SurveyDesign
 from meting.knelpunten import norm_shares, weakest_norms
 from meting.labels import NORM_NUMBERS, norm_label
 from meting.privacy_rules import SUPPRESSED
+from meting.report.export import export_table
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
@@ -34,7 +35,7 @@ from meting.report.plots import (
     DutchPercentFormatter,
     ReportFigure,
 )
-from meting.report.privacy import suppress_small_cells, suppression_note
+from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
 from meting.report.sections._shared import names_of, pct_interval
 
 __all__ = [
@@ -119,11 +120,31 @@ def norms_html(
         "95%-interval niet goed": "text",
         "n": "int",
     }
+    cols: dict = {
+        "norm": (table["norm_label"], "tekst"),
+        "goed": (table["goed"], "aandeel"),
+        "goed_ondergrens": (table["goed_lower"], "aandeel"),
+        "goed_bovengrens": (table["goed_upper"], "aandeel"),
+    }
     if reference is not None:
         national = reference.set_index("norm")["goed"]
         out.insert(3, "goed landelijk", table["norm"].map(national).to_numpy(dtype=float))
         formats["goed landelijk"] = "pct"
-    return to_html(out, formats, caption=caption, note=suppression_note(table) or None)
+        cols["goed_landelijk"] = (out["goed landelijk"], "aandeel")
+    cols |= {
+        "niet_goed": (table["niet_goed"], "aandeel"),
+        "niet_goed_ondergrens": (table["niet_goed_lower"], "aandeel"),
+        "niet_goed_bovengrens": (table["niet_goed_upper"], "aandeel"),
+        "n": (table["n"], "aantal"),
+        "onderdrukt_reden": (suppression_reasons(table), "tekst"),
+    }
+    return to_html(
+        out,
+        formats,
+        caption=caption,
+        note=suppression_note(table) or None,
+        data=export_table(cols),
+    )
 
 
 def weakest_table(
@@ -199,7 +220,16 @@ def weakest_html(summary: pd.DataFrame, *, caption: str | None = None) -> DutchT
         if empty
         else None
     )
-    return to_html(out, formats, caption=caption, note=note)
+    data = export_table(
+        {
+            "levensgebeurtenis": (summary["naam"], "tekst"),
+            "zwakste_norm": (summary["zwakste_norm"], "tekst"),
+            "goed": (summary["aandeel_goed"], "aandeel"),
+            "ook_zwak": (summary["ook_zwak"], "tekst"),
+            "normen_beoordeeld": (summary["normen_gerangschikt"], "aantal"),
+        }
+    )
+    return to_html(out, formats, caption=caption, note=note, data=data)
 
 
 def norms_heatmap(weak: pd.DataFrame, *, title: str | None = None) -> ReportFigure:

@@ -15,6 +15,7 @@ from meting.checks import check_min_n
 from meting.design import SurveyDesign
 from meting.knelpunten import trim_index
 from meting.privacy_rules import SUPPRESSED
+from meting.report.export import export_table
 from meting.report.formatting import (
     DutchTable,
     fmt_ci,
@@ -28,7 +29,7 @@ from meting.report.plots import (
     DutchScalarFormatter,
     ReportFigure,
 )
-from meting.report.privacy import suppress_small_cells, suppression_note
+from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
 from meting.report.sections._shared import names_of, score_interval
 
 __all__ = [
@@ -93,7 +94,27 @@ def trim_html(
         out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
     out["n"] = out["n"].astype(np.int64)
     formats = {"gemeente": "text", "TRI*M-index": "score", "95%-interval": "text", "n": "int"}
-    return to_html(out, formats, caption=caption, note=suppression_note(table) or None)
+    codes = table[C.MUNICIPALITY].astype(str).tolist()
+    reasons = suppression_reasons(table).tolist()
+    lower, upper = table["lower"].tolist(), table["upper"].tolist()
+    if nat is not None:
+        codes, reasons = [*codes, ""], [*reasons, ""]
+        lower, upper = [*lower, nat["lower"]], [*upper, nat["upper"]]
+    data = export_table(
+        {
+            "gemeente": (
+                [*table["naam"].astype(str), *([] if nat is None else [out["gemeente"].iloc[-1]])],
+                "tekst",
+            ),
+            "gemeentecode": (codes, "tekst"),
+            "trim_index": (out["TRI*M-index"], "cijfer"),
+            "trim_index_ondergrens": (lower, "cijfer"),
+            "trim_index_bovengrens": (upper, "cijfer"),
+            "n": (out["n"], "aantal"),
+            "onderdrukt_reden": (reasons, "tekst"),
+        }
+    )
+    return to_html(out, formats, caption=caption, note=suppression_note(table) or None, data=data)
 
 
 def trim_plot(
