@@ -44,17 +44,15 @@ def _tables_folder(folder: Path, stem: str) -> Path:
     return folder / TABLES_DIR if stem == "index" else folder / stem / TABLES_DIR
 
 
-def _table_links(out_dir: Path, folder: Path, stem: str) -> list[str]:
+def _table_links(out_dir: Path, folder: Path, stem: str, *, short: bool = False) -> list[str]:
     """Links to a report's tables: the workbook and the folder of CSV files."""
     tables = _tables_folder(folder, stem)
     books = sorted(tables.glob("*.xlsx")) if tables.is_dir() else []
     if not books:
         return []
     rel = tables.relative_to(out_dir).as_posix() + "/"
-    return [
-        _link(books[0], out_dir, "tabellen (xlsx)"),
-        f'<a href="{html_text(rel)}">{html_text("tabellen (csv)")}</a>',
-    ]
+    xlsx, csv = ("xlsx", "csv") if short else ("tabellen (xlsx)", "tabellen (csv)")
+    return [_link(books[0], out_dir, xlsx), f'<a href="{html_text(rel)}">{html_text(csv)}</a>']
 
 
 def _entry(out_dir: Path, folder: Path, stem: str, title: str) -> str | None:
@@ -105,7 +103,7 @@ def _municipality_table(registry: Any, out_dir: Path, wave: Any) -> str | None:
         links = [_link(page, out_dir, "rapport")]
         if (folder / f"{code}.pdf").is_file():
             links.append(_link(folder / f"{code}.pdf", out_dir, "pdf"))
-        links += _table_links(out_dir, folder, code)
+        links += _table_links(out_dir, folder, code, short=True)
         rows.append(
             f'<tr><th scope="row">{html_text(mun.name)}</th><td>{html_text(code)}</td>'
             f'<td class="num">{html_text(head["cijfer"])}</td>'
@@ -120,7 +118,7 @@ def _municipality_table(registry: Any, out_dir: Path, wave: Any) -> str | None:
         "(modelschatting), per gemeente</caption><thead><tr>"
         '<th scope="col">gemeente</th><th scope="col">code</th>'
         '<th scope="col">rapportcijfer</th><th scope="col">95%-interval</th>'
-        '<th scope="col">oordeel</th><th scope="col">rapport en tabellen</th>'
+        '<th scope="col">oordeel</th><th scope="col">bestanden</th>'
         "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
