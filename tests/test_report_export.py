@@ -29,7 +29,7 @@ from meting.report.export import (
     write_workbook,
 )
 from meting.report.formatting import EMPTY, DutchTable, fmt_ci, fmt_int, fmt_p, fmt_score
-from meting.report.privacy import suppress_small_cells, suppression_reasons
+from meting.report.privacy import SUPPRESSED, suppress_small_cells, suppression_reasons
 
 MIN_N = 30
 
@@ -279,3 +279,93 @@ def test_th_headers_are_marked_as_column_headers() -> None:
     parser = _Cells()
     parser.feed(str(to_html(pd.DataFrame({"a": [1], "b": ["x"]}))))
     assert parser.scopes == ["col", "col"]
+
+
+# --- the section tables of the reports, on a synthetic wave --------------------------------------
+
+WAVE = "2010-vervolgmeting"
+
+
+@pytest.fixture(scope="module")
+def wave_design():
+    from meting.registry import load_registry
+    from meting.synthetic import generate_wave
+    from meting.wave_weighting import design_for_wave
+
+    registry = load_registry()
+    wave = generate_wave(registry, WAVE, n_respondents=3000)
+    return registry, wave, design_for_wave(wave.respondents, registry, WAVE)[0]
+
+
+def _check_against_print(table: object, checks: dict[str, tuple[str, object]], tmp: Path) -> None:
+    """Publish ``table``, read its CSV back and compare each export column with the printed
+    column it belongs to (formatted the report's way); suppressed rows are empty in the file and
+    a dash in the report."""
+    folder = tmp / "tabellen"
+    Tables(folder, min_n=MIN_N).publish(table, "t")
+    data = read_table(folder, "t")
+    printed = _printed(table)
+    assert len(data) == len(printed)
+    for col, (shown, fmt) in checks.items():
+        for value, text in zip(data[col], printed[shown], strict=True):
+            assert fmt(value) == text, (col, value, text)
+    if "onderdrukt_reden" in data:
+        hidden = data["onderdrukt_reden"].notna()
+        for col, (shown, _) in checks.items():
+            if col != "n" and pd.api.types.is_numeric_dtype(data[col]):
+                assert data.loc[hidden, col].isna().all(), col
+                assert (printed.loc[hidden.to_numpy(), shown] == EMPTY).all(), col
+
+
+def test_section_tables_export_what_they_print(wave_design, tmp_path: Path) -> None:
+    from meting import columns as C
+    from meting.report import sections as KT
+    from meting.report.formatting import fmt_pct
+
+    registry, wave, design = wave_design
+    names = {k: v.name for k, v in registry.life_events.items()}
+    text = str
+    channels = KT.channel_table(design, min_n=MIN_N)
+    _check_against_print(
+        KT.channel_table_html(channels),
+        {"kanaal": ("kanaal", text), "gebruik": ("gebruikt door", fmt_pct),
+         "rapportcijfer": ("ketencijfer gebruikers", fmt_score), "n": ("n", fmt_int)},
+        tmp_path / "kanalen",
+    )  # fmt: skip
+    norms = KT.select(KT.norms_table(design, min_n=MIN_N, by=C.MUNICIPALITY), C.MUNICIPALITY,
+                      "GM0505")  # fmt: skip
+    _check_against_print(
+        KT.norms_html(norms, reference=KT.norms_table(design, min_n=MIN_N)),
+        {"norm": ("norm", text), "goed": ("goed", fmt_pct), "niet_goed": ("niet goed", fmt_pct),
+         "goed_landelijk": ("goed landelijk", fmt_pct), "n": ("n", fmt_int)},
+        tmp_path / "normen",
+    )  # fmt: skip
+    trim = KT.trim_table(design, min_n=MIN_N, names={k: v.name for k, v in
+                                                     registry.municipalities.items()})  # fmt: skip
+    _check_against_print(
+        KT.trim_html(trim),
+        {"gemeente": ("gemeente", text), "trim_index": ("TRI*M-index", fmt_score),
+         "n": ("n", fmt_int)},
+        tmp_path / "trim",
+    )  # fmt: skip
+    chain = KT.municipality_chain(design, wave.organisations, "GM0505", min_n=MIN_N, names=names)
+    assert chain is not None and chain[SUPPRESSED].any()  # some life events too small here
+    _check_against_print(
+        KT.chain_html(chain),
+        {"levensgebeurtenis": ("levensgebeurtenis", text), "keten": ("keten", fmt_score),
+         "samenwerking": ("samen\xadwerking", fmt_score), "n": ("n", fmt_int)},
+        tmp_path / "keten",
+    )  # fmt: skip
+    weak = KT.weakest_table(design, min_n=MIN_N, names=names)
+    _check_against_print(
+        KT.weakest_html(KT.weakest_summary(weak)),
+        {"levensgebeurtenis": ("levensgebeurtenis", text), "goed": ("aandeel goed", fmt_pct),
+         "normen_beoordeeld": ("normen beoordeeld", fmt_int)},
+        tmp_path / "zwakste",
+    )  # fmt: skip
+    drivers = KT.drivers_table(design, min_n=MIN_N)
+    _check_against_print(
+        KT.drivers_html(drivers),
+        {"norm": ("norm", text), "belang": ("belang (aandeel R²)", fmt_pct)},
+        tmp_path / "sleutelfactoren",
+    )
