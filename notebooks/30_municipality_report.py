@@ -25,6 +25,7 @@ from meting.report import (
     fmt_date,
     fmt_int,
     html_text,
+    maps,
     plots,
     setup_notebook,
     summary,
@@ -55,6 +56,9 @@ HTML(
     f"meting <b>{html_text(wave)}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
     f"{fmt_int(cells['n'].sum())} respondenten uit deze gemeente.</p>"
 )
+
+# %%
+maps.locator_map(municipality, registry=registry, wave=wave, name=mun.name)
 
 # %%
 summary.synthetic_notice(an.wave.source)
