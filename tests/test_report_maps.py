@@ -227,6 +227,15 @@ def test_unreliable_fit_is_hatched_and_explained(registry: Registry) -> None:
     assert "convergentiecontrole" in fig.note
 
 
+def test_names_are_plain_text(registry: Registry) -> None:
+    table = _table(registry).iloc[:2].copy()
+    table.loc[0, "naam"] = r"Een $\x$ gemeente"  # as mathtext this fails when drawn
+    fig = maps.municipality_map(table, registry=registry, wave="2008-nulmeting", title=r"$\x$")
+    assert fig.png().startswith(b"\x89PNG")
+    names = [t.get_text() for t in fig.figure.axes[0].texts]
+    assert r"Een $\x$ gemeente" in names
+
+
 def test_code_off_the_division_is_said(registry: Registry) -> None:
     table = _table(registry).iloc[:2].copy()
     table.loc[1, "municipality"] = "GM9999"

@@ -58,7 +58,7 @@ def place_labels(
     point_radius: float = 4.0,
 ) -> None:
     """Write ``names`` beside the points (x, y) (data coordinates of ``ax``, whose limits and
-    aspect are set), with a white halo; ``point_radius`` (points) is the room a marker takes."""
+    aspect are set), with a white halo, as plain text (a ``$`` is no mathtext); ``point_radius`` (points) is the room a marker takes."""
     ax.apply_aspect()
     figure = ax.get_figure(root=True)
     if figure is None:
@@ -84,5 +84,5 @@ def place_labels(
         taken.append(_box(px, py, name, spot, size))
         ax.annotate(
             name, (x[i], y[i]), xytext=spot[0], textcoords="offset points", ha=spot[1],
-            va=spot[2], fontsize=size, zorder=5, path_effects=halo,
+            va=spot[2], fontsize=size, zorder=5, path_effects=halo, parse_math=False,
         )  # fmt: skip

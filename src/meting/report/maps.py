@@ -102,7 +102,7 @@ def _patches(ax: Axes, year: int, codes: pd.Series, styles: list[dict[str, Any]]
         patch = PathPatch(path, gid=str(code), **style)
         if style.get("hatch"):
             patch.set_hatchcolor(HATCH_COLOR)
-        ax.add_patch(patch)
+        ax.add_artist(patch)  # not add_patch: the limits are set once, from the frame (3x faster)
 
 
 def _frame_axes(ax: Axes, frame: geopandas.GeoDataFrame) -> None:
@@ -347,7 +347,7 @@ def municipality_map(
             alignment="left", handlelength=1.6,
         )  # fmt: skip
         if title:
-            fig.text(0.01, 0.985, title, fontsize=10, fontweight="bold", va="top")
+            fig.text(0.01, 0.985, title, fontsize=10, fontweight="bold", va="top", parse_math=False)
         fig.text(0.01, 0.005, geo.CREDIT, fontsize=6.5, color="#555555", ha="left", va="bottom")
 
     division = _division_text(year, on)
