@@ -236,6 +236,18 @@ def test_names_are_plain_text(registry: Registry) -> None:
     assert r"Een $\x$ gemeente" in names
 
 
+def test_bad_arguments_are_named(registry: Registry) -> None:
+    table = _table(registry)
+    with pytest.raises(ReportError, match="verdict|lower"):
+        maps.municipality_map(
+            table.drop(columns="verdict"), registry=registry, wave="2008-nulmeting"
+        )
+    with pytest.raises(ReportError, match="minimum cell size"):
+        maps.municipality_map(table, registry=registry, wave="2008-nulmeting", min_n=0)
+    with pytest.raises(ReportError, match="2011-meting"):
+        maps.locator_map("GM1711", registry=registry, wave="2011-meting")
+
+
 def test_code_off_the_division_is_said(registry: Registry) -> None:
     table = _table(registry).iloc[:2].copy()
     table.loc[1, "municipality"] = "GM9999"

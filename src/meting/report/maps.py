@@ -30,6 +30,7 @@ from matplotlib.path import Path
 
 from meting import columns as C
 from meting import geo
+from meting.checks import check_min_n
 from meting.errors import ReportError
 from meting.report.formatting import fmt_date, fmt_number
 from meting.report.map_labels import place_labels
@@ -177,6 +178,7 @@ def _legend_handles(
     no_value: pd.Series,
     unreliable: bool,
 ) -> list[Line2D | Patch]:
+    """The legend: the verdict shapes present, then the blank, hatched and dotted polygons."""
     handles: list[Line2D | Patch] = [
         Line2D(
             [],
@@ -281,11 +283,15 @@ def municipality_map(
     Raises
     ------
     ReportError
-        When a column is missing, or two rows land on one municipality of the division (a merger
+        When a column is missing (``verdict``, or else ``lower`` and ``upper``), ``min_n`` is not
+        a positive integer, or two rows land on one municipality of the division (a merger
         inside the table: estimate on the new division first).
     """
     assert_no_identifiers(table, where="a table to map")
-    missing = [c for c in (C.MUNICIPALITY, label, estimate, n) if c not in table.columns]
+    min_n = check_min_n(min_n, "the minimum cell size", error=ReportError)
+    verdict_columns = ["verdict"] if "verdict" in table.columns else ["lower", "upper"]
+    needed = (C.MUNICIPALITY, label, estimate, n, *verdict_columns)
+    missing = [c for c in needed if c not in table.columns]
     if missing:
         raise ReportError(
             f"a mapped table must have the columns {missing}; got columns "
