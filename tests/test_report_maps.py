@@ -164,6 +164,16 @@ def test_suppressed_cell_is_hatched_without_value(registry: Registry) -> None:
     assert f"van {low['estimate']:.1f}".replace(".", ",") in fig.alt
 
 
+def test_municipality_without_respondents_is_outside_the_sample(registry: Registry) -> None:
+    table = _table(registry)
+    table.loc[0, "n"] = 0  # in params, no respondents: the model predicts it, the map leaves it
+    fig = maps.municipality_map(table, registry=registry, wave="2008-nulmeting", min_n=30)
+    code = table["municipality"].iloc[0]
+    assert _patches(fig)[code].get_facecolor() == TRANSPARENT
+    assert not _patches(fig)[code].get_hatch() and code not in _markers(fig)
+    assert "13 gemeenten in de steekproef" in fig.alt and "de andere 430 gemeenten" in fig.alt
+
+
 def test_alt_text_gives_the_numbers(registry: Registry) -> None:
     table = _table(registry)
     fig = maps.municipality_map(table, registry=registry, wave="2008-nulmeting", min_n=30)
