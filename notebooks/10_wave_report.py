@@ -25,6 +25,7 @@ from meting.report import (
     fmt_date,
     fmt_int,
     html_text,
+    maps,
     plots,
     setup_notebook,
     summary,
@@ -326,6 +327,16 @@ plots.forest_plot(
     what="gemeenten",
     title="Keten per gemeente (modelschatting, 95%-interval)",
 )
+
+# %% [markdown]
+# De kaart toont dezelfde modelschattingen op de gemeentelijke indeling van de peildatum; de vorm
+# van het teken geeft het oordeel.
+
+# %%
+maps.municipality_map(
+    by_mun, registry=registry, wave=wave, target=T, min_n=s.min_cell_size,
+    unreliable=not sae.diagnostics.trustworthy, title="Keten per gemeente (modelschatting), kaart",
+)  # fmt: skip
 
 # %% [markdown]
 # ## 8. Steekproef en weging

@@ -26,6 +26,7 @@ from meting.report import (
     fmt_date,
     fmt_int,
     html_text,
+    maps,
     plots,
     setup_notebook,
     summary,
@@ -57,6 +58,9 @@ HTML(
     f"meting <b>{html_text(wave)}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
     f"{fmt_int(cells['n'].sum())} respondenten uit deze gemeente.</p>"
 )
+
+# %%
+maps.locator_map(municipality, registry=registry, wave=wave, name=mun.name)
 
 # %%
 summary.synthetic_notice(an.wave.source)

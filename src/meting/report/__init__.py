@@ -53,6 +53,7 @@ __all__ = [
 
 _LAZY = {
     "collect_provenance": "meting.report.provenance",
+    "maps": "meting.report.maps",
     "plots": "meting.report.plots",
     "tables": "meting.report.tables",
 }
