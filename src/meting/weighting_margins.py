@@ -5,6 +5,8 @@ finite non-negative counts), one set of checks for :mod:`meting.weighting`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,12 +28,16 @@ def group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[t
     Vectorised: each column is factorised once and the codes are combined arithmetically, so no
     per-row tuples are built (a MultiIndex would materialise a million of them).
     """
-    per_col = [pd.factorize(data[c], sort=True) for c in cols]
-    combined = np.zeros(len(data), dtype=np.int64)
+    return _combine([pd.factorize(data[c], sort=True) for c in cols], len(data))
+
+
+def _combine(per_col: list[tuple[np.ndarray, object]], n: int) -> tuple[np.ndarray, list[tuple]]:
+    """Codes of the combinations of factorised columns (``(codes, uniques)`` each), compacted."""
+    combined = np.zeros(n, dtype=np.int64)
     for codes, uniques in per_col:
-        combined = combined * max(len(uniques), 1) + codes
+        combined = combined * max(len(uniques), 1) + codes  # type: ignore[arg-type]
     span = int(combined.max()) + 1 if combined.size else 0
-    if span <= 4 * len(data) + 1024:  # compact through a lookup table instead of sorting
+    if span <= 4 * n + 1024:  # compact through a lookup table instead of sorting
         present = np.bincount(combined, minlength=span) > 0
         uniq = np.flatnonzero(present)
         lookup = np.cumsum(present) - 1
@@ -52,6 +58,52 @@ def group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[t
 
 
 _CODES_CACHE = "_meting_group_codes"
+_COLUMN_CACHE = "_meting_column_codes"
+
+
+@dataclass(frozen=True, eq=False)
+class _Factorised:
+    """Codes of a design column or of a combination of columns, with what rakes reuse."""
+
+    codes: np.ndarray
+    levels: object
+    n_missing: int = 0
+
+    @cached_property
+    def first(self) -> np.ndarray:
+        """Index of the first row of every code."""
+        return first_rows(self.codes, len(self.levels))  # type: ignore[arg-type]
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        """Rows per code (float)."""
+        return np.bincount(self.codes, minlength=len(self.levels)).astype(float)  # type: ignore[arg-type]
+
+
+def _column_codes(design: SurveyDesign | ReplicateDesign, col: str) -> _Factorised:
+    """``pd.factorize(column, sort=True)`` of one design column, done once per design."""
+    cache: dict[str, _Factorised] = design.__dict__.setdefault(_COLUMN_CACHE, {})
+    if col not in cache:
+        codes, uniques = pd.factorize(design.data[col], sort=True)
+        codes.setflags(write=False)
+        cache[col] = _Factorised(codes, uniques, int(np.count_nonzero(codes < 0)))
+    return cache[col]
+
+
+def column_missing(design: SurveyDesign | ReplicateDesign, col: str) -> int:
+    """Number of missing values of a design column (code -1 of its cached factorisation)."""
+    return _column_codes(design, col).n_missing
+
+
+def _group(design: SurveyDesign | ReplicateDesign, cols: list[str]) -> _Factorised:
+    cache: dict[tuple[str, ...], _Factorised] = design.__dict__.setdefault(_CODES_CACHE, {})
+    key = tuple(cols)
+    if key not in cache:
+        per_col = [_column_codes(design, c) for c in cols]
+        codes, levels = _combine([(f.codes, f.levels) for f in per_col], design.n)
+        codes.setflags(write=False)
+        cache[key] = _Factorised(codes, levels)
+    return cache[key]
 
 
 def design_group_codes(
@@ -59,20 +111,29 @@ def design_group_codes(
 ) -> tuple[np.ndarray, list[tuple]]:
     """:func:`group_codes` of the design's data, factorised once per design and column list.
 
-    A design is frozen and never modifies its data, so the codes of its margin columns are kept
+    A design is frozen and never modifies its data, so the codes of its margin columns (each
+    column factorised once, whatever margins it appears in) and of their combinations are kept
     on the design (read-only) and reused by every later rake, post-stratification or
     calibration of it.
     """
-    cache: dict[tuple[str, ...], tuple[np.ndarray, list[tuple]]] = design.__dict__.setdefault(
-        _CODES_CACHE, {}
-    )
-    key = tuple(cols)
-    if key not in cache:
-        codes, levels = group_codes(design.data, cols)
-        codes.setflags(write=False)
-        cache[key] = (codes, levels)
-    codes, levels = cache[key]
-    return codes, list(levels)
+    found = _group(design, cols)
+    return found.codes, list(found.levels)  # type: ignore[call-overload]
+
+
+def design_joint_cells(
+    design: SurveyDesign | ReplicateDesign, cols: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joint cells of ``cols``: the code of every row, the first row and the rows of every
+    cell (cached on the design like :func:`design_group_codes`)."""
+    found = _group(design, cols)
+    return found.codes, found.first, found.counts
+
+
+def first_rows(codes: np.ndarray, size: int) -> np.ndarray:
+    """Index of the first row of every code ``0 .. size - 1`` (-1 where a code has no row)."""
+    first = np.full(size, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(codes.size)[::-1]
+    return first
 
 
 def key_name(key: MarginKey) -> str:
@@ -99,10 +160,11 @@ def margin_cells(
                 f"margin column {c!r} must be a column of the design data; got columns "
                 f"{sorted(map(str, design.data.columns))[:12]}. Check the spelling."
             )
-        if design.data[c].isna().any():
+        n_missing = column_missing(design, c)
+        if n_missing:
             raise DesignError(
                 f"margin column {c!r} must have no missing values; got "
-                f"{int(design.data[c].isna().sum())}. Impute or give missing its own category."
+                f"{n_missing}. Impute or give missing its own category."
             )
     if isinstance(target, pd.Series):
         target = dict(zip(target.index.tolist(), target.to_numpy(), strict=True))
@@ -144,7 +206,7 @@ def margin_cells(
             )
         )
     targets = np.array([float(tgt[lv]) for lv in uniq_list])
-    return codes.astype(np.int64), uniq_list, targets
+    return np.asarray(codes, dtype=np.int64), uniq_list, targets
 
 
 def check_same_total(margins: list[tuple[str, np.ndarray]], rtol: float = 1e-6) -> None:
