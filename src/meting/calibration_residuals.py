@@ -41,6 +41,8 @@ __all__ = [
 FEW_COLUMNS = 8
 #: Largest H1 x H2 cell table of two margins counted densely with ``bincount``.
 _CROSS_LIMIT = 4_000_000
+#: Largest H1 x H2 x k product with a cross table done densely (else the table is sparse).
+_DENSE_CROSS = 10_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,7 +276,7 @@ def coefficients(
 ) -> list[tuple[Projection, np.ndarray]]:
     """Run every calibration schedule in coefficient form; return (projection, a) pairs."""
     terms: list[tuple[Projection, np.ndarray]] = []
-    cross: dict[tuple[int, int], sp.csr_matrix] = {}
+    cross: dict[tuple[int, int], np.ndarray | sp.csr_matrix] = {}
     sums: dict[int, np.ndarray | sp.csr_matrix] = {}
     k = u.shape[1]
     # few columns: group sums of dense columns for categorical margins (no sparse products)
@@ -296,8 +298,9 @@ def coefficients(
                     continue
                 key = (t, t2)
                 if key not in cross:
-                    cross[key] = _cross(p, p2)
-                b -= cross[key] @ a2
+                    cross[key] = _cross(p, p2, k)
+                c = cross[key]
+                b -= c[:, None] * a2 if isinstance(c, np.ndarray) and c.ndim == 1 else c @ a2
             terms[t] = (p, terms[t][1] + p.apply_m(b))
     return terms
 
@@ -338,26 +341,27 @@ def _project(
     return dense(p.matrix.T @ scale_rows(u, p.r))
 
 
-def _cross(p: Projection, p2: Projection) -> sp.csr_matrix:
-    """``G' diag(r s2) G2`` (H x H2), as a sparse matrix."""
+def _cross(p: Projection, p2: Projection, k: int) -> np.ndarray | sp.csr_matrix:
+    """``G' diag(r s2) G2`` (H x H2) for ``k`` influence columns: its diagonal (one margin
+    with itself), a dense table when small against ``k``, else a sparse matrix."""
     h, h2 = p.n_cols, p2.n_cols
     jf, jf2 = p.joint, p2.joint
     if jf is not None and jf2 is not None and jf.cells is jf2.cells:  # sums over joint cells
+        codes, codes2 = jf.code, jf2.code
         weights = jf.cells.counts * jf.r_cell * jf2.s_cell
-        if p.cells is p2.cells:  # one margin with itself: diagonal
-            return sp.csr_matrix(sp.diags(np.bincount(jf.code, weights=weights, minlength=h)))
-        if h * h2 <= _CROSS_LIMIT:
-            table = np.bincount(jf.code * h2 + jf2.code, weights=weights, minlength=h * h2)
-            return sp.csr_matrix(table.reshape(h, h2))
-        ind, ind2 = indicator(jf.code, h), indicator(jf2.code, h2)
-        return sp.csr_matrix(ind.T @ ind2.multiply(weights[:, None]))
-    if p.cells is not None and p2.cells is p.cells:  # one margin with itself: diagonal
-        diag = np.bincount(p.cells, weights=p.r * p2.s, minlength=h)
-        return sp.csr_matrix(sp.diags(diag))
-    if p.cells is not None and p2.cells is not None and h * h2 <= _CROSS_LIMIT:
-        table = np.bincount(p.cells * h2 + p2.cells, weights=p.r * p2.s, minlength=h * h2)
-        return sp.csr_matrix(table.reshape(h, h2))
-    return sp.csr_matrix(p.matrix.T @ p2.matrix.multiply((p.r * p2.s)[:, None]))
+    elif p.cells is not None and p2.cells is not None:
+        codes, codes2 = p.cells, p2.cells
+        weights = p.r * p2.s
+    else:
+        return sp.csr_matrix(p.matrix.T @ p2.matrix.multiply((p.r * p2.s)[:, None]))
+    if p.cells is p2.cells:  # one margin with itself: diagonal
+        return np.bincount(codes, weights=weights, minlength=h)
+    if h * h2 <= _CROSS_LIMIT:
+        table = np.bincount(codes * h2 + codes2, weights=weights, minlength=h * h2)
+        table = table.reshape(h, h2)
+        return table if h * h2 * k <= _DENSE_CROSS else sp.csr_matrix(table)
+    ind, ind2 = indicator(codes, h), indicator(codes2, h2)
+    return sp.csr_matrix(ind.T @ ind2.multiply(weights[:, None]))
 
 
 def residuals(
