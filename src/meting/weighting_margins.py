@@ -28,14 +28,17 @@ def group_codes(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[t
     Vectorised: each column is factorised once and the codes are combined arithmetically, so no
     per-row tuples are built (a MultiIndex would materialise a million of them).
     """
-    return _combine([pd.factorize(data[c], sort=True) for c in cols], len(data))
+    per_col = [pd.factorize(data[c], sort=True) for c in cols]
+    codes, cells = _combine([c for c, _ in per_col], [len(u) for _, u in per_col], len(data))
+    return codes, _level_tuples([u for _, u in per_col], cells)
 
 
-def _combine(per_col: list[tuple[np.ndarray, object]], n: int) -> tuple[np.ndarray, list[tuple]]:
-    """Codes of the combinations of factorised columns (``(codes, uniques)`` each), compacted."""
+def _combine(per_col: list[np.ndarray], sizes: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Compact codes of the combinations of factorised columns (codes and number of levels of
+    each), and the mixed-radix number of every combination present (sorted)."""
     combined = np.zeros(n, dtype=np.int64)
-    for codes, uniques in per_col:
-        combined = combined * max(len(uniques), 1) + codes  # type: ignore[arg-type]
+    for codes, size in zip(per_col, sizes, strict=True):
+        combined = combined * max(size, 1) + codes
     span = int(combined.max()) + 1 if combined.size else 0
     if span <= 4 * n + 1024:  # compact through a lookup table instead of sorting
         present = np.bincount(combined, minlength=span) > 0
@@ -44,17 +47,20 @@ def _combine(per_col: list[tuple[np.ndarray, object]], n: int) -> tuple[np.ndarr
         inverse = lookup[combined]
     else:
         uniq, inverse = np.unique(combined, return_inverse=True)
-    rest = uniq.copy()
+    return inverse.astype(np.int64), uniq
+
+
+def _level_tuples(uniques: list, cells: np.ndarray) -> list[tuple]:
+    """The combinations ``cells`` (mixed-radix numbers over ``uniques``) as tuples of levels."""
+    rest = cells.copy()
     parts = []
-    for _codes, uniques in reversed(per_col):
-        size = max(len(uniques), 1)
-        parts.append(np.asarray(uniques, dtype=object)[rest % size])
+    for levels in reversed(uniques):
+        size = max(len(levels), 1)
+        parts.append(np.asarray(levels, dtype=object)[rest % size])
         rest = rest // size
     parts.reverse()
-    levels = list(zip(*parts, strict=True)) if parts else []
-    return inverse.astype(np.int64), [
-        tuple(x.item() if hasattr(x, "item") else x for x in lv) for lv in levels
-    ]
+    combos = list(zip(*parts, strict=True)) if parts else []
+    return [tuple(x.item() if hasattr(x, "item") else x for x in lv) for lv in combos]
 
 
 _CODES_CACHE = "_meting_group_codes"
@@ -63,21 +69,30 @@ _COLUMN_CACHE = "_meting_column_codes"
 
 @dataclass(frozen=True, eq=False)
 class _Factorised:
-    """Codes of a design column or of a combination of columns, with what rakes reuse."""
+    """Codes of a design column or of a combination of columns, with what rakes reuse; the
+    levels as tuples are formed only when asked for (a joint table has thousands of cells)."""
 
     codes: np.ndarray
-    levels: object
+    size: int
+    uniques: tuple = ()
+    cells: np.ndarray | None = None
     n_missing: int = 0
+
+    @cached_property
+    def levels(self) -> list[tuple]:
+        """The combination of levels of every code."""
+        cells = np.arange(self.size) if self.cells is None else self.cells
+        return _level_tuples(list(self.uniques), cells)
 
     @cached_property
     def first(self) -> np.ndarray:
         """Index of the first row of every code."""
-        return first_rows(self.codes, len(self.levels))  # type: ignore[arg-type]
+        return first_rows(self.codes, self.size)
 
     @cached_property
     def counts(self) -> np.ndarray:
         """Rows per code (float)."""
-        return np.bincount(self.codes, minlength=len(self.levels)).astype(float)  # type: ignore[arg-type]
+        return np.bincount(self.codes, minlength=self.size).astype(float)
 
 
 def _column_codes(design: SurveyDesign | ReplicateDesign, col: str) -> _Factorised:
@@ -86,7 +101,8 @@ def _column_codes(design: SurveyDesign | ReplicateDesign, col: str) -> _Factoris
     if col not in cache:
         codes, uniques = pd.factorize(design.data[col], sort=True)
         codes.setflags(write=False)
-        cache[col] = _Factorised(codes, uniques, int(np.count_nonzero(codes < 0)))
+        missing = int(np.count_nonzero(codes < 0))
+        cache[col] = _Factorised(codes, len(uniques), (uniques,), n_missing=missing)
     return cache[col]
 
 
@@ -100,9 +116,12 @@ def _group(design: SurveyDesign | ReplicateDesign, cols: list[str]) -> _Factoris
     key = tuple(cols)
     if key not in cache:
         per_col = [_column_codes(design, c) for c in cols]
-        codes, levels = _combine([(f.codes, f.levels) for f in per_col], design.n)
+        if len(per_col) == 1 and not per_col[0].n_missing:  # codes of a column: compact already
+            return per_col[0]
+        codes, cells = _combine([f.codes for f in per_col], [f.size for f in per_col], design.n)
         codes.setflags(write=False)
-        cache[key] = _Factorised(codes, levels)
+        uniques = tuple(f.uniques[0] for f in per_col)
+        cache[key] = _Factorised(codes, cells.size, uniques, cells)
     return cache[key]
 
 
@@ -117,7 +136,7 @@ def design_group_codes(
     calibration of it.
     """
     found = _group(design, cols)
-    return found.codes, list(found.levels)  # type: ignore[call-overload]
+    return found.codes, list(found.levels)
 
 
 def design_joint_cells(
