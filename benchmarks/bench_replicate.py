@@ -125,7 +125,7 @@ def rake_mean_side_by_side(data: pd.DataFrame, margins: dict, args: argparse.Nam
 
     m = measure("    meting rake + mean/SE", meting_rake_mean, args.repeat, trace=False)
     print(f"      estimate={m.estimate[0]:.10f} se={m.se[0]:.10f}")  # type: ignore[attr-defined]
-    print(f"      (all digits: estimate={m.estimate[0]!r} se={m.se[0]!r})")  # type: ignore[attr-defined]
+    print(f"      (all digits: {float(m.estimate[0])!r}, {float(m.se[0])!r})")  # type: ignore[attr-defined]
     if importlib.util.find_spec("svy") is None:
         print("    svy: not installed, column skipped (pip install svy==0.35.0 to compare)")
     else:
