@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from meting.calibration_residuals import CalibrationRecord
 from meting.checks import check_design_columns, check_level, check_no_missing
 from meting.design_structure import (
     LONELY_PSU_OPTIONS,
@@ -42,12 +43,13 @@ from meting.estimators.inputs import as_list as _as_list
 from meting.estimators.inputs import domains as _domains
 from meting.estimators.inputs import numeric as _numeric
 from meting.estimators.inputs import one_hot as _one_hot
+from meting.estimators.linear import linear_statistic
 from meting.estimators.ttest import Alternative
 from meting.intervals import CipropMethod
 from meting.replicate import ReplicateDesign
 from meting.replicate_conversion import as_replicate as _as_replicate
 from meting.results import result_table
-from meting.variance import CalibrationRecord, linearised_variance
+from meting.variance import linearised_variance
 
 __all__ = ["Alternative", "DeffKind", "SurveyDesign", "WeightingRecord"]
 
@@ -407,48 +409,12 @@ class SurveyDesign:
         level = check_level(level)
         if deff not in (True, False, "replace"):
             raise DesignError(f"deff must be True, False or 'replace'; got {deff!r}.")
-        n, n_lev = y.shape
+        n_lev = y.shape[1]
         dom, keys = _domains(self, by)
         n_dom = len(keys)
         w = self.w
-        missing = np.isnan(y).any(axis=1)
-        in_dom = dom >= 0
-        valid = in_dom & ~missing
-        bad_dom = np.zeros(n_dom, dtype=bool)
-        if not na_rm and missing.any():
-            bad_dom = np.bincount(dom[in_dom & missing], minlength=n_dom) > 0
-        d = np.where(valid, dom, 0)
-        wv = np.where(valid, w, 0.0)
-        yv = np.where(valid[:, None], y, 0.0)
-        wsum = np.bincount(d, weights=wv, minlength=n_dom)
-        cnt = np.bincount(d, weights=(valid & (w != 0)).astype(float), minlength=n_dom)
-        nobs = np.bincount(d, weights=valid.astype(float), minlength=n_dom)
-        cols = d[:, None] * n_lev + np.arange(n_lev)[None, :]
-        tot = np.bincount(cols.ravel(), weights=(wv[:, None] * yv).ravel(), minlength=n_dom * n_lev)
-        tot = tot.reshape(n_dom, n_lev)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means = tot / wsum[:, None]
-            centred = yv - means[d]
-            ss = np.bincount(
-                cols.ravel(), weights=(wv[:, None] * centred**2).ravel(), minlength=n_dom * n_lev
-            ).reshape(n_dom, n_lev)
-            svyvar = ss / wsum[:, None] * (cnt / (cnt - 1))[:, None]
-            est: np.ndarray
-            # SRS variance for the design effect: without replacement (svymean's deff = TRUE)
-            # or with replacement (deff = "replace"); undefined when the weights sum to less
-            # than the sample (R: NA with a warning), never negative
-            if deff == "replace":
-                srs = 1.0 / cnt
-            else:
-                srs = np.where(wsum >= cnt, (wsum - cnt) / (wsum * cnt), np.nan)
-            if kind == "mean":
-                est = means
-                vals = wv[:, None] * centred / wsum[d][:, None]
-                vsrs = svyvar * srs[:, None]
-            else:
-                est = tot
-                vals = wv[:, None] * yv
-                vsrs = svyvar * (wsum**2 * srs)[:, None]
+        stat = linear_statistic(w, y, dom, n_dom, kind, na_rm, deff == "replace")
+        wsum, cnt = stat.wsum, stat.cnt
         if deff != "replace" and np.any((wsum < cnt) & (cnt > 0)):
             warnings.warn(
                 "the weights sum to less than the sample size in "
@@ -459,15 +425,12 @@ class SurveyDesign:
                 UserWarning,
                 stacklevel=3,
             )
-        vals = np.where(valid[:, None], vals, 0.0)
-        rows = np.flatnonzero(valid)
-        k = n_dom * n_lev
-        u = sp.csr_matrix(
-            (vals[rows].ravel(), (np.repeat(rows, n_lev), cols[rows].ravel())), shape=(n, k)
-        )
+        u, est, vsrs, bad_dom, nobs = stat.u, stat.estimate, stat.vsrs, stat.bad_dom, stat.nobs
+        valid = stat.valid
+        dom_valid = dom if valid is None else np.where(valid, dom, -1)
         full_cov = bool(full_cov)
-        factor = average_factor(self, np.where(valid, dom, -1), n_dom)
-        check_average(self, np.where(valid, dom, -1), n_dom, keys, factor)
+        factor = average_factor(self, dom_valid, n_dom)
+        check_average(self, dom_valid, n_dom, keys, factor)
         if factor is not None:
             factor = np.repeat(factor, n_lev)
         v = self.variance(u, covariance=full_cov, stage1_factor=factor)
@@ -478,7 +441,7 @@ class SurveyDesign:
         est = np.where(bad_dom[:, None], np.nan, est)
         se = np.where(bad_dom[:, None], np.nan, se)
         if _as_list(by):
-            df_dom = self.domain_degf(np.where(valid & (w != 0), dom, -1), n_dom)
+            df_dom = self.domain_degf(np.where(w != 0, dom_valid, -1), n_dom)
         else:
             df_dom = np.full(n_dom, float(self.degf()))
         with np.errstate(invalid="ignore"):

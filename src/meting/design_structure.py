@@ -9,6 +9,7 @@ degrees of freedom.  :mod:`meting.variance` computes the linearised variances on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -63,6 +64,12 @@ class Stage:
     average_factor: float = 1.0
     undefined: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
+    @cached_property
+    def rows_are_units(self) -> bool:
+        """True when every row is its own sampling unit, in row order (no clusters)."""
+        n = self.psu.size
+        return self.stratum_of_psu.size == n and bool(np.array_equal(self.psu, np.arange(n)))
+
     @property
     def psu_matrix(self) -> sp.csr_matrix:
         """Row-by-PSU indicator matrix ``C`` (n x J)."""
@@ -79,6 +86,11 @@ class DesignStructure:
     stages: tuple[Stage, ...]
     psu1: np.ndarray
     stratum1: np.ndarray
+
+    @cached_property
+    def degf_all(self) -> int:
+        """Degrees of freedom over all rows (:func:`degf` with every row), counted once."""
+        return _count_degf(self.psu1, self.stratum1)
 
 
 def _plain(value: object) -> object:
@@ -313,9 +325,13 @@ def structure_from_columns(
 
 def degf(structure: DesignStructure, mask: np.ndarray) -> int:
     """Design degrees of freedom: first-stage units minus strata among the rows in ``mask``."""
-    psu = np.count_nonzero(np.bincount(structure.psu1[mask]))
-    strata = np.count_nonzero(np.bincount(structure.stratum1[mask]))
-    return int(psu - strata)
+    if mask.all():
+        return structure.degf_all
+    return _count_degf(structure.psu1[mask], structure.stratum1[mask])
+
+
+def _count_degf(psu1: np.ndarray, stratum1: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(psu1)) - np.count_nonzero(np.bincount(stratum1)))
 
 
 def domain_degf(structure: DesignStructure, dom: np.ndarray, n_dom: int) -> np.ndarray:

@@ -103,32 +103,46 @@ def result_table(
     ``extra`` in the order given.
     """
     values = np.asarray(estimate, dtype=float)
-    out = (
-        groups.reset_index(drop=True).copy()
-        if groups is not None
-        else pd.DataFrame(index=pd.RangeIndex(values.size))
+    n_rows = values.size
+    index = pd.RangeIndex(n_rows)
+    columns: dict[str, object] = {}
+    if groups is not None:
+        if len(groups) != n_rows:  # a programming error inside meting, not user input
+            raise ValueError(f"groups have {len(groups)} rows but there are {n_rows} estimates")
+        for name in groups.columns:
+            columns[name] = groups[name].reset_index(drop=True)
+    columns["variable"] = _strings(variable, n_rows)
+    columns["estimate"] = values
+    columns["se"] = np.asarray(se, dtype=float)
+    columns["lower"] = np.asarray(lower, dtype=float)
+    columns["upper"] = np.asarray(upper, dtype=float)
+    columns["level"] = np.full(n_rows, float(level))
+    columns["df"] = (
+        np.asarray(df, dtype=float) if not np.isscalar(df) else np.full(n_rows, float(df))  # type: ignore[arg-type]
     )
-    if len(out) != values.size:  # a programming error inside meting, not user input
-        raise ValueError(f"groups have {len(out)} rows but there are {values.size} estimates")
-    out["variable"] = variable if isinstance(variable, str) else np.asarray(variable, dtype=object)
-    out["estimate"] = values
-    out["se"] = np.asarray(se, dtype=float)
-    out["lower"] = np.asarray(lower, dtype=float)
-    out["upper"] = np.asarray(upper, dtype=float)
-    out["level"] = float(level)
-    out["df"] = np.asarray(df, dtype=float) if not np.isscalar(df) else float(df)  # type: ignore[arg-type]
     counts = np.asarray(n, dtype=float)
-    out["n"] = (
+    columns["n"] = (
         pd.array(np.where(np.isnan(counts), pd.NA, counts), dtype="Int64")  # type: ignore[call-overload]
         if np.isnan(counts).any()
         else counts.astype(np.int64)
     )
-    out["method"] = method
+    columns["method"] = _strings(method, n_rows)
     for name, column in (extra or {}).items():
-        out[name] = column
-    out["variable"] = out["variable"].astype("str")
-    out["method"] = out["method"].astype("str")
-    return out
+        columns[name] = (
+            column.reindex(index)  # aligned on the row numbers, as a column assignment does
+            if isinstance(column, pd.Series)
+            else np.full(n_rows, column)
+            if np.ndim(column) == 0
+            else column
+        )
+    return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _strings(value: str | Sequence[str] | np.ndarray | pd.Series, n_rows: int) -> pd.Series:
+    """A column of strings (pandas' ``str`` dtype), one value repeated or one per row."""
+    if isinstance(value, str):
+        return pd.Series(np.full(n_rows, value, dtype=object), dtype="str")
+    return pd.Series(np.asarray(value, dtype=object), dtype="str")
 
 
 def group_columns(table: pd.DataFrame) -> list[str]:

@@ -18,9 +18,9 @@ from typing import overload
 
 import numpy as np
 
+from meting.calibration_residuals import poststrat_record
 from meting.design import SurveyDesign, WeightingRecord
 from meting.replicate import ReplicateDesign
-from meting.variance import poststrat_record
 from meting.weighting_calibration import INTERCEPT, calibrate, rake
 from meting.weighting_diagnostics import (
     WeightingReport,

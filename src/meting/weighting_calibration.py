@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from meting.calibration_residuals import greg_record, raking_record, sym_pinv
 from meting.design import SurveyDesign, WeightingRecord
 from meting.errors import ConvergenceError, DesignError
 from meting.replicate import ReplicateDesign
-from meting.variance import greg_record, raking_record, sym_pinv
 from meting.weighting_diagnostics import WeightingReport, weighting_report
 from meting.weighting_margins import (
     MarginKey,
     Targets,
     check_same_total,
-    design_group_codes,
+    design_joint_cells,
     key_name,
     margin_cells,
 )
@@ -85,32 +85,39 @@ def rake(
         raise DesignError("margins must name at least one margin; got none. Pass {col: targets}.")
     parsed = [(k, *margin_cells(design, k, t)) for k, t in margins.items()]
     check_same_total([(key_name(k), t) for k, _, _, t in parsed])
-    w = design.w.copy()
-    tol = epsilon * w.sum() if epsilon < 1 else epsilon
+    w0 = design.w
+    tol = epsilon * w0.sum() if epsilon < 1 else epsilon
     allcols: list[str] = []
     for k, *_ in parsed:
         allcols += [k] if isinstance(k, str) else list(k)
-    joint, _ = design_group_codes(design, list(dict.fromkeys(allcols)))
-    n_joint = int(joint.max()) + 1
-    old_table = np.bincount(joint, weights=w, minlength=n_joint)
+    # rows of a joint cell of all raking variables share every raking factor: the sweeps run
+    # on the joint table (factor g per cell), the rows' weights are formed once at the end
+    joint, first, counts = design_joint_cells(design, list(dict.fromkeys(allcols)))
+    n_joint = first.size
+    maps = [(cells[first], targets) for _, cells, _, targets in parsed]
+    table0 = np.bincount(joint, weights=w0, minlength=n_joint)
+    g = np.ones(n_joint)
+    old_table: np.ndarray = table0
     converged = False
     it = 0
-    last: list[tuple[np.ndarray, np.ndarray]] = []
+    delta = np.inf
+    last: list[np.ndarray] = []
     while it < max_iter:
         last = []
-        for _, cells, levels, targets in parsed:
-            sample = np.bincount(cells, weights=w, minlength=len(levels))
-            w = w * (targets / sample)[cells]
-            last.append((cells, w))
-        new_table = np.bincount(joint, weights=w, minlength=n_joint)
+        for code, targets in maps:
+            sample = np.bincount(code, weights=table0 * g, minlength=targets.size)
+            g = g * (targets / sample)[code]
+            last.append(g)
+        new_table = table0 * g
         delta = np.max(np.abs(new_table - old_table))
         it += 1
         if delta < tol:
             converged = True
             break
         old_table = new_table
+    table = table0 * g
     gap = max(
-        np.max(np.abs(np.bincount(c, weights=w, minlength=len(lv)) - t)) for _, c, lv, t in parsed
+        np.max(np.abs(np.bincount(code, weights=table, minlength=t.size) - t)) for code, t in maps
     )
     if not converged:
         msg = (
@@ -121,7 +128,13 @@ def rake(
         if strict:
             raise ConvergenceError(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=2)
-    rec = raking_record(last)
+    w = w0 * g[joint]
+    rec = raking_record(
+        joint,
+        counts,
+        w0,
+        [(c, code, gk) for (_, c, _, _), (code, _), gk in zip(parsed, maps, last, strict=True)],
+    )
     out = replace(
         design,
         weight_values=w,

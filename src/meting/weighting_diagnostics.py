@@ -91,7 +91,8 @@ def weighting_report(
     iterations: int,
     gap: float,
 ) -> WeightingReport:
-    w = design.w
+    w = np.asarray(design.w, dtype=float)
+    total, squares = np.sum(w), np.sum(w**2)  # as kish_deff and effective_n sum them
     return WeightingReport(
         method=method,
         converged=converged,
@@ -99,8 +100,8 @@ def weighting_report(
         max_margin_gap=float(gap),
         weight_min=float(w.min()),
         weight_max=float(w.max()),
-        kish_deff=kish_deff(w),
-        effective_n=effective_n(w),
+        kish_deff=float(w.size * squares / total**2),
+        effective_n=float(total**2 / squares),
         n=design.n,
     )
 

@@ -28,9 +28,9 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
+from meting.calibration_residuals import sym_pinv
 from meting.errors import ConvergenceError, DesignError
 from meting.replicate import ReplicateDesign, replicate_rank
-from meting.variance import sym_pinv
 from meting.weighting_calibration import _grake, _model_matrix
 from meting.weighting_diagnostics import WeightingReport, weighting_report
 from meting.weighting_margins import (
