@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -272,6 +272,9 @@ def load_registry(params_dir: Path | str | None = None) -> Registry:
         municipalities = _load_municipalities(find("municipalities"))
     code_changes = _load_code_changes(find("municipality_code_changes.csv"))
     waves = _load_waves(find("waves"), project)
+    if pset is not None and pset.weighting is not None:
+        margins, edu = pset.weighting.margins, pset.weighting.require_education
+        waves = {k: replace(w, weighting=margins, require_education=edu) for k, w in waves.items()}
     path = find("analysis.yaml")
     settings = parse(Settings, load_yaml(path), path)
     return Registry(

@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from meting import columns as C
 from meting.settings.base import Day, Frozen, Number, Text, Whole, matching, rule
 from meting.settings.records import MUNICIPALITY_CODE, Municipality
+from meting.settings.waves import Weighting
 
 __all__ = [
     "MUNICIPALITY_TABLE",
@@ -61,6 +62,9 @@ class ParameterSetFile(Frozen):
         ge=1, description="Respondents per synthetic wave (replaces sample.n_respondents)."
     )
     population: PopulationAssumption = Field(description="How the population was made.")
+    weighting: Weighting | None = Field(
+        default=None, description="Margins that replace those of every wave of the set."
+    )
 
 
 def _as_whole(value: object) -> object:
