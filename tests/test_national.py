@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -117,7 +116,9 @@ def test_registry_loads_the_national_division(national, base) -> None:
     assert national.code_changes == base.code_changes
     for label in WAVES:  # the set's margins replace the waves' municipality x age x sex
         assert national.waves[label].weighting == (
-            (C.MUNICIPALITY,), (C.AGE_BAND, C.SEX), (C.EDUCATION,)
+            (C.MUNICIPALITY,),
+            (C.AGE_BAND, C.SEX),
+            (C.EDUCATION,),
         )
         assert base.waves[label].weighting[0] == (C.MUNICIPALITY, C.AGE_BAND, C.SEX)
     totals = []
@@ -243,3 +244,19 @@ def test_report_national_renders_into_its_own_folder(tmp_path) -> None:
     assert any(line.startswith("3 rapporten") for line in lines)
     index = (out / "index.html").read_text(encoding="utf-8")
     assert f"{first}.html" in index
+
+
+def test_generate_national_command_writes_the_set_folder(tmp_path, capsys) -> None:
+    from meting.cli import main
+
+    out = tmp_path / "nat"
+    assert main(["generate", "--national", "--respondents", "300", "--out", str(out),
+                 "2009-vervolgmeting"]) == 0  # fmt: skip
+    written = pd.read_csv(out / "2009-vervolgmeting" / "respondents.csv", dtype=str)
+    assert len(written) == 300
+    truth = pd.read_csv(out / "2009-vervolgmeting" / "truth_cells.csv", dtype=str)
+    assert sorted(truth[C.MUNICIPALITY].unique()) == geo.division(2009)["municipality"].tolist()
+    assert "2009-vervolgmeting: 300 respondenten" in capsys.readouterr().out
+    assert main(["generate", "--national", "--respondents", "0"]) == 1
+    assert main(["generate", "--benchmark", "2008-nulmeting"]) == 1
+    assert "--benchmark" in capsys.readouterr().err
