@@ -73,6 +73,9 @@ summary.synthetic_notice(
 )
 
 # %%
+summary.population_notice(registry, an.wave.reference_date)
+
+# %%
 warning_box(problems, "Let op: modelcontrole")
 
 # %%

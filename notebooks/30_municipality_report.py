@@ -54,7 +54,8 @@ overall = by_mun.loc[by_mun["municipality"].astype(str) == municipality].iloc[0]
 # %%
 HTML(
     f"<h1>Gemeente {html_text(mun.name)}: dienstverlening rond levensgebeurtenissen</h1>"
-    f"<p>Gemeente {html_text(mun.name)} ({html_text(municipality)}, {html_text(mun.province)}), "
+    f"<p>Gemeente {html_text(mun.name)} "
+    f"({html_text(', '.join(x for x in (municipality, mun.province) if x))}), "
     f"meting <b>{html_text(wave)}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
     f"{fmt_int(cells['n'].sum())} respondenten uit deze gemeente.</p>"
 )
@@ -64,6 +65,9 @@ maps.locator_map(municipality, registry=registry, wave=wave, name=mun.name)
 
 # %%
 summary.synthetic_notice(an.wave.source)
+
+# %%
+summary.population_notice(registry, an.wave.reference_date, [municipality])
 
 # %%
 warning_box(

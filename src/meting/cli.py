@@ -27,14 +27,26 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from meting.synthetic import generate_command
 
     return generate_command(
-        args.waves, out_dir=args.out, params_dir=args.params, national=args.national
+        args.waves,
+        out_dir=args.out,
+        params_dir=args.params,
+        national=args.national,
+        respondents=args.respondents,
+        benchmark=args.benchmark,
     )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from meting.report.build import report_command
 
-    return report_command(args.only, params_dir=args.params, out_dir=args.out, jobs=args.jobs)
+    return report_command(
+        args.only,
+        params_dir=args.params,
+        out_dir=args.out,
+        jobs=args.jobs,
+        national=args.national,
+        limit=args.limit,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,13 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write the synthetic waves (seeded, deterministic)")
     p.add_argument("waves", nargs="*", help="wave labels (default: every synthetic wave)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: data/synthetic)")
-    p.add_argument("--national", action="store_true", help="national-scale wave for benchmarks")
+    p.add_argument(
+        "--national",
+        action="store_true",
+        help="the national waves: every municipality of the real division (params/nationaal/)",
+    )
+    p.add_argument("--respondents", type=int, default=None, help="respondents per wave")
+    p.add_argument(
+        "--benchmark", action="store_true", help="the fake national-scale wave of the benchmarks"
+    )
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("report", help="render the reports (HTML and PDF)")
     p.add_argument("only", nargs="*", help="render only these reports (default: all)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: reports/)")
     p.add_argument("--jobs", type=int, default=None, help="parallel renders (default: cores)")
+    p.add_argument(
+        "--national",
+        action="store_true",
+        help="the national reports (params/nationaal/) into reports/nationaal/",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="render at most this many municipality reports (spread over the code list)",
+    )
     p.set_defaults(func=_cmd_report)
     return parser
 

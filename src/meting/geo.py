@@ -83,3 +83,51 @@ def _boundaries(year: int) -> geopandas.GeoDataFrame:
     ].set_crs(CRS, allow_override=True)
     frame["name"] = frame["municipality"].map(NAME_FIXES).fillna(frame["name"])
     return frame.sort_values("municipality", ignore_index=True)
+
+
+#: Area shares below this are treated as generalisation noise, not as territory that moved: the
+#: generalised boundaries of successive years differ by up to a few percent along shared borders
+#: (measured: 1,0-1,4 % slivers between municipalities whose border did not change).
+MIN_AREA_SHARE = 0.02
+
+
+def code_changes(from_year: int, to_year: int, min_share: float = MIN_AREA_SHARE) -> pd.DataFrame:
+    """The codes of the division of `from_year` that are gone in that of `to_year`, and where
+    their territory went, read off the boundaries themselves.
+
+    For each disappeared code the polygons of `to_year` that cover it (GeoPandas overlay,
+    intersection) give one row per new code with the share of the old polygon's area; shares
+    below `min_share` are dropped as generalisation noise and the rest rescaled to add up to 1.
+    The area share is an APPROXIMATION of the population share. Columns: `old_code`, `old_name`,
+    `new_code`, `new_name`, `area_share` (as measured), `population_share` (rescaled), sorted by
+    old and new code. Border corrections between codes that persist are not code changes and are
+    not listed.
+    """
+    old, new = boundaries(from_year), boundaries(to_year)
+    gone = sorted(set(old["municipality"]) - set(new["municipality"]))
+    left = old[old["municipality"].isin(gone)].rename(
+        columns={"municipality": "old_code", "name": "old_name"}
+    )
+    left["old_area"] = left.area
+    right = new.rename(columns={"municipality": "new_code", "name": "new_name"})
+    pieces = left.overlay(right, how="intersection", keep_geom_type=True)
+    pieces["area_share"] = pieces.area / pieces["old_area"]
+    pieces = (
+        pieces.groupby(["old_code", "old_name", "new_code", "new_name"], as_index=False)[
+            "area_share"
+        ]
+        .sum()
+        .sort_values(["old_code", "new_code"], ignore_index=True)
+    )
+    kept = pieces[pieces["area_share"] >= min_share].copy()
+    uncovered = sorted(set(gone) - set(kept["old_code"]))
+    if uncovered:  # pragma: no cover - every shipped code lands somewhere
+        raise ParameterError(
+            f"every code gone between {from_year} and {to_year} must be covered by a new polygon; "
+            f"got none for {uncovered}."
+        )
+    kept["population_share"] = kept["area_share"] / kept.groupby("old_code")[
+        "area_share"
+    ].transform("sum")
+    return pd.DataFrame(kept[["old_code", "old_name", "new_code", "new_name", "area_share",
+                              "population_share"]]).reset_index(drop=True)  # fmt: skip

@@ -41,11 +41,16 @@ def _code_on(registry: Any, code: str, on: dt.date) -> tuple[str, str] | None:
     replaced before ``on`` is no longer the code of that municipality then.
     """
     changes = tuple(getattr(registry, "code_changes", ()))
-    created = [c.valid_from for c in changes if c.new_code == code]
-    if created and min(created) > on:
+    introduced_on = getattr(registry, "introduced_on", None)
+    if introduced_on is not None:
+        first = introduced_on(code)
+    else:
+        created = [c.valid_from for c in changes if c.new_code == code]
+        first = min(created) if created else None
+    if first is not None and first > on:
         return (
             f"must be a municipality code valid on the wave's reference date {on.isoformat()}",
-            f"{code} exists from {min(created).isoformat()} on; use the code of the "
+            f"{code} exists from {first.isoformat()} on; use the code of the "
             "municipality as it was on the reference date.",
         )
     map_code = getattr(registry, "map_code", None)

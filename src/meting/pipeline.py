@@ -11,6 +11,7 @@ identifiers) and numeric; formatting and suppression happen in the notebooks thr
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +57,13 @@ def cache_dir(registry: Registry) -> Path:
 def wave_data_files(registry: Registry, label: str) -> dict[str, Path]:
     """The data files of a wave, by role (``respondents``, ``organisations``).
 
-    Synthetic waves live in ``<project>/data/synthetic/<wave>/`` (written by ``meting generate``);
+    Synthetic waves live in ``<project>/data/synthetic/<wave>/`` (written by ``meting generate``;
+    a parameter set's ``data_dir`` instead, e.g. ``data/synthetic/nationaal/<wave>/``);
     file waves name their files in the wave's parameter file.
     """
     wave = registry.waves[label]
     if wave.source == "synthetic":
-        folder = Path(registry.project_root) / "data" / "synthetic" / label
+        folder = Path(registry.synthetic_dir) / label
         return {
             "respondents": folder / "respondents.csv",
             "organisations": folder / "organisations.csv",
@@ -141,7 +143,9 @@ def analyse_wave(registry: Registry, label: str) -> WaveAnalysis:
     design, report = design_for_wave(frame, registry, label, max_iter=200, epsilon=1e-8)
     wave = registry.waves[label]
     municipalities = sorted(frame[C.MUNICIPALITY].astype(str).unique().tolist())
-    margins = population_margins(registry, tuple(tuple(m) for m in wave.weighting), municipalities)
+    margins = population_margins(
+        registry, tuple(tuple(m) for m in wave.weighting), municipalities, on=wave.reference_date
+    )
     return WaveAnalysis(registry, label, wave, data, unweighted, design, report, margins)
 
 
@@ -274,7 +278,8 @@ def direct_cells(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     for g in groups:
         est[g] = est[g].astype(str)
     grid = pd.MultiIndex.from_product(
-        [sorted(an.registry.life_events), sorted(an.registry.municipalities)], names=groups
+        [sorted(an.registry.life_events), an.registry.municipalities_on(an.wave.reference_date)],
+        names=groups,
     ).to_frame(index=False)
     cells = grid.merge(est, on=groups, how="left")
     cells["n"] = cells["n"].fillna(0).astype(int)
@@ -305,14 +310,15 @@ def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> SaeResult:
     )
 
 
-def cell_population(registry: Registry) -> pd.DataFrame:
+def cell_population(registry: Registry, on: dt.date | None = None) -> pd.DataFrame:
     """Adults experiencing each life event per municipality (adults x incidence): the weights
-    that aggregate small-area cells to a municipality or a life event."""
-    adults = registry.population().groupby(C.MUNICIPALITY, observed=True)["count"].sum()
+    that aggregate small-area cells to a municipality or a life event; with ``on`` (a wave's
+    reference date) the municipalities and populations of that date."""
+    adults = registry.population(on=on).groupby(C.MUNICIPALITY, observed=True)["count"].sum()
     rows = [
         (e, m, float(adults.get(m, 0.0)) * ev.incidence)
         for e, ev in sorted(registry.life_events.items())
-        for m in sorted(registry.municipalities)
+        for m in registry.municipalities_on(on)
     ]
     return pd.DataFrame(rows, columns=[C.LIFE_EVENT, C.MUNICIPALITY, "population"])
 
@@ -323,7 +329,7 @@ def sae_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.DataFrame:
     from meting.significance import bayes_verdicts
 
     s = an.settings
-    out = sae.aggregate(by, weights=cell_population(an.registry))
+    out = sae.aggregate(by, weights=cell_population(an.registry, on=an.wave.reference_date))
     out = bayes_verdicts(out, upper=s.prob_above, lower=s.prob_below, target=s.target)
     source = an.registry.municipalities if by == C.MUNICIPALITY else an.registry.life_events
     out.insert(0, "naam", out[by].astype(str).map({k: v.name for k, v in source.items()}))

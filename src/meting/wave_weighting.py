@@ -11,6 +11,7 @@ are weighted; their population defines every margin, so all margins share one to
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
@@ -33,6 +34,7 @@ def population_margins(
     margins: tuple[tuple[str, ...], ...],
     municipalities: list[str],
     education_shares: pd.DataFrame | None = None,
+    on: dt.date | None = None,
 ) -> dict[tuple[str, ...], dict[tuple, float]]:
     """Population counts for each margin, over the given municipalities.
 
@@ -46,13 +48,16 @@ def population_margins(
         Municipality codes to include.
     education_shares : pandas.DataFrame, optional
         Shares of each education level (columns) within each age band (rows), rows summing to 1.
+    on : datetime.date, optional
+        Each municipality's population as it is on this date (a wave's reference date;
+        :meth:`meting.registry.Registry.municipality_on`).
 
     Returns
     -------
     dict
         Margin (tuple of columns) -> {tuple of levels: population count}.
     """
-    pop = registry.population(municipalities)
+    pop = registry.population(municipalities, on=on)
     pop = pop.assign(**{C.MUNICIPALITY: pop[C.MUNICIPALITY].astype(str)})
     needs_edu = any(C.EDUCATION in m for m in margins)
     if needs_edu:
@@ -138,7 +143,9 @@ def design_for_wave(
     if weights is None and C.DESIGN_WEIGHT in data.columns:
         weights = C.DESIGN_WEIGHT
     municipalities = sorted(data[C.MUNICIPALITY].unique().tolist())
-    targets = population_margins(registry, margins, municipalities, education_shares)
+    targets = population_margins(
+        registry, margins, municipalities, education_shares, on=wave.reference_date
+    )
     design = SurveyDesign(data, weights=weights)
     rake_margins: Mapping = {
         (m[0] if len(m) == 1 else m): ({k[0]: v for k, v in t.items()} if len(m) == 1 else t)

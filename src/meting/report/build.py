@@ -7,9 +7,15 @@ The plan (one :class:`Planned` per report):
   ``reports/vergelijking/index.*``;
 * one **validation** report of the models on the latest synthetic wave ->
   ``reports/validatie/index.*``;
-* a **municipality report** per ``params/municipalities/*.yaml``, **for the latest wave only**
-  (the current figures are what a municipality acts on; its earlier waves appear in that report
-  and in the comparison) -> ``reports/<latest wave>/gemeenten/<code>.*``.
+* a **municipality report** per municipality of the registry that exists on the latest wave's
+  reference date (``params/municipalities/*.yaml``; for the national set every municipality of
+  the real division), **for the latest wave only** (the current figures are what a
+  municipality acts on; its earlier waves appear in that report and in the comparison) ->
+  ``reports/<latest wave>/gemeenten/<code>.*``; ``limit`` keeps that many, spread evenly over
+  the sorted codes (a small national run).
+
+``meting report --national`` plans the same for the national parameter set
+(``params/nationaal/``) into its ``reports_dir`` (``reports/nationaal/``).
 
 Municipality reports and the validation wait for the report of their wave (which fits the
 small-area models and fills the cache), so they read the fits from the cache. Everything else runs
@@ -46,6 +52,7 @@ __all__ = [
     "NOTEBOOKS",
     "Planned",
     "default_notebooks_dir",
+    "municipality_codes",
     "plan_reports",
     "report_command",
     "write_index",
@@ -83,10 +90,32 @@ def _latest(registry: Any, synthetic_only: bool = False) -> str | None:
     return max(waves, key=lambda w: (w.year, w.reference_date, w.label)).label
 
 
+def municipality_codes(registry: Any, wave: str, limit: int | None = None) -> list[str]:
+    """The municipalities that get a report for ``wave``: those existing on its reference date
+    (sorted codes); with ``limit``, that many spread evenly over them (first and last included)."""
+    on = registry.waves[wave].reference_date
+    existing = getattr(registry, "municipalities_on", None)
+    codes = existing(on) if existing is not None else sorted(registry.municipalities)
+    if limit is None or limit >= len(codes):
+        return list(codes)
+    if limit < 1:
+        raise ParameterError(f"--limit must be at least 1; got {limit}. Leave it out for all.")
+    if limit == 1:
+        return [codes[0]]
+    step = (len(codes) - 1) / (limit - 1)
+    return [codes[round(i * step)] for i in range(limit)]
+
+
 def plan_reports(
-    registry: Any, out_dir: Path, notebooks_dir: Path | None = None, *, pdf: bool = True
+    registry: Any,
+    out_dir: Path,
+    notebooks_dir: Path | None = None,
+    *,
+    pdf: bool = True,
+    limit: int | None = None,
 ) -> list[Planned]:
-    """Every report the parameters ask for, wave reports first (others wait for them)."""
+    """Every report the parameters ask for, wave reports first (others wait for them); at most
+    ``limit`` municipality reports (:func:`municipality_codes`)."""
     notebooks_dir = notebooks_dir or default_notebooks_dir()
     params_dir = str(registry.params_dir)
     # failing notebooks are kept outside the served report folder
@@ -155,7 +184,8 @@ def plan_reports(
             )
         )
     if latest is not None:
-        for code, mun in sorted(registry.municipalities.items()):
+        for code in municipality_codes(registry, latest, limit):
+            mun = registry.municipalities[code]
             plan.append(
                 Planned(
                     job(
@@ -354,6 +384,8 @@ def report_command(
     notebooks_dir: Path | str | None = None,
     pdf: bool = True,
     emit: Callable[[str], None] | None = None,
+    national: bool = False,
+    limit: int | None = None,
 ) -> int:
     """Render the reports (the ``meting report`` command).
 
@@ -374,6 +406,11 @@ def report_command(
         Also write PDFs.
     emit
         Where progress lines go (default: print to stdout).
+    national
+        The national parameter set (``<params>/nationaal/``); its reports go to its
+        ``reports_dir`` (``reports/nationaal/``) unless ``out_dir`` is given.
+    limit
+        At most this many municipality reports, spread over the code list.
 
     Returns
     -------
@@ -391,12 +428,18 @@ def report_command(
     from meting.registry import load_registry
 
     emit = emit or (lambda line: print(line, flush=True))
+    if national:
+        from meting.synthetic.national import national_params_dir
+
+        params_dir = national_params_dir(params_dir)
     registry = load_registry(params_dir)
-    out = Path(out_dir) if out_dir is not None else project_root() / "reports"
-    out = out.resolve()
+    default_out = registry.reports_dir or project_root() / "reports"
+    out = (Path(out_dir) if out_dir is not None else default_out).resolve()
     if jobs is not None and jobs < 1:
         raise ParameterError(f"--jobs must be at least 1; got {jobs}. Leave it out for all cores.")
-    plan = plan_reports(registry, out, Path(notebooks_dir) if notebooks_dir else None, pdf=pdf)
+    plan = plan_reports(
+        registry, out, Path(notebooks_dir) if notebooks_dir else None, pdf=pdf, limit=limit
+    )
     plan = _select(plan, list(only or []))
     _check_inputs(registry, plan)
     n_jobs = min(jobs or _default_jobs(), max(1, len(plan)))

@@ -270,11 +270,9 @@ def _parameter_files(params_dir: Path) -> list[Path]:
         raise ReportError(
             f"the parameter folder must exist; got {str(params_dir)!r}. Pass params_dir."
         )
-    return sorted(
-        p
-        for p in params_dir.rglob("*")
-        if p.is_file() and p.suffix in {".yaml", ".yml", ".csv", ".json"}
-    )
+    from meting.registry import parameter_files
+
+    return parameter_files(params_dir)
 
 
 def wave_seeds(settings: Settings, wave: Wave, *, synthetic: bool = True) -> dict[str, int]:
@@ -310,7 +308,9 @@ def collect_provenance(
     data_files
         The data files the report read (hashed).
     params_dir
-        The parameter folder: every ``.yaml``/``.yml``/``.csv``/``.json`` file in it is hashed.
+        The parameter folder: every ``.yaml``/``.yml``/``.csv``/``.json`` file the registry
+        reads from it is hashed (:func:`meting.registry.parameter_files`: a parameter set inside
+        it is left out; a set's base files are included).
     parameter_files
         Further parameter files to hash.
     seeds

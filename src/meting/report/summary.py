@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -208,6 +209,31 @@ def synthetic_notice(source: str, published: Sequence[str] = ()) -> Note:
         f'<div class="meting-synthetic" role="note"><strong>Let op:</strong> '
         f"{html.escape(text)}{extra_html}</div>"
     )
+
+
+#: ``population_source`` of an assumed (not published) population starts with this word.
+ASSUMED_POPULATION = "Aanname"
+
+
+def population_notice(registry: Any, on: object, codes: Sequence[str] | None = None) -> Note:
+    """A notice when the population figures the weighting uses are an assumption (the national
+    parameter set): for ``codes``, or every municipality existing on ``on``. Empty otherwise."""
+    codes = list(codes) if codes is not None else registry.municipalities_on(on)
+    assumed = [c for c in codes
+               if registry.municipality_on(c, on).population_source.startswith(ASSUMED_POPULATION)]  # fmt: skip
+    if not assumed:
+        return Note("")
+    which = (
+        "van deze gemeente zijn"
+        if len(codes) == 1
+        else f"van {len(assumed)} van de {len(codes)} gemeenten zijn"
+    )
+    text = (
+        f"Bevolkingsaantallen: aanname. De aantallen volwassenen per leeftijd en geslacht "
+        f"{which} een aanname (afgeleid van de oppervlakte van de gemeente), geen CBS-cijfer; "
+        "de weging en de synthetische waarheid gebruiken dezelfde aanname."
+    )
+    return Note(f'<div class="meting-synthetic" role="note">{html.escape(text)}</div>')
 
 
 #: Dutch names of the published headline levels (``Wave.published`` keys).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Literal, Self
 
 import numpy as np
@@ -156,46 +157,58 @@ class MunicipalityFile(Frozen):
 
     def to_municipality(self) -> Municipality:
         """The public record (population as a table in the order AGE_BANDS x SEXES)."""
-        rows = [
-            (band, sex, int(getattr(self.population[band], sex)))
-            for band in C.AGE_BANDS
-            for sex in C.SEXES
-        ]
-        frame = pd.DataFrame(rows, columns=[C.AGE_BAND, C.SEX, "count"])
-        frame[C.AGE_BAND] = frame[C.AGE_BAND].astype("string")
-        frame[C.SEX] = frame[C.SEX].astype("string")
-        frame["count"] = frame["count"].astype("int64")
+        counts = tuple(
+            int(getattr(self.population[band], sex)) for band in C.AGE_BANDS for sex in C.SEXES
+        )
         return Municipality(
             self.code,
             self.name,
             self.province,
             self.size_class,
-            frame,
+            counts,
             self.reference_date,
             self.population_source or "",
         )
+
+
+def _population_frame(counts: tuple[int, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            C.AGE_BAND: pd.array(np.repeat(C.AGE_BANDS, len(C.SEXES)), dtype="string"),
+            C.SEX: pd.array(np.tile(C.SEXES, len(C.AGE_BANDS)), dtype="string"),
+            "count": np.asarray(counts, dtype="int64"),
+        }
+    )
+    return frame
 
 
 @dataclass(frozen=True, eq=False)
 class Municipality:
     """A municipality with its adult population by age band and sex.
 
-    ``population`` has the columns ``age_band``, ``sex``, ``count`` (one row per age band x sex, in
-    the order of :data:`meting.columns.AGE_BANDS` x :data:`meting.columns.SEXES`).
+    ``counts`` holds the adults per age band x sex in the order of
+    :data:`meting.columns.AGE_BANDS` x :data:`meting.columns.SEXES`; ``population`` is the same as
+    a table with the columns ``age_band``, ``sex``, ``count`` (built on first use: a registry of
+    hundreds of municipalities loads without building hundreds of tables).
     """
 
     code: str
     name: str
     province: str
     size_class: str
-    population: pd.DataFrame
+    counts: tuple[int, ...]
     reference_date: dt.date | None = None
     population_source: str = ""
+
+    @cached_property
+    def population(self) -> pd.DataFrame:
+        """Adults per age band x sex (columns ``age_band``, ``sex``, ``count``)."""
+        return _population_frame(self.counts)
 
     @property
     def adults(self) -> int:
         """Total adult population."""
-        return int(self.population["count"].sum())
+        return int(sum(self.counts))
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from meting import columns as C
 from meting.registry import SIZE_CLASSES, default_params_dir, load_education_shares
 from meting.settings.base import Frozen, Number, Whole, parse, rule
+from meting.settings.parameter_set import SET_FILE, ParameterSetFile
 from meting.yaml_io import load_yaml
 
 __all__ = ["LEVELS", "N_NORMS", "NationalParams", "SyntheticFile", "SyntheticParams",
@@ -309,8 +310,27 @@ def to_params(f: SyntheticFile, education_shares: np.ndarray, path: Path) -> Syn
 
 def load_synthetic_params(params_dir: Path | str | None = None) -> SyntheticParams:
     """Read and validate ``params/synthetic.yaml`` (and the population education shares of
-    ``params/population_education.yaml``); raises ParameterError naming file and field."""
+    ``params/population_education.yaml``); raises ParameterError naming file and field.
+
+    For a parameter set (a folder with ``set.yaml``) both files come from the set when it has
+    them, else from its base, and the set's ``n_respondents`` replaces ``sample.n_respondents``.
+    """
     folder = Path(params_dir or default_params_dir())
-    path = folder / "synthetic.yaml"
+    pset = _parameter_set(folder)
+    base = (folder / pset.base).resolve() if pset else folder
+
+    def find(name: str) -> Path:
+        return folder / name if (folder / name).is_file() else base / name
+
+    path = find("synthetic.yaml")
     parsed = parse(SyntheticFile, load_yaml(path), path)
-    return to_params(parsed, load_education_shares(folder).matrix(), path)
+    if pset is not None:
+        sample = parsed.sample.model_copy(update={"n_respondents": pset.n_respondents})
+        parsed = parsed.model_copy(update={"sample": sample})
+    shares = load_education_shares(find("population_education.yaml").parent)
+    return to_params(parsed, shares.matrix(), path)
+
+
+def _parameter_set(folder: Path) -> ParameterSetFile | None:
+    path = folder / SET_FILE
+    return parse(ParameterSetFile, load_yaml(path), path) if path.is_file() else None

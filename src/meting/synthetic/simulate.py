@@ -354,7 +354,7 @@ def generate_wave(
     n = sp.n_respondents if n_respondents is None else int(n_respondents)
     if n < 1:
         raise ParameterError(f"n_respondents must be at least 1; got {n}.")
-    structure = registry_structure(registry, sp, wave.year)
+    structure = registry_structure(registry, sp, wave.year, wave.reference_date)
     rng = np.random.default_rng(seed)
     return _simulate(structure, sp, wave.targets, n, rng, label, f"R{wave.year}", int(seed))
 

@@ -4,6 +4,7 @@ scale (:func:`national_structure`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from meting.registry import SIZE_CLASSES, Registry
 from meting.synthetic.params import N_NORMS, SyntheticParams
 from meting.yaml_io import fail
 
-__all__ = ["NATIONAL_CODE_START", "Structure", "national_structure", "registry_structure"]
+__all__ = ["ADULT_SHARE", "NATIONAL_CODE_START", "Structure", "national_structure",
+           "registry_structure", "size_class_of"]  # fmt: skip
 
 NATIONAL_CODE_START = 7001  # fake municipality codes GM7001.. (no real code is that high)
 
@@ -47,8 +49,13 @@ def _stable_normals(seed: Sequence[int], keys: Sequence[str]) -> np.ndarray:
     )
 
 
-def registry_structure(registry: Registry, sp: SyntheticParams, year: int) -> Structure:
-    munis = sorted(registry.municipalities)
+def registry_structure(
+    registry: Registry, sp: SyntheticParams, year: int, on: dt.date | None = None
+) -> Structure:
+    """The structure of a wave of ``year``: the municipalities that exist on ``on`` (the wave's
+    reference date), each with its population of that date (:meth:`Registry.municipality_on`)."""
+    munis = registry.municipalities_on(on)
+    rows = {m: registry.municipality_on(m, on) for m in munis}
     events = sorted(registry.life_events)
     orgs = list(registry.organisations)
     missing = [o for o in orgs if o not in sp.organisation_effects]
@@ -60,10 +67,7 @@ def registry_structure(registry: Registry, sp: SyntheticParams, year: int) -> St
             raise fail(sp.file, "bsc.weak", "name life events from life_events.yaml", event)
     adults = np.stack(
         [
-            registry.municipalities[m]
-            .population["count"]
-            .to_numpy(float)
-            .reshape(len(C.AGE_BANDS), len(C.SEXES))
+            rows[m].population["count"].to_numpy(float).reshape(len(C.AGE_BANDS), len(C.SEXES))
             for m in munis
         ]
     )
@@ -76,7 +80,7 @@ def registry_structure(registry: Registry, sp: SyntheticParams, year: int) -> St
     for event, offsets in sp.bsc_weak.items():
         for j, v in offsets.items():
             weak[events.index(event), j] = v
-    size = np.array([registry.municipalities[m].size_class for m in munis])
+    size = np.array([rows[m].size_class for m in munis])
     cell_keys = [f"{m}|{e}" for m in munis for e in events]
     s = sp.structure_seed
     cell = sp.sd_cell * _stable_normals([s, 2], cell_keys) + sp.sd_cell_drift * _stable_normals(
@@ -100,7 +104,12 @@ def registry_structure(registry: Registry, sp: SyntheticParams, year: int) -> St
     )
 
 
-def _size_class(total: np.ndarray) -> np.ndarray:
+ADULT_SHARE = 0.79  # ASSUMPTION: adults are ~79% of all inhabitants (size classes count everyone)
+
+
+def size_class_of(adults: np.ndarray) -> np.ndarray:
+    """The size class of municipalities with these adult totals (all ages = adults / 0.79)."""
+    total = np.asarray(adults, dtype=float) / ADULT_SHARE
     bounds = np.array([20_000, 50_000, 100_000])
     return np.array(SIZE_CLASSES)[np.searchsorted(bounds, total, side="right")]
 
@@ -123,7 +132,7 @@ def national_structure(
     n_orgs = rng.integers(2, kmax + 1, n_events)
     for i in range(n_events):  # one small draw per life event
         chain[i, : n_orgs[i]] = rng.choice(n_org, n_orgs[i], replace=False)
-    size = _size_class(adults.sum(axis=(1, 2)) / 0.79)  # adults are ~79% of everyone
+    size = size_class_of(adults.sum(axis=(1, 2)))
     muni_eff = sp.sd_municipality * rng.standard_normal(n_munis) + np.array(
         [sp.effect_size_class[c] for c in size]
     )

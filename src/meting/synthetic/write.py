@@ -56,28 +56,42 @@ def generate_command(
     out_dir: Path | None = None,
     params_dir: Path | None = None,
     national: bool = False,
+    *,
+    respondents: int | None = None,
+    benchmark: bool = False,
 ) -> int:
     """The ``meting generate`` command: write synthetic waves and print what was written.
 
-    Without wave labels every synthetic wave of the registry is written (or, with ``national``,
-    the national-scale wave). Output goes to ``<out_dir>/<label>/``; the default ``out_dir`` is
-    ``<project root>/data/synthetic``.
+    Without wave labels every synthetic wave of the registry is written. With ``national`` the
+    waves of the national parameter set (``<params>/nationaal/``: every municipality of the real
+    division of each wave's reference date) go to its ``data_dir``
+    (``data/synthetic/nationaal/<label>/``); with ``benchmark`` the fake national-scale wave of
+    the benchmarks (``generate_national``) goes to ``data/synthetic/national/``. Otherwise output
+    goes to ``<out_dir>/<label>/``, default ``<project root>/data/synthetic``. ``respondents``
+    replaces the number of respondents per wave.
     """
-    if national:
-        if waves:
+    if respondents is not None and respondents < 1:
+        raise ParameterError(f"--respondents must be at least 1; got {respondents}.")
+    if benchmark:
+        if waves or national:
             raise ParameterError(
-                f"waves must not be given with --national; got {list(waves)}. Drop one of them."
+                "waves and --national must not be given with --benchmark; got "
+                f"{list(waves)}{' --national' if national else ''}. Drop them."
             )
         pdir = Path(params_dir) if params_dir else default_params_dir()
         root = Path(out_dir) if out_dir else project_root() / "data" / "synthetic"
-        wave = generate_national(params_dir=pdir)
+        wave = generate_national(params_dir=pdir, n_respondents=respondents or 100_000)
         _report(wave, write_wave(wave, root / wave.label))
         return 0
+    if national:
+        from meting.synthetic.national import national_params_dir
+
+        params_dir = national_params_dir(params_dir)
     registry = load_registry(params_dir)
     labels = list(waves) or registry.synthetic_waves()
-    root = Path(out_dir) if out_dir else registry.project_root / "data" / "synthetic"
+    root = Path(out_dir) if out_dir else registry.synthetic_dir
     for label in labels:
-        wave = generate_wave(registry, label)
+        wave = generate_wave(registry, label, n_respondents=respondents)
         _report(wave, write_wave(wave, root / label))
     return 0
 
