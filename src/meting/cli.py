@@ -34,7 +34,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from meting.report.build import report_command
 
-    return report_command(args.only, params_dir=args.params, out_dir=args.out, jobs=args.jobs)
+    return report_command(
+        args.only,
+        params_dir=args.params,
+        out_dir=args.out,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("only", nargs="*", help="render only these reports (default: all)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: reports/)")
     p.add_argument("--jobs", type=int, default=None, help="parallel renders (default: cores)")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
     p.set_defaults(func=_cmd_report)
     return parser
 
