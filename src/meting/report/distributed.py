@@ -137,13 +137,15 @@ class Task:
 @dataclass(frozen=True)
 class TaskStats:
     """What one task cost on its worker: wall and CPU seconds (this process and the notebook
-    kernels it waited for), the worker's peak resident memory, and the render's stages."""
+    kernels it waited for), the peak resident memory of the worker and of its largest kernel so
+    far, and the render's stages."""
 
     name: str
     kind: str
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
+    kernel_peak_mb: float
     worker_pid: int
     result: RenderResult | str | None = None
     stages: dict[str, float] = field(default_factory=dict)
@@ -177,12 +179,14 @@ def execute(task: Task, *_after: object) -> TaskStats:
                 "reports are left in place."
             ) from exc
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    kernel_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return TaskStats(
         name=task.name,
         kind=task.kind,
         wall_s=time.perf_counter() - t0,
         cpu_s=_cpu() - c0,
         peak_rss_mb=peak,
+        kernel_peak_mb=kernel_peak,
         worker_pid=os.getpid(),
         result=result,
         stages=stages,
