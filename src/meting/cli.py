@@ -40,6 +40,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         out_dir=args.out,
         jobs=args.jobs,
         scheduler=args.scheduler,
+        force=args.force,
     )
 
 
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="tcp://HOST:PORT",
         help="run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="also render reports whose inputs are unchanged"
     )
     p.set_defaults(func=_cmd_report)
     return parser

@@ -369,6 +369,7 @@ def report_command(
     emit: Callable[[str], None] | None = None,
     scheduler: str | None = None,
     precompute: bool | None = None,
+    force: bool = False,
 ) -> int:
     """Render the reports (the ``meting report`` command).
 
@@ -397,6 +398,9 @@ def report_command(
         Compute the whole-wave tables of the municipality reports once per wave, as tasks that
         those reports wait for (:mod:`meting.artefacts`); default: when the notebooks are the
         project's own (they read them).
+    force
+        Render every report, also those whose inputs are unchanged since their last render
+        (:mod:`meting.report.uptodate`; by default those are kept).
 
     Returns
     -------
@@ -434,7 +438,7 @@ def report_command(
         emit(f"{len(plan)} rapporten, {where}; uitvoer in {out}")
         t0 = time.perf_counter()
         with connect(address, n_jobs) as client:
-            stats, failures = run_tasks(tasks, client, emit)
+            stats, failures = run_tasks(tasks, client, emit, force=force)
         if failures:
             raise ReportError("\n".join(failures))
         index = write_index(registry, out)

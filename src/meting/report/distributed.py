@@ -149,6 +149,7 @@ class TaskStats:
     worker_pid: int
     result: RenderResult | str | None = None
     stages: dict[str, float] = field(default_factory=dict)
+    skipped: bool = False
 
 
 def _cpu() -> float:
@@ -157,16 +158,26 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def execute(task: Task, *_after: object) -> TaskStats:
-    """Run one task on a worker (``_after``: the results of the tasks it waits for)."""
+def execute(task: Task, force: bool, *_after: object) -> TaskStats:
+    """Run one task on a worker (``_after``: the results of the tasks it waits for). A report
+    whose inputs are unchanged since its last render is skipped unless ``force``
+    (:mod:`meting.report.uptodate`)."""
+    from meting.report import uptodate
+
     os.environ.setdefault("PYTHONHASHSEED", "0")
     os.environ.setdefault("MPLBACKEND", "Agg")
     t0, c0 = time.perf_counter(), _cpu()
-    result: RenderResult | str
+    result: RenderResult | str | None
     stages: dict[str, float] = {}
+    skipped = False
     if isinstance(task.job, RenderJob):
-        result = render(task.job)
-        stages = dict(result.seconds)
+        digest = uptodate.inputs_digest(task.job)
+        if not force and uptodate.is_up_to_date(task.job, digest):
+            result, skipped = None, True
+        else:
+            result = render(task.job)
+            uptodate.record(task.job, digest)
+            stages = dict(result.seconds)
     else:
         from meting.artefacts import build_artefacts
 
@@ -190,6 +201,7 @@ def execute(task: Task, *_after: object) -> TaskStats:
         worker_pid=os.getpid(),
         result=result,
         stages=stages,
+        skipped=skipped,
     )
 
 
@@ -235,7 +247,7 @@ def _eta(seconds: float) -> str:
 
 
 def run_tasks(
-    tasks: Sequence[Task], client: Any, emit: Callable[[str], None]
+    tasks: Sequence[Task], client: Any, emit: Callable[[str], None], *, force: bool = False
 ) -> tuple[list[TaskStats], list[str]]:
     """Submit every task with its dependencies and follow them to the end (see the module doc).
 
@@ -249,7 +261,7 @@ def run_tasks(
     for t in tasks:  # dependencies first (the plan is in that order)
         deps = [futures[a] for a in t.after if a in futures]
         key = f"{t.kind}-{t.name}-{run}"
-        futures[t.name] = client.submit(execute, t, *deps, key=key, pure=False, retries=0)
+        futures[t.name] = client.submit(execute, t, force, *deps, key=key, pure=False, retries=0)
         by_key[key] = t
     n_reports = sum(t.is_report for t in tasks)
     bar = _progress_bar(n_reports)
@@ -292,9 +304,10 @@ def run_tasks(
             left = n_reports - done_reports
             elapsed = time.perf_counter() - t0
             eta = f"; nog {left}, ongeveer {_eta(elapsed / done_reports * left)}" if left else ""
-            say(
-                f"[{done_reports}/{n_reports}] {task.label} ... klaar in {result.wall_s:.0f} s{eta}"
-            )
+            what = "ongewijzigd, niet opnieuw gemaakt" if result.skipped else (
+                f"klaar in {result.wall_s:.0f} s"
+            )  # fmt: skip
+            say(f"[{done_reports}/{n_reports}] {task.label} ... {what}{eta}")
     finally:
         if bar is not None:
             bar.close()
