@@ -251,7 +251,7 @@ def _check_aggregate(name: str, table: pd.DataFrame) -> None:
         raise AssertionError(f"artefact table {name} must hold aggregates only; has {sorted(bad)}")
 
 
-def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
+def _jsonable(attrs: Mapping[Any, Any]) -> dict[str, Any]:
     out = {}
     for k, v in attrs.items():
         try:

@@ -58,7 +58,8 @@ def scheduler_address(scheduler: str | None = None) -> str | None:
 
 def _die_with_parent(parent: int | None = None) -> None:
     """This process is killed when its parent dies (``prctl(PR_SET_PDEATHSIG)`` on Linux): the
-    nannies and workers of a local cluster do not outlive a ``meting report`` that is killed."""
+    workers of a local cluster do not outlive a ``meting report`` that is killed (their notebook
+    kernels exit by themselves when their parent is gone: ipykernel's parent poller)."""
     import signal
 
     parent = parent or os.getppid()
@@ -104,8 +105,7 @@ def connect(
         silence_logs=logging.ERROR,
     )
     with cluster, Client(cluster) as client:
-        if processes:
-            client.run(_die_with_parent, os.getpid(), nanny=True)
+        if processes:  # the nannies live in this process; their workers are its children
             client.run(_die_with_parent)
         yield client
 

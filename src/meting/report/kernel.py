@@ -14,7 +14,7 @@ from jupyter_client import AsyncKernelManager
 __all__ = ["IPCKernelManager"]
 
 
-class IPCKernelManager(AsyncKernelManager):  # type: ignore[misc]
+class IPCKernelManager(AsyncKernelManager):
     """An :class:`~jupyter_client.AsyncKernelManager` on ZeroMQ's ``ipc`` transport."""
 
     transport = "ipc"
