@@ -1,7 +1,7 @@
 """Skip a report whose inputs have not changed since it was rendered.
 
 A report's inputs: its notebook source, its papermill parameters and the PDF switch, every
-parameter file, the data files of the waves it reads (all waves for the comparison), this
+parameter file, the data files of every wave (and the synthetic truth), this
 package's source and the versions of the packages the reports list, all hashed the way
 :mod:`meting.artefacts` keys its tables. After a successful render the digest is written (atomically)
 to ``<project>/.meting/stamps/`` (outside the served report folder); a later run whose digest
@@ -36,15 +36,22 @@ def inputs_digest(job: RenderJob) -> str:
 
     params_dir = job.parameters.get("params_dir") or None
     registry = load_registry(params_dir)
-    wave = job.parameters.get("wave")
-    waves = [str(wave)] if wave else sorted(registry.waves)
-    parts = [_key_parts(registry, w) for w in waves]
+    # every wave, not only the report's own: the validation reads every synthetic wave, and a
+    # report that shows earlier waves must follow them
+    parts = [_key_parts(registry, w) for w in sorted(registry.waves)]
+    synthetic = Path(registry.project_root) / "data" / "synthetic"
+    truth = {  # the synthetic truth beside the sample (the validation report reads it)
+        p.relative_to(synthetic).as_posix(): sha256_file(p)
+        for w in registry.synthetic_waves()
+        for p in sorted((synthetic / w).glob("truth_*.csv"))
+    }
     payload = {
         "notebook": sha256_file(job.notebook),
         "parameters": dict(job.parameters),
         "pdf": job.pdf,
         "title": job.title,
         "inputs": parts,
+        "truth": truth,
         "date": os.environ.get("SOURCE_DATE_EPOCH"),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
