@@ -1,10 +1,18 @@
 """Sessions: `nox -s tests`, `nox -s report`, `nox -s lint`, `nox -s tests_slow`, `nox -s lock`.
 
 Every session installs from `requirements/lock.txt`, so a rerun installs the same versions.
+
+`nox -s report` keeps its environment while `requirements/lock.txt` and `pyproject.toml` are
+unchanged: after an install it writes their SHA-256 into the environment (`.nox/report/`); when
+the next run finds the same digest there, the session is declared `reuse_venv=True` and installs
+nothing. It regenerates the synthetic waves only when their inputs (params/, the generator's
+source, the lock) changed, and `meting report` skips every report whose inputs are unchanged
+(`meting.report.uptodate`), so a warm run only checks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -25,6 +33,51 @@ ENV = {
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     "UV_COMPILE_BYTECODE": "1",
 }
+
+
+#: Where `nox -s report` records the lock it was installed from (inside its environment).
+REPORT_ENV = ROOT / ".nox" / "report"
+STAMP = ".meting-lock.sha256"
+#: Where the report session records the inputs the synthetic waves were generated from.
+DATA_STAMP = ROOT / "data" / "synthetic" / ".generated-from.sha256"
+
+
+def _digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _lock_digest() -> str:
+    return _digest([LOCK, ROOT / "pyproject.toml"])
+
+
+def _generator_digest() -> str:
+    files = sorted((ROOT / "params").rglob("*")) + sorted(
+        (ROOT / "src" / "meting" / "synthetic").rglob("*.py")
+    )
+    written = sorted(DATA_STAMP.parent.glob("*/*.csv"))  # a deleted wave folder: generate again
+    sizes = "".join(f"{p.relative_to(ROOT).as_posix()}:{p.stat().st_size}\n" for p in written)
+    return (
+        _digest([p for p in files if p.is_file()] + [LOCK])
+        + hashlib.sha256(sizes.encode()).hexdigest()
+    )
+
+
+def _stamp_matches(stamp: Path, digest: str) -> bool:
+    return stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == digest
+
+
+def _write_stamp(stamp: Path, digest: str) -> None:
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    tmp = stamp.with_name(stamp.name + ".tmp")
+    tmp.write_text(digest + "\n", encoding="utf-8")
+    os.replace(tmp, stamp)
+
+
+#: Reuse the report environment only when it was installed from this very lock file.
+REPORT_REUSE = _stamp_matches(REPORT_ENV / STAMP, _lock_digest())
 
 
 def _install(session: nox.Session, extras: str = "") -> None:
@@ -60,11 +113,23 @@ def lint(session: nox.Session) -> None:
     session.run("python", "-m", "meting.report.notebooks", "--check", env=ENV)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, reuse_venv=REPORT_REUSE)
 def report(session: nox.Session) -> None:
-    """Generate the synthetic waves and render every report (HTML and PDF) into reports/."""
-    _install(session)
-    session.run("meting", "generate", env=ENV)
+    """Generate the synthetic waves and render every report (HTML and PDF) into reports/
+    (warm: nothing installed, generated or rendered again when its inputs are unchanged)."""
+    stamp = Path(session.virtualenv.location) / STAMP
+    digest = _lock_digest()
+    if not _stamp_matches(stamp, digest):
+        _install(session)
+        # byte-compile the project's own modules too: every notebook kernel imports them
+        session.run("python", "-m", "compileall", "-q", str(ROOT / "src"), env=ENV)
+        _write_stamp(stamp, digest)
+    data = _generator_digest()
+    if _stamp_matches(DATA_STAMP, data):
+        session.log("synthetic waves unchanged since they were generated: not generated again")
+    else:
+        session.run("meting", "generate", env=ENV)
+        _write_stamp(DATA_STAMP, _generator_digest())
     session.run("meting", "report", *session.posargs, env=ENV)
 
 

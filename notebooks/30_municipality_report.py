@@ -17,9 +17,8 @@ tables_dir = ""  # where the published tables go (set by `meting report`); empty
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
 
-from meting import columns as C
-from meting import pipeline
-from meting.knelpunten import EXPLANATIONS, improvement_agenda
+from meting.artefacts import wave_artefacts
+from meting.knelpunten import EXPLANATIONS
 from meting.registry import load_registry
 from meting.report import (
     collect_provenance,
@@ -43,20 +42,21 @@ setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
 published = Tables(tables_dir, min_n=s.min_cell_size)
-an = pipeline.analyse_wave(registry, wave)
-sae = pipeline.fit_small_areas(an)  # from the cache filled by the wave report
+# the whole-wave work (weighting, model fit, tests, tables of every municipality) is done once
+# per wave and stored (meting.artefacts); this report reads its municipality's rows
+art = wave_artefacts(registry, wave)
+wave_info = registry.waves[wave]
 mun = registry.municipalities[municipality]
-cells = pipeline.municipality_cells(an, sae, municipality)
-event_names = {k: v.name for k, v in registry.life_events.items()}
-by_mun = pipeline.sae_by(an, sae, "municipality")
-overall = by_mun.loc[by_mun["municipality"].astype(str) == municipality].iloc[0]
+tabs = art.municipality(municipality)
+cells = tabs.cells
+overall = tabs.overall.iloc[0]
 
 # %%
 HTML(
     f"<h1>Gemeente {html_text(mun.name)}: dienstverlening rond levensgebeurtenissen</h1>"
     f"<p>Gemeente {html_text(mun.name)} "
     f"({html_text(', '.join(x for x in (municipality, mun.province) if x))}), "
-    f"meting <b>{html_text(wave)}</b>, peildatum {fmt_date(an.wave.reference_date)}; "
+    f"meting <b>{html_text(wave)}</b>, peildatum {fmt_date(wave_info.reference_date)}; "
     f"{fmt_int(cells['n'].sum())} respondenten uit deze gemeente.</p>"
 )
 
@@ -64,15 +64,13 @@ HTML(
 maps.locator_map(municipality, registry=registry, wave=wave, name=mun.name)
 
 # %%
-summary.synthetic_notice(an.wave.source)
+summary.synthetic_notice(wave_info.source)
 
 # %%
-summary.population_notice(registry, an.wave.reference_date, [municipality])
+summary.population_notice(registry, wave_info.reference_date, [municipality])
 
 # %%
-warning_box(
-    [sae.diagnostics.warning_nl] if sae.diagnostics.warning_nl else [], "Let op: modelcontrole"
-)
+warning_box([art.warning_nl] if art.warning_nl else [], "Let op: modelcontrole")
 
 # %%
 summary.municipality_summary(mun.name, overall, cells, target=s.target, min_n=s.min_cell_size)
@@ -125,7 +123,7 @@ published.publish(
 # %%
 published.publish(
     tables.contrast_table(
-        pipeline.municipality_vs_rest(an, municipality),
+        tabs.vs_rest,
         f"{mun.name} min de rest van de steekproef",
         caption="Tabel 2b. Keten: gemeente tegen de rest (directe schatting)",
     ),
@@ -138,7 +136,7 @@ published.publish(
 # %%
 published.publish(
     tables.sae_table(
-        by_mun.loc[by_mun["municipality"].astype(str) == municipality],
+        tabs.overall,
         "naam",
         "gemeente",
         min_n=s.min_cell_size,
@@ -154,9 +152,7 @@ published.publish(
 # het landelijke aandeel 'goed' ernaast.
 
 # %%
-norms = KT.norms_table(an.design, min_n=s.min_cell_size, by=C.MUNICIPALITY, level=s.confidence)
-norms = KT.select(norms, C.MUNICIPALITY, municipality)
-national_norms = KT.norms_table(an.design, min_n=s.min_cell_size, level=s.confidence)
+norms, national_norms = tabs.norms, tabs.national_norms
 display(KT.explanation("norms"))
 published.publish(
     KT.norms_html(norms, reference=national_norms, caption="Tabel 4. Normen in de gemeente"),
@@ -173,9 +169,8 @@ plots.bar_plot(
 # ## 5. TRI*M-index naast de andere gemeenten
 
 # %%
-if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
-    names = {k: v.name for k, v in registry.municipalities.items()}
-    trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=names, level=s.confidence)
+trim = tabs.trim
+if trim is not None:
     display(KT.explanation("trim"), KT.trim_plot(trim, highlight=municipality))
     display(
         published.publish(
@@ -192,10 +187,7 @@ else:
 # beoordelingen tellen niet mee voor 'beste organisatie'.
 
 # %%
-chain = KT.municipality_chain(
-    an.design, an.data.organisations, municipality, min_n=s.min_cell_size, names=event_names,
-    organisation_names={k: v.name for k, v in registry.organisations.items()},
-)  # fmt: skip
+chain = tabs.chain
 if chain is None or (~chain["onderdrukt"]).sum() == 0:
     display(HTML("<p>Te weinig respondenten per levensgebeurtenis voor een ketenbeeld.</p>"))
 else:
@@ -213,8 +205,7 @@ else:
 # vaak de levensgebeurtenis voorkomt (directe schattingen; kleine cellen niet getoond).
 
 # %%
-agenda = improvement_agenda(an.design, target=s.target, min_cell_size=s.min_cell_size)
-agenda = pipeline.agenda_for(an, agenda, municipality)
+agenda = tabs.agenda
 if agenda.empty:
     display(HTML("<p>Geen levensgebeurtenissen met genoeg respondenten voor een agenda.</p>"))
 else:
@@ -241,9 +232,9 @@ HTML(
 
 # %%
 collect_provenance(
-    data_files=list(an.data.paths.values()),
+    data_files=art.data_files,
     params_dir=registry.params_dir,
-    seeds=wave_seeds(s, an.wave, synthetic=False),
+    seeds=wave_seeds(s, wave_info, synthetic=False),
     parameters={"wave": wave, "municipality": municipality},
     notebook=notebook_file("30_municipality_report.py"),
 )

@@ -46,6 +46,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         national=args.national,
         limit=args.limit,
+        scheduler=args.scheduler,
+        force=args.force,
     )
 
 
@@ -91,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="render at most this many municipality reports (spread over the code list)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="also render reports whose inputs are unchanged"
     )
     p.set_defaults(func=_cmd_report)
     return parser

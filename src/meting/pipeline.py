@@ -347,22 +347,25 @@ def sae_cells_with_verdicts(an: WaveAnalysis, sae: SaeResult) -> pd.DataFrame:
     return out
 
 
-def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str) -> pd.DataFrame:
-    """One municipality's life events: model estimate (with verdict) beside the direct estimate,
-    the national figure of the life event, the difference and P(municipality > national).
+def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str | None) -> pd.DataFrame:
+    """One municipality's life events (every municipality's with ``code=None``, for the per-wave
+    artefacts of :mod:`meting.artefacts`): model estimate (with verdict) beside the direct
+    estimate, the national figure of the life event, the difference and P(municipality >
+    national).
 
     ``kans_hoger`` accounts for the uncertainty of both: the national figure is the design-based
     estimate ``N ~ Normal(m, se)``, so over the posterior draws of the cell,
     ``P(theta > N) = mean(Phi((theta - m) / se))``. A cell without respondents gets none (its
     estimate is a model prediction), as it gets no verdict.
     """
-    if code not in an.registry.municipalities:
+    if code is not None and code not in an.registry.municipalities:
         raise ParameterError(
             f"municipality must be a code in {an.registry.params_dir / 'municipalities'}; got "
             f"{code!r}. Add params/municipalities/{code}.yaml or fix the code."
         )
     cells = sae_cells_with_verdicts(an, sae)
-    mine = (cells[C.MUNICIPALITY].astype(str) == code).to_numpy()
+    codes = cells[C.MUNICIPALITY].astype(str).to_numpy()
+    mine = np.ones(len(cells), dtype=bool) if code is None else codes == code
     from scipy import stats
 
     national = life_event_estimates(an).set_index(C.LIFE_EVENT)
@@ -372,9 +375,13 @@ def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str) -> pd.DataFr
     national_se = key.map(national["se"]).to_numpy(dtype=float)
     out["verschil"] = out["estimate"] - out["landelijk"]
     draws = sae.draws()[:, mine]
+    centre = out["landelijk"].to_numpy()
+    prob = np.empty(len(out))
+    step = 512  # cells at a time: a national wave has thousands of cells x thousands of draws
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (draws - out["landelijk"].to_numpy()[None, :]) / national_se[None, :]
-    prob = stats.norm.cdf(z).mean(axis=0)
+        for i in range(0, len(out), step):
+            z = (draws[:, i : i + step] - centre[None, i : i + step]) / national_se[i : i + step]
+            prob[i : i + step] = stats.norm.cdf(z).mean(axis=0)
     out["kans_hoger"] = np.where(out["observed"].to_numpy(dtype=bool), prob, np.nan)
     return out
 

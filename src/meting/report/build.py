@@ -17,24 +17,24 @@ The plan (one :class:`Planned` per report):
 ``meting report --national`` plans the same for the national parameter set
 (``params/nationaal/``) into its ``reports_dir`` (``reports/nationaal/``).
 
-Municipality reports and the validation wait for the report of their wave (which fits the
-small-area models and fills the cache), so they read the fits from the cache. Everything else runs
-side by side in a process pool. The first failure stops the build: running reports finish,
-pending ones are not started, earlier reports stay in place, and the error names the notebook
-and the cell.
+Municipality reports wait for the whole-wave work of their wave (:mod:`meting.artefacts`: the
+weighting, the small-area fit and every municipality's tables, computed once and stored), the
+validation waits for the wave reports (which fit the models). Reports and those per-wave tasks run
+on Dask distributed (:mod:`meting.report.distributed`): a local cluster on this machine's cores,
+or an existing cluster given by its scheduler address. The first failure stops the build: running
+reports finish, pending ones are not started, earlier reports stay in place, and the error names
+the notebook and the cell.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meting.errors import ParameterError, ReportError
 from meting.pipeline import wave_data_files
@@ -46,7 +46,10 @@ from meting.report.index_page import (
     wave_title,
     write_index,
 )
-from meting.report.render import FAILED_DIR, RenderJob, RenderResult, recover, render
+from meting.report.render import FAILED_DIR, RenderJob, recover
+
+if TYPE_CHECKING:
+    from meting.report.distributed import Task
 
 __all__ = [
     "NOTEBOOKS",
@@ -264,36 +267,6 @@ def _default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Pool worker initializer: the worker is killed when the process that started it dies.
-
-    On Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``; elsewhere (and as a second line) a daemon
-    thread that polls the parent pid. The notebook kernels a worker starts exit by themselves
-    when their parent is gone (ipykernel's parent poller).
-    """
-    import signal
-    import threading
-
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
-            pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="meting-parent-watch", daemon=True).start()
-
-
 class _Lock:
     """An exclusive lock on the report folder for one ``meting report`` run (``fcntl.flock``)."""
 
@@ -322,57 +295,13 @@ class _Lock:
             self.handle.close()
 
 
-def _run_plan(
-    plan: list[Planned], jobs: int, emit: Callable[[str], None]
-) -> tuple[list[RenderResult], list[str]]:
-    """Render the plan with at most ``jobs`` at once, respecting ``after``; stop at a failure."""
-    total = len(plan)
-    results: list[RenderResult] = []
-    failures: list[str] = []
-    done: set[str] = set()
-    pending = list(plan)
-    running: dict[cf.Future[RenderResult], Planned] = {}
-    if jobs == 1:
-        # one at a time in this process: no pool to start, plain tracebacks
-        pool: cf.Executor = cf.ThreadPoolExecutor(max_workers=1)
-    else:
-        pool = cf.ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_die_with_parent,
-            initargs=(os.getpid(),),
-        )
-    with pool:
-        while pending or running:
-            if not failures:
-                ready = [p for p in pending if all(a in done for a in p.after)]
-                for p in ready[: max(0, jobs - len(running))]:
-                    pending.remove(p)
-                    running[pool.submit(render, p.job)] = p
-            if not running:
-                break
-            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                p = running.pop(future)
-                try:
-                    result = future.result()
-                except ReportError as exc:
-                    failures.append(str(exc))
-                    emit(f"[{len(results) + len(failures)}/{total}] {p.label} ... MISLUKT")
-                    continue
-                except Exception as exc:  # a crashed worker or a bug: still name the report
-                    failures.append(f"report {p.job.name} failed: {type(exc).__name__}: {exc}")
-                    emit(f"[{len(results) + len(failures)}/{total}] {p.label} ... MISLUKT")
-                    continue
-                results.append(result)
-                done.add(p.job.name)
-                emit(
-                    f"[{len(results) + len(failures)}/{total}] {p.label} ... "
-                    f"klaar in {result.total_seconds:.0f} s"
-                )
-    if failures and pending:
-        emit(f"{len(pending)} rapport(en) niet gestart door de fout hierboven.")
-    return results, failures
+def _tasks(plan: list[Planned], registry: Any, precompute: bool) -> list[Task]:
+    """The plan as Dask tasks (:mod:`meting.report.distributed`), with the per-wave artefacts
+    that the municipality reports read when ``precompute``."""
+    from meting.report.distributed import Task, with_artefacts
+
+    tasks = [Task(p.job.name, p.kind, p.label, p.job, p.after) for p in plan]
+    return with_artefacts(tasks, str(registry.params_dir)) if precompute else tasks
 
 
 def report_command(
@@ -386,6 +315,9 @@ def report_command(
     emit: Callable[[str], None] | None = None,
     national: bool = False,
     limit: int | None = None,
+    scheduler: str | None = None,
+    precompute: bool | None = None,
+    force: bool = False,
 ) -> int:
     """Render the reports (the ``meting report`` command).
 
@@ -399,7 +331,8 @@ def report_command(
     out_dir
         The report folder (default: the project's ``reports/``).
     jobs
-        Reports rendered at once (default: the cores available).
+        Workers of the local cluster, one report each at a time (default: the cores available);
+        not used with ``scheduler``.
     notebooks_dir
         The report notebooks (default: the project's ``notebooks/``).
     pdf
@@ -411,6 +344,16 @@ def report_command(
         ``reports_dir`` (``reports/nationaal/``) unless ``out_dir`` is given.
     limit
         At most this many municipality reports, spread over the code list.
+    scheduler
+        Address of an existing Dask scheduler (``tcp://HOST:PORT``; default
+        ``$DASK_SCHEDULER_ADDRESS``, else a local cluster): the same run on that cluster.
+    precompute
+        Compute the whole-wave tables of the municipality reports once per wave, as tasks that
+        those reports wait for (:mod:`meting.artefacts`); default: when the notebooks are the
+        project's own (they read them).
+    force
+        Render every report, also those whose inputs are unchanged since their last render
+        (:mod:`meting.report.uptodate`; by default those are kept).
 
     Returns
     -------
@@ -426,12 +369,14 @@ def report_command(
         A report failed (notebook and cell named); earlier reports are left in place.
     """
     from meting.registry import load_registry
+    from meting.report.distributed import connect, run_tasks, scheduler_address
 
     emit = emit or (lambda line: print(line, flush=True))
     if national:
         from meting.synthetic.national import national_params_dir
 
         params_dir = national_params_dir(params_dir)
+    address = scheduler_address(scheduler)
     registry = load_registry(params_dir)
     default_out = registry.reports_dir or project_root() / "reports"
     out = (Path(out_dir) if out_dir is not None else default_out).resolve()
@@ -442,18 +387,22 @@ def report_command(
     )
     plan = _select(plan, list(only or []))
     _check_inputs(registry, plan)
+    tasks = _tasks(plan, registry, notebooks_dir is None if precompute is None else precompute)
     n_jobs = min(jobs or _default_jobs(), max(1, len(plan)))
     out.mkdir(parents=True, exist_ok=True)
     with _Lock(out):
         for line in recover(out):  # debris of a run that was killed
             emit(f"opgeruimd na een afgebroken run: {line}")
-        emit(f"{len(plan)} rapporten, {n_jobs} tegelijk; uitvoer in {out}")
+        where = f"op {address}" if address else f"{n_jobs} tegelijk"
+        emit(f"{len(plan)} rapporten, {where}; uitvoer in {out}")
         t0 = time.perf_counter()
-        results, failures = _run_plan(plan, n_jobs, emit)
+        with connect(address, n_jobs) as client:
+            stats, failures = run_tasks(tasks, client, emit, force=force)
         if failures:
             raise ReportError("\n".join(failures))
         index = write_index(registry, out)
-    emit(f"klaar: {len(results)} rapporten in {time.perf_counter() - t0:.0f} s; overzicht: {index}")
+    n_done = sum(1 for st in stats if st.kind != "artefacts")
+    emit(f"klaar: {n_done} rapporten in {time.perf_counter() - t0:.0f} s; overzicht: {index}")
     return 0
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "git_state",
     "notebook_file",
     "package_versions",
+    "list_parameter_files",
     "project_root",
     "report_date",
     "sha256_file",
@@ -265,7 +266,8 @@ class Provenance:
         return self.to_html()
 
 
-def _parameter_files(params_dir: Path) -> list[Path]:
+def list_parameter_files(params_dir: Path) -> list[Path]:
+    """The parameter files of ``params_dir`` that a report's provenance hashes (sorted)."""
     if not params_dir.is_dir():
         raise ReportError(
             f"the parameter folder must exist; got {str(params_dir)!r}. Pass params_dir."
@@ -331,7 +333,7 @@ def collect_provenance(
     root = root or project_root()
     files = list(parameter_files)
     if params_dir is not None:
-        files = _parameter_files(Path(params_dir)) + files
+        files = list_parameter_files(Path(params_dir)) + files
     commit, dirty = git_state(root)
     return Provenance(
         created=report_date(now),

@@ -25,6 +25,7 @@ the cell and the error.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -200,8 +201,10 @@ def _strip_stderr(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def export_html(nb: nbformat.NotebookNode, title: str) -> str:
-    """The report HTML of an executed notebook: no code, no CDN, images embedded, ``lang="nl"``."""
+@functools.cache
+def _html_exporter() -> Any:
+    """The report's HTMLExporter, built once per process (template lookup and Jinja environment
+    are the slow part; a worker that renders hundreds of reports reuses it)."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -217,10 +220,24 @@ def export_html(nb: nbformat.NotebookNode, title: str) -> str:
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags=set(REMOVE_TAGS), enabled=True), enabled=True
     )
+    return exporter
+
+
+def export_html(nb: nbformat.NotebookNode, title: str) -> str:
+    """The report HTML of an executed notebook: no code, no CDN, images embedded, ``lang="nl"``."""
+    exporter = _html_exporter()
     nb = _strip_stderr(nb)
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
+
+
+@functools.cache
+def _font_config() -> Any:
+    """WeasyPrint's font configuration (fontconfig set-up), made once per process."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
 
 
 def html_to_pdf(html: str, target: Path, base_url: Path | None = None) -> int:
@@ -237,10 +254,11 @@ def html_to_pdf(html: str, target: Path, base_url: Path | None = None) -> int:
         warnings.filterwarnings("ignore", message=".*HarfBuzz-Subset.*")
         import weasyprint
 
+        fonts = _font_config()
         document = weasyprint.HTML(string=html, base_url=str(base_url or target.parent)).render(
-            pdf_variant="pdf/ua-1", pdf_tags=True
+            font_config=fonts, pdf_variant="pdf/ua-1", pdf_tags=True
         )
-        document.write_pdf(target, pdf_variant="pdf/ua-1", pdf_tags=True)
+        document.write_pdf(target, font_config=fonts, pdf_variant="pdf/ua-1", pdf_tags=True)
     return len(document.pages)
 
 
@@ -277,6 +295,8 @@ def render(job: RenderJob) -> RenderResult:
     """
     import papermill
 
+    from meting.report.kernel import IPCKernelManager
+
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     job.out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.name}-", dir=job.out_dir))
@@ -298,6 +318,7 @@ def render(job: RenderJob) -> RenderResult:
                 cwd=str(tmp),
                 execution_timeout=job.cell_timeout,
                 start_timeout=120,
+                kernel_manager_class=IPCKernelManager,  # no TCP: no encryption warning
             )
         except Exception as exc:
             kept = _keep_failed(executed, job)

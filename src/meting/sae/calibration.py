@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -178,6 +178,74 @@ def _dataset(
     )
 
 
+def _one_dataset(
+    i: int,
+    seed: int,
+    model: str,
+    source: str,
+    n_municipalities: int,
+    n_events: int,
+    respondents: int,
+    sampler: Literal["nutpie", "pymc"],
+    chains: int,
+    draws: int,
+    tune: int,
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Simulate data set ``i``, fit ``model`` and compare with its truth (one task)."""
+    data = _dataset(source, seed + i, n_municipalities, n_events, respondents, model)
+    sampling = SampleSettings(
+        sampler=sampler, chains=chains, draws=draws, tune=tune, random_seed=seed + i
+    )
+    stats = sufficient_statistics(data.respondents, "score", GROUPS)
+    if model == "area":
+        direct = smooth_variances(direct_from_statistics(stats, GROUPS))
+        cells = data.truth[GROUPS].merge(direct, on=GROUPS, how="left")
+        cells = cells.assign(n=cells["n"].fillna(0).astype(np.int64))
+        result = fit_area_level(cells, "estimate", "se_smoothed", GROUPS, sampling=sampling)
+    elif model == "unit":
+        full = data.truth[GROUPS].merge(stats, on=GROUPS, how="left")
+        full = full.assign(n=full["n"].fillna(0).astype(np.int64))
+        result = fit_unit_level(full, GROUPS, sampling=sampling)
+    else:
+        strata_stats = sufficient_statistics(
+            data.respondents, "score", [*GROUPS, "age_band", "sex"]
+        )
+        result = fit_unit_level(strata_stats, GROUPS, population=data.population, sampling=sampling)
+    table = result.cells.merge(data.truth[[*GROUPS, "true_mean"]], on=GROUPS, how="left")
+    truth = table["true_mean"].to_numpy(dtype=float)
+    direct_values = table["direct"].to_numpy(dtype=float)
+    n = table["n"].to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "dataset": i,
+            LIFE_EVENT: table[LIFE_EVENT],
+            MUNICIPALITY: table[MUNICIPALITY],
+            "n": n,
+            "truth": truth,
+            "estimate": table["estimate"],
+            "direct": np.where(n >= 2, direct_values, np.nan),
+            "covered90": (table["lower_90"] <= truth) & (truth <= table["upper_90"]),
+            "covered95": (table["lower"] <= truth) & (truth <= table["upper"]),
+        }
+    )
+    has = n >= 2
+    d = result.diagnostics
+    row: dict[str, object] = {
+        "dataset": i,
+        "seed": seed + i,
+        "cells": len(frame),
+        "coverage90": float(frame["covered90"].mean()),
+        "mse_model": float(((frame["estimate"] - truth)[has] ** 2).mean()),
+        "mse_direct": float(((direct_values - truth)[has] ** 2).mean()),
+        "trustworthy": d.trustworthy,
+        "max_rhat": d.max_rhat,
+        "min_ess_bulk": d.min_ess_bulk,
+        "divergences": d.n_divergences,
+        "seconds": d.total_s,
+    }
+    return frame, row
+
+
 def run_calibration(
     n_datasets: int = 20,
     *,
@@ -191,10 +259,13 @@ def run_calibration(
     chains: int = 4,
     draws: int = 1000,
     tune: int = 1000,
+    client: Any = None,
 ) -> CalibrationResult:
     """Fit ``model`` to ``n_datasets`` simulated waves and compare with their truth.
 
-    Data set ``i`` uses seed ``seed + i`` for the simulation and for the sampler.
+    Data set ``i`` uses seed ``seed + i`` for the simulation and for the sampler. With a Dask
+    ``client`` (:func:`meting.report.distributed.connect`) every data set is a task on its workers;
+    the results are the same, in the same order.
     """
     if model not in ("area", "unit", "mrp"):
         raise ParameterError(f"model must be 'area', 'unit' or 'mrp'; got {model!r}.")
@@ -202,65 +273,28 @@ def run_calibration(
         raise ParameterError(f"source must be 'simulate' or 'synthetic'; got {source!r}.")
     if n_datasets < 1:
         raise ParameterError(f"n_datasets must be >= 1; got {n_datasets}.")
-    frames: list[pd.DataFrame] = []
-    rows: list[dict[str, object]] = []
-    for i in range(n_datasets):
-        data = _dataset(source, seed + i, n_municipalities, n_events, respondents, model)
-        sampling = SampleSettings(
-            sampler=sampler, chains=chains, draws=draws, tune=tune, random_seed=seed + i
-        )
-        stats = sufficient_statistics(data.respondents, "score", GROUPS)
-        if model == "area":
-            direct = smooth_variances(direct_from_statistics(stats, GROUPS))
-            cells = data.truth[GROUPS].merge(direct, on=GROUPS, how="left")
-            cells = cells.assign(n=cells["n"].fillna(0).astype(np.int64))
-            result = fit_area_level(cells, "estimate", "se_smoothed", GROUPS, sampling=sampling)
-        elif model == "unit":
-            full = data.truth[GROUPS].merge(stats, on=GROUPS, how="left")
-            full = full.assign(n=full["n"].fillna(0).astype(np.int64))
-            result = fit_unit_level(full, GROUPS, sampling=sampling)
-        else:
-            strata_stats = sufficient_statistics(
-                data.respondents, "score", [*GROUPS, "age_band", "sex"]
-            )
-            result = fit_unit_level(
-                strata_stats, GROUPS, population=data.population, sampling=sampling
-            )
-        table = result.cells.merge(data.truth[[*GROUPS, "true_mean"]], on=GROUPS, how="left")
-        truth = table["true_mean"].to_numpy(dtype=float)
-        direct_values = table["direct"].to_numpy(dtype=float)
-        n = table["n"].to_numpy(dtype=float)
-        frame = pd.DataFrame(
-            {
-                "dataset": i,
-                LIFE_EVENT: table[LIFE_EVENT],
-                MUNICIPALITY: table[MUNICIPALITY],
-                "n": n,
-                "truth": truth,
-                "estimate": table["estimate"],
-                "direct": np.where(n >= 2, direct_values, np.nan),
-                "covered90": (table["lower_90"] <= truth) & (truth <= table["upper_90"]),
-                "covered95": (table["lower"] <= truth) & (truth <= table["upper"]),
-            }
-        )
-        frames.append(frame)
-        has = n >= 2
-        d = result.diagnostics
-        rows.append(
-            {
-                "dataset": i,
-                "seed": seed + i,
-                "cells": len(frame),
-                "coverage90": float(frame["covered90"].mean()),
-                "mse_model": float(((frame["estimate"] - truth)[has] ** 2).mean()),
-                "mse_direct": float(((direct_values - truth)[has] ** 2).mean()),
-                "trustworthy": d.trustworthy,
-                "max_rhat": d.max_rhat,
-                "min_ess_bulk": d.min_ess_bulk,
-                "divergences": d.n_divergences,
-                "seconds": d.total_s,
-            }
-        )
+    args = (
+        seed,
+        model,
+        source,
+        n_municipalities,
+        n_events,
+        respondents,
+        sampler,
+        chains,
+        draws,
+        tune,
+    )
+    if client is None:
+        done = [_one_dataset(i, *args) for i in range(n_datasets)]
+    else:  # one task per data set, on the client's workers (a local or an external cluster)
+        futures = [
+            client.submit(_one_dataset, i, *args, key=f"calibration-{model}-{seed + i}", pure=False)
+            for i in range(n_datasets)
+        ]
+        done = client.gather(futures)
+    frames = [frame for frame, _ in done]
+    rows = [row for _, row in done]
     return CalibrationResult(
         pd.concat(frames, ignore_index=True), pd.DataFrame(rows), model, source
     )
@@ -270,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m meting.sae.calibration``: run the calibration, print and write the figures."""
     import argparse
     import logging
-    import time
     import warnings
 
     parser = argparse.ArgumentParser(
@@ -286,10 +319,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--respondents", type=int, default=3000)
     parser.add_argument("--sampler", choices=["nutpie", "pymc"], default="nutpie")
     parser.add_argument("--out", type=Path, default=None, help="folder for CSV files and figures")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run the data sets on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="without a scheduler: a local Dask cluster of this many workers (0: in this process)",
+    )
     args = parser.parse_args(argv)
+    from contextlib import nullcontext
+
+    from meting.report.distributed import connect, scheduler_address
+
+    address = scheduler_address(args.scheduler)
+    if address is None and args.workers == 0:
+        pool: Any = nullcontext(None)
+    else:
+        pool = connect(address, max(1, args.workers), processes=True)
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("pymc").setLevel(logging.ERROR)
-    summaries = []
+    summaries: list[pd.DataFrame] = []
+    with pool as client:
+        _main_models(args, client, summaries)
+    if args.out is not None:
+        pd.concat(summaries).to_csv(Path(args.out) / f"summary_{args.source}.csv", index=False)
+    return 0
+
+
+def _main_models(args: Any, client: Any, summaries: list[pd.DataFrame]) -> None:
+    import time
+
     for model in args.models:
         start = time.perf_counter()
         result = run_calibration(
@@ -301,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             n_events=args.events,
             respondents=args.respondents,
             sampler=args.sampler,
+            client=client,
         )
         summary = result.summary().assign(seconds=round(time.perf_counter() - start, 1))
         summaries.append(summary)
@@ -314,9 +379,6 @@ def main(argv: list[str] | None = None) -> int:
             result.per_dataset.to_csv(out / f"per_dataset_{stem}.csv", index=False)
             result.by_size().to_csv(out / f"by_size_{stem}.csv", index=False)
             result.plot(out)
-    if args.out is not None:
-        pd.concat(summaries).to_csv(Path(args.out) / f"summary_{args.source}.csv", index=False)
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,362 @@
+"""Compute once, render many: the whole-wave work of the municipality reports as files.
+
+Loading and weighting a wave, the direct estimates, the small-area fit, the tests and the
+knelpunten tables of every municipality are computed once per wave (:func:`build_artefacts`) and
+stored as Parquet tables beside the NetCDF fit cache (:mod:`meting.sae.cache`), under
+``data/cache/artefacts/<wave>-<key>/``. A municipality report reads them
+(:func:`wave_artefacts`, then :meth:`WaveArtefacts.municipality`) and computes nothing heavy.
+
+The key is the SHA-256 of everything that determines the tables: the data files and every
+parameter file (hashed as :mod:`meting.report.provenance` hashes them for the provenance block),
+the package versions the reports list, and the source of this package (a code change is a
+recompute, never a stale table). A folder records its key in ``meta.json``; a folder whose
+recorded key differs is not used.
+
+Written atomically: the tables go to a ``.tmp-*`` folder that is renamed into place; a lock file
+(``fcntl.flock``) makes a second process that wants the same wave wait and then read what the
+first wrote, so two workers never compute the same wave at once.
+
+Privacy: only aggregates are stored (estimates, intervals, tests and the number of respondents
+``n`` per cell), never a respondent-level row or id. The knelpunten tables are stored as their
+``*_table`` functions return them (small cells already blanked); the model cells keep ``n`` and the
+direct estimate so the report's tables suppress them at publication, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from meting import columns as C
+from meting.errors import ParameterError
+
+if TYPE_CHECKING:
+    from meting.registry import Registry
+
+__all__ = [
+    "ARTEFACT_FORMAT",
+    "MunicipalityTables",
+    "WaveArtefacts",
+    "artefact_key",
+    "artefacts_dir",
+    "build_artefacts",
+    "wave_artefacts",
+]
+
+#: Bump when the stored tables change meaning (part of the key).
+ARTEFACT_FORMAT = 1
+META = "meta.json"
+#: The stored tables, one Parquet file each.
+TABLES = (
+    "cells",
+    "by_municipality",
+    "vs_rest",
+    "norms",
+    "national_norms",
+    "trim",
+    "chain",
+    "agenda",
+)
+#: Columns no stored table may carry (respondent level).
+_FORBIDDEN = {C.RESPONDENT_ID}
+
+
+def artefacts_dir(registry: Registry) -> Path:
+    """``<project>/data/cache/artefacts`` (beside the model fits of ``data/cache``)."""
+    from meting.pipeline import cache_dir
+
+    return cache_dir(registry) / "artefacts"
+
+
+def _source_digest() -> str:
+    """SHA-256 over this package's Python sources (relative path and bytes, sorted)."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _key_parts(registry: Registry, wave: str) -> dict[str, Any]:
+    from meting.pipeline import wave_data_files
+    from meting.report.provenance import list_parameter_files, package_versions, sha256_file
+
+    files = wave_data_files(registry, wave)
+    params_dir = Path(registry.params_dir)
+    return {
+        "format": ARTEFACT_FORMAT,
+        "wave": wave,
+        "data": {role: sha256_file(path) for role, path in sorted(files.items()) if path.is_file()},
+        "params": {
+            p.relative_to(params_dir).as_posix(): sha256_file(p)
+            for p in list_parameter_files(params_dir)
+        },
+        "versions": dict(package_versions()),
+        "source": _source_digest(),
+    }
+
+
+def artefact_key(registry: Registry, wave: str) -> str:
+    """The key of a wave's artefacts: SHA-256 of data, parameters, versions and source."""
+    parts = _key_parts(registry, wave)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MunicipalityTables:
+    """One municipality's tables, selected from the wave's artefacts (see
+    :meth:`WaveArtefacts.municipality`)."""
+
+    code: str
+    cells: pd.DataFrame
+    overall: pd.DataFrame
+    vs_rest: pd.DataFrame
+    norms: pd.DataFrame
+    national_norms: pd.DataFrame
+    trim: pd.DataFrame | None
+    chain: pd.DataFrame | None
+    agenda: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class WaveArtefacts:
+    """The stored whole-wave tables of one wave.
+
+    Attributes
+    ----------
+    wave, key, folder
+        The wave label, the key (:func:`artefact_key`) and where the files are.
+    tables
+        Name -> table (see :data:`TABLES`).
+    meta
+        ``warning_nl`` (the model diagnostics' warning, empty when met), ``data_files`` (the
+        wave's data files, for the provenance block), ``has_trim``, ``has_chain``, ``seconds``.
+    """
+
+    wave: str
+    key: str
+    folder: Path
+    tables: Mapping[str, pd.DataFrame]
+    meta: Mapping[str, Any]
+
+    @property
+    def warning_nl(self) -> str:
+        return str(self.meta.get("warning_nl") or "")
+
+    @property
+    def data_files(self) -> list[Path]:
+        return [Path(p) for p in self.meta.get("data_files", [])]
+
+    def municipality(self, code: str) -> MunicipalityTables:
+        """The tables of one municipality (its rows; the national and all-municipality tables as
+        they are)."""
+        from meting.report.sections import select
+
+        cells = self.tables["cells"]
+        if code not in set(cells[C.MUNICIPALITY].astype(str)):
+            raise ParameterError(
+                f"municipality must be a code of wave {self.wave}; got {code!r}. Choose a code "
+                "from params/municipalities/."
+            )
+        by_mun = self.tables["by_municipality"]
+        return MunicipalityTables(
+            code=code,
+            cells=select(cells, C.MUNICIPALITY, code),
+            overall=select(by_mun, C.MUNICIPALITY, code),
+            vs_rest=select(self.tables["vs_rest"], C.MUNICIPALITY, code).drop(
+                columns=[C.MUNICIPALITY]
+            ),
+            norms=select(self.tables["norms"], C.MUNICIPALITY, code),
+            national_norms=self.tables["national_norms"],
+            trim=self.tables["trim"] if self.meta.get("has_trim") else None,
+            chain=select(self.tables["chain"], C.MUNICIPALITY, code)
+            if self.meta.get("has_chain")
+            else None,
+            agenda=select(self.tables["agenda"], C.MUNICIPALITY, code),
+        )
+
+
+def _compute(registry: Registry, wave: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Every whole-wave table of the municipality reports (the heavy part, once per wave)."""
+    from meting import pipeline
+    from meting.knelpunten import improvement_agenda
+    from meting.report import sections as KT
+
+    s = registry.settings
+    an = pipeline.analyse_wave(registry, wave)
+    sae = pipeline.fit_small_areas(an)
+    codes = sorted(registry.municipalities)
+    event_names = {k: v.name for k, v in registry.life_events.items()}
+    mun_names = {k: v.name for k, v in registry.municipalities.items()}
+    tables: dict[str, pd.DataFrame] = {
+        "cells": pipeline.municipality_cells(an, sae, None),
+        "by_municipality": pipeline.sae_by(an, sae, C.MUNICIPALITY),
+        "vs_rest": pd.concat(
+            [
+                pipeline.municipality_vs_rest(an, code).assign(**{C.MUNICIPALITY: code})
+                for code in codes
+            ],
+            ignore_index=True,
+        ),
+        "norms": KT.norms_table(
+            an.design, min_n=s.min_cell_size, by=C.MUNICIPALITY, level=s.confidence
+        ),
+        "national_norms": KT.norms_table(an.design, min_n=s.min_cell_size, level=s.confidence),
+    }
+    has_trim = all(c in an.design.data.columns for c in C.TRIM_QUESTIONS)
+    tables["trim"] = (
+        KT.trim_table(an.design, min_n=s.min_cell_size, names=mun_names, level=s.confidence)
+        if has_trim
+        else pd.DataFrame({C.MUNICIPALITY: pd.Series([], dtype="str")})
+    )
+    chain = KT.chain_table(
+        an.design, an.data.organisations, min_n=s.min_cell_size,
+        by=[C.MUNICIPALITY, C.LIFE_EVENT], names=event_names,
+        organisation_names={k: v.name for k, v in registry.organisations.items()},
+        level=s.confidence,
+    ) if an.data.organisations is not None else None  # fmt: skip
+    tables["chain"] = (
+        chain if chain is not None else pd.DataFrame({C.MUNICIPALITY: pd.Series([], dtype="str")})
+    )
+    agenda = improvement_agenda(an.design, target=s.target, min_cell_size=s.min_cell_size)
+    agenda = agenda.sort_values([C.MUNICIPALITY, "rank"], kind="stable")
+    tables["agenda"] = agenda.assign(
+        levensgebeurtenis=agenda[C.LIFE_EVENT].astype(str).map(event_names)
+    ).reset_index(drop=True)
+    meta = {
+        "warning_nl": sae.diagnostics.warning_nl or "",
+        "data_files": [str(p) for p in an.data.paths.values()],
+        "has_trim": has_trim,
+        "has_chain": chain is not None,
+    }
+    return tables, meta
+
+
+def _check_aggregate(name: str, table: pd.DataFrame) -> None:
+    bad = _FORBIDDEN & set(map(str, table.columns))
+    if bad:  # pragma: no cover - a programming error, guarded all the same
+        raise AssertionError(f"artefact table {name} must hold aggregates only; has {sorted(bad)}")
+
+
+def _jsonable(attrs: Mapping[Any, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in attrs.items():
+        try:
+            json.dumps(v)
+        except TypeError:
+            continue
+        out[str(k)] = v
+    return out
+
+
+def _write(
+    folder: Path, key: str, tables: Mapping[str, pd.DataFrame], meta: dict[str, Any]
+) -> None:
+    """Write the tables and ``meta.json`` into a temporary folder, then rename it to ``folder``."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    try:
+        attrs = {}
+        for name in TABLES:
+            table = tables[name]
+            _check_aggregate(name, table)
+            attrs[name] = _jsonable(table.attrs)
+            plain = table.copy()
+            plain.attrs = {}
+            plain.to_parquet(tmp / f"{name}.parquet", index=False)
+        record = {"key": key, **meta, "attrs": attrs}
+        (tmp / META).write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process put the same key in place first: keep that one
+            if not (folder / META).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read(folder: Path, key: str) -> WaveArtefacts | None:
+    meta_path = folder / META
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta.get("key") != key:
+        return None
+    tables = {}
+    for name in TABLES:
+        table = pd.read_parquet(folder / f"{name}.parquet")
+        table.attrs = dict(meta.get("attrs", {}).get(name, {}))
+        tables[name] = table
+    wave = folder.name.rsplit("-", 1)[0]
+    return WaveArtefacts(wave=wave, key=key, folder=folder, tables=tables, meta=meta)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (blocking): one process computes a wave at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on POSIX
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _folder(registry: Registry, wave: str, key: str) -> Path:
+    return artefacts_dir(registry) / f"{wave}-{key[:24]}"
+
+
+def wave_artefacts(registry: Registry, wave: str) -> WaveArtefacts:
+    """The stored artefacts of ``wave``: read when their key matches, else computed (once, under
+    a lock) and stored first."""
+    if wave not in registry.waves:
+        raise ParameterError(
+            f"wave must be a label in {registry.params_dir / 'waves'}; got {wave!r}. "
+            f"Choose from {sorted(registry.waves)}."
+        )
+    key = artefact_key(registry, wave)
+    folder = _folder(registry, wave, key)
+    found = _read(folder, key)
+    if found is not None:
+        return found
+    with _locked(folder.with_name(f".{folder.name}.lock")):
+        found = _read(folder, key)  # computed by another process while we waited
+        if found is not None:
+            return found
+        t0 = time.perf_counter()
+        tables, meta = _compute(registry, wave)
+        meta["seconds"] = round(time.perf_counter() - t0, 3)
+        _write(folder, key, tables, meta)
+    found = _read(folder, key)
+    assert found is not None
+    return found
+
+
+def build_artefacts(params_dir: str | None, wave: str) -> str:
+    """Compute (or find) the artefacts of ``wave`` for the parameters in ``params_dir``; returns
+    the folder. The task that the reports of a wave wait for (:mod:`meting.report.distributed`)."""
+    from meting.registry import load_registry
+
+    return str(wave_artefacts(load_registry(params_dir or None), wave).folder)
