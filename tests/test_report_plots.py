@@ -92,6 +92,6 @@ def test_figure_verdicts_are_the_table_verdicts() -> None:
     assert labels["neutral"] == "niet te onderscheiden van 7"
     assert labels["none"] == "geen oordeel"
     changes = pd.DataFrame({"lower": [0.1, -0.5, -0.9], "upper": [0.5, 0.5, -0.1]}).assign(
-        verdict=["verbeterd", "geen aantoonbare verandering", "verslechterd"]
+        verdict=["verbeterd", "geen aantoonbaar verschil", "verslechterd"]
     )
     assert list(verdict_classes(changes, "lower", "upper", 0.0)[0]) == ["above", "neutral", "below"]

@@ -31,7 +31,7 @@ def test_direction_reads_every_verdict_vocabulary() -> None:
         "onzeker": "gelijk",
         "verbeterd": "boven",
         "verslechterd": "onder",
-        "geen aantoonbare verandering": "gelijk",
+        "geen aantoonbaar verschil": "gelijk",
     }
     for text, expected in cases.items():
         assert S.direction(text) == expected, text
@@ -73,7 +73,7 @@ def test_group_sentence_counts_and_never_judges_cells_without_a_verdict() -> Non
 
 def test_change_sentence_uses_the_change_verdicts() -> None:
     changes = verdict_table(["keten", "overheid", "samenwerking"], [0.04, 0.21, -0.3], [
-        "geen aantoonbare verandering", "verbeterd", "verslechterd"
+        "geen aantoonbaar verschil", "verbeterd", "verslechterd"
     ])  # fmt: skip
     text = S.change_sentence(changes, name="naam", earlier="2008", later="2010")
     assert text.startswith("Van 2008 naar 2010: 1 verbeterd, 1 verslechterd, 1 zonder")

@@ -57,7 +57,7 @@ def direction(verdict: object) -> str:
 
     Reads the verdicts of a test against the target ("significant boven/onder 7", "niet te
     onderscheiden van 7"), of a model ("waarschijnlijk ≥ 7", "waarschijnlijk < 7", "onzeker") and
-    of a change ("verbeterd", "verslechterd", "geen aantoonbare verandering").
+    of a change ("verbeterd", "verslechterd", "geen aantoonbaar verschil").
     """
     if verdict is None or (isinstance(verdict, float) and verdict != verdict) or verdict is pd.NA:
         return NONE

@@ -6,10 +6,12 @@ the target) and returns a :class:`~meting.report.formatting.DutchTable` ready to
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from meting.errors import ReportError
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
@@ -22,6 +24,7 @@ from meting.report.formatting import (
     to_html,
 )
 from meting.report.privacy import SUPPRESSED, suppress_small_cells, suppression_note
+from meting.significance import REASON_NO_RESPONDENTS
 from meting.weighting import WeightingReport
 
 if TYPE_CHECKING:
@@ -35,6 +38,8 @@ __all__ = [
     "estimate_table",
     "sae_table",
     "share_table",
+    "trend_table",
+    "change_mark",
     "weighting_table",
 ]
 
@@ -128,24 +133,43 @@ def sae_table(
     cells: pd.DataFrame, label: str, heading: str, *, min_n: int, caption: str | None = None
 ) -> DutchTable:
     """Model estimate beside the direct one: label, model mean, 95% interval, P(>= target),
-    verdict, direct estimate and n. The direct estimate is suppressed below ``min_n``; the model
-    estimate is shown for every cell (it borrows strength and discloses no respondent)."""
+    verdict, direct estimate, n and (with a ``shrinkage`` column) the share of the estimate that
+    comes from the model. The direct estimate is suppressed below ``min_n``; the model estimate
+    is shown for every cell (it borrows strength and discloses no respondent); a cell without
+    respondents is a model prediction without verdict. The note states the publication rule."""
     has_direct = "direct" in cells.columns
     shown = suppress_small_cells(cells, min_n, value_cols=["direct"] if has_direct else [])
+    verdict = _model_verdict(shown).replace({REASON_NO_RESPONDENTS: "geen (modelvoorspelling)"})
     columns = {
         heading: shown[label].astype(str),
         "modelschatting": shown["estimate"],
         "95%-interval": _interval(shown, "lower", "upper"),
         "kans ≥ doel": shown["prob_ge_target"],
-        "oordeel": _model_verdict(shown),
+        "oordeel": verdict,
     }
     if has_direct:
         columns["direct"] = shown["direct"]
     columns["n"] = shown["n"]
+    has_shrinkage = "shrinkage" in shown.columns
+    if has_shrinkage:
+        columns["aandeel model"] = shown["shrinkage"]
     out = pd.DataFrame(columns)
+    notes = []
+    if has_shrinkage:
+        notes.append(
+            "Aandeel model: het deel van de schatting dat uit het model komt in plaats van uit de "
+            "eigen respondenten (1 − γ, γ = σ²ᵤ / (σ²ᵤ + se²), met σᵤ de spreiding tussen de "
+            "cellen volgens het model en se de standaardfout van de directe schatting); 100% bij "
+            "een cel zonder respondenten."
+        )
+    notes.append(
+        f"Publicatieregel: een directe schatting alleen bij ten minste {fmt_int(min_n)} "
+        "respondenten (anders –); een cel zonder respondenten is een modelvoorspelling en krijgt "
+        "geen oordeel."
+    )
     note = suppression_note(shown) if has_direct else ""
     if note:
-        note = "Directe schatting: " + note[0].lower() + note[1:]
+        notes.append("Directe schatting: " + note[0].lower() + note[1:])
     formats = {
         "modelschatting": "score",
         "95%-interval": "text",
@@ -155,7 +179,9 @@ def sae_table(
     }
     if has_direct:
         formats["direct"] = "score"
-    return to_html(out, formats, caption=caption, note=note or None)
+    if has_shrinkage:
+        formats["aandeel model"] = "pct"
+    return to_html(out, formats, caption=caption, note=" ".join(notes))
 
 
 def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = None) -> DutchTable:
@@ -283,3 +309,84 @@ def contrast_table(
     )
     formats = {"verschil": "diff2", "95%-interval": "text", "n gemeente": "int", "p": "p"}
     return to_html(out, formats, caption=caption)
+
+
+#: The mark of a change verdict in an over-time table: the shapes of the figures' markers
+#: (up, down, circle), so a verdict survives grey printing.
+CHANGE_MARKS = {"boven": "▲", "onder": "▼", "gelijk": "○"}
+CHANGE_LEGEND = "▲ verbeterd, ▼ verslechterd, ○ geen aantoonbaar verschil"
+
+
+def change_mark(verdict: object) -> str:
+    """``▲`` (verbeterd), ``▼`` (verslechterd), ``○`` (geen aantoonbaar verschil), ``""`` (no
+    verdict) for a change verdict of :func:`meting.comparison.compare_waves`."""
+    from meting.report.summary import direction
+
+    return CHANGE_MARKS.get(direction(verdict), "")
+
+
+def trend_table(
+    changes: Mapping[tuple[str, str], pd.DataFrame],
+    label: str,
+    *,
+    waves: Sequence[str],
+    min_n: int,
+    heading: str | None = None,
+    short: Mapping[str, str] | None = None,
+    kind: str = "score",
+    adjustment: str = "holm",
+    caption: str | None = None,
+) -> DutchTable:
+    """One family over the waves: per row its estimate in every wave, then per pair of waves the
+    difference (computed before rounding, one decimal more than the levels) with the mark of its
+    verdict (:func:`change_mark`). Rows keep the order of the change tables (registry order).
+
+    ``changes`` maps ``(earlier, later)`` to :func:`meting.pipeline.wave_changes`; ``kind`` is
+    ``"score"`` (marks 1-10 and TRI*M: levels one decimal, differences two) or ``"share"``
+    (shares: levels in whole percents, differences in percentage points with one decimal). An
+    estimate on fewer than ``min_n`` respondents is not shown; an untested difference is ``–``.
+    """
+    if kind not in ("score", "share"):
+        raise ReportError(f"kind must be 'score' or 'share'; got {kind!r}.")
+    short = dict(short or {})
+
+    def name(w: str) -> str:
+        return str(short.get(w, w))
+
+    rows = list(dict.fromkeys(str(v) for t in changes.values() for v in t[label]))
+    out = pd.DataFrame({heading or label: rows})
+    level: dict[str, pd.Series] = {}
+    for (a, b), t in changes.items():
+        keyed = t.assign(_k=t[label].astype(str)).set_index("_k")
+        for side, w in (("earlier", a), ("later", b)):
+            shown = keyed[f"estimate_{side}"].where(keyed[f"n_{side}"] >= min_n)
+            level.setdefault(w, shown)
+            level[w] = level[w].combine_first(shown)
+    formats: dict[str, Formatter | str | int] = {}
+    for w in waves:
+        if w in level:
+            out[name(w)] = level[w].reindex(rows).to_numpy(dtype=float)
+            formats[name(w)] = "score" if kind == "score" else "pct"
+    for (a, b), t in changes.items():
+        keyed = t.assign(_k=t[label].astype(str)).set_index("_k").reindex(rows)
+        tested = (
+            keyed["reason"].isna()
+            & keyed["estimate"].notna()
+            & (keyed["n_earlier"] >= min_n)
+            & (keyed["n_later"] >= min_n)
+        )
+        diff = keyed["estimate"] * (100.0 if kind == "share" else 1.0)
+        out[f"{name(a)} → {name(b)}"] = [
+            f"{fmt_diff(d, 2 if kind == 'score' else 1)} {change_mark(v)}".strip() if ok else EMPTY
+            for d, v, ok in zip(diff, keyed["verdict"], tested, strict=True)
+        ]
+    from meting.report.summary import ADJUSTMENT_NAMES
+
+    unit = "twee decimalen" if kind == "score" else "procentpunten met één decimaal"
+    note = (
+        f"{CHANGE_LEGEND} (toets van het verschil; correctie voor meervoudig toetsen: "
+        f"{ADJUSTMENT_NAMES.get(adjustment, adjustment)}, binnen elk paar metingen). "
+        f"Verschillen zijn berekend vóór afronding en staan met {unit}. Minder dan "
+        f"{fmt_int(min_n)} respondenten: niet getoond (–)."
+    )
+    return to_html(out, formats, caption=caption, note=note)
