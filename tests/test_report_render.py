@@ -88,8 +88,10 @@ def test_html_is_dutch_without_code_or_stderr(rendered: tuple[RenderResult, str]
 def test_html_ends_with_provenance(rendered: tuple[RenderResult, str]) -> None:
     _, html = rendered
     assert 'class="meting-provenance"' in html
-    assert "Herkomst en reproduceerbaarheid" in html
-    for label in ("Datum", "Git-commit", "Seeds", "Databestanden", "Parameterbestanden", "pandas"):
+    assert "herkomst en reproduceerbaarheid" in html
+    labels = ("datum van aanmaak", "git-commit", "Willekeurig startgetal (seed)",
+              "Gegevensbestanden", "Parameters", "Pakketversies", "pandas")  # fmt: skip
+    for label in labels:
         assert label in html
     tail = html[html.index('class="meting-provenance"') :]
     assert "<img" not in tail  # nothing after the provenance block but itself

@@ -176,3 +176,31 @@ def test_shrinkage_weight_is_the_closed_form() -> None:
     draws = np.array([[0.1, 0.2], [0.4, 0.8]])  # chains x draws: the posterior mean over all
     expected = np.mean([0.09 / (s**2 + 0.09) for s in draws.ravel()])
     assert shrinkage_weight(draws, np.array([0.3]))[0] == pytest.approx(expected, rel=1e-14)
+
+
+def test_shrinkage_column_of_the_small_area_tables(
+    waves: dict[str, A.WaveAnalysis], mock_sampling
+) -> None:
+    """Per cell 1 - gamma from the posterior sd_cell and the cell's se; 1 without respondents;
+    per municipality the population-weighted mean of its cells."""
+    an = waves[WAVES[0]]
+    sae = A.fit_small_areas(an)
+    cells = A.sae_cells_with_verdicts(an, sae)
+    sd = sae.idata.posterior["sd_cell"].to_numpy().ravel()
+    se = cells["direct_se"].to_numpy(dtype=float)
+    for i in np.flatnonzero(np.isfinite(se))[:5]:
+        assert cells["shrinkage"].iloc[i] == pytest.approx(
+            np.mean(se[i] ** 2 / (sd**2 + se[i] ** 2))
+        )
+    empty = ~cells["observed"].to_numpy(dtype=bool)
+    assert empty.any() and (cells.loc[empty, "shrinkage"] == 1.0).all()
+    assert cells["shrinkage"].between(0, 1).all()
+    by_mun = A.sae_by(an, sae, C.MUNICIPALITY).set_index(C.MUNICIPALITY)
+    pop = A.cell_population(an.registry)
+    keyed = cells.astype({C.LIFE_EVENT: str, C.MUNICIPALITY: str}).merge(
+        pop, on=[C.LIFE_EVENT, C.MUNICIPALITY]
+    )
+    code = "GM1711"
+    mine = keyed.loc[keyed[C.MUNICIPALITY] == code]
+    expected = np.average(mine["shrinkage"], weights=mine["population"])
+    assert by_mun.loc[code, "shrinkage"] == pytest.approx(expected, rel=1e-12)

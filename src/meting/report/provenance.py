@@ -62,6 +62,20 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
 )
 
 
+#: Dutch labels of the report parameters (papermill) shown in the appendix.
+PARAMETER_LABELS: dict[str, str] = {
+    "wave": "meting",
+    "waves": "metingen",
+    "municipality": "gemeente",
+    "params_dir": "parametermap",
+}
+#: Dutch labels of the named seeds.
+SEED_LABELS: dict[str, str] = {
+    "MCMC": "modelschatting (MCMC-trekkingen)",
+    "synthetische data": "synthetische gegevens",
+}
+
+
 def notebook_file(name: str) -> Path:
     """The source of a report notebook, ``<project root>/notebooks/<name>``."""
     return project_root() / "notebooks" / name
@@ -206,37 +220,72 @@ class Provenance:
         }[self.git_dirty]
         return f"{self.git_commit} ({state})"
 
+    def params_digest(self) -> str:
+        """One checksum over all parameter files: the SHA-256 of their ``sha256sum`` lines
+        (``<hash>  <path>``, sorted by path), so a reviewer can recompute it with
+        ``find params -type f | LC_ALL=C sort | xargs sha256sum | sha256sum`` (over the
+        ``.yaml``/``.yml``/``.csv``/``.json`` files)."""
+        lines = "".join(
+            f"{f.sha256}  {f.path}\n" for f in sorted(self.parameter_files, key=lambda f: f.path)
+        )
+        return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
     def _rows(self) -> list[tuple[str, list[tuple[str, ...]]]]:
         general: list[tuple[str, ...]] = [
-            ("Datum", fmt_datetime(self.created)),
-            ("Git-commit", self._commit_text()),
+            ("datum van aanmaak", fmt_datetime(self.created)),
+            ("programmaversie (git-commit)", self._commit_text()),
         ]
         if self.notebook:
-            general.append(("Notebook", f"{self.notebook.path} (sha256 {self.notebook.sha256})"))
-        general += [(k, v) for k, v in self.parameters]
+            general.append(
+                (
+                    "notebook (bron van dit rapport)",
+                    f"{self.notebook.path} (sha256 {self.notebook.sha256})",
+                )
+            )
+        general += [(PARAMETER_LABELS.get(k, k), v) for k, v in self.parameters]
         general += [(k, v) for k, v in self.extra]
         sections: list[tuple[str, list[tuple[str, ...]]]] = [("Algemeen", general)]
         if self.seeds:
-            sections.append(("Seeds", [(k, str(v)) for k, v in self.seeds]))
-        for title, files in (
-            ("Databestanden", self.data_files),
-            ("Parameterbestanden", self.parameter_files),
-        ):
-            rows: list[tuple[str, ...]] = [
-                (f.path, f"{fmt_int(f.size)} bytes", f.sha256) for f in files
-            ]
-            sections.append((title, rows or [("(geen)", "", "")]))
-        sections.append(("Pakketversies", [(k, v) for k, v in self.packages]))
+            sections.append(
+                (
+                    "Willekeurig startgetal (seed)",
+                    [(SEED_LABELS.get(k, k), str(v)) for k, v in self.seeds],
+                )
+            )
+        data_rows: list[tuple[str, ...]] = [
+            (f.path, f"{fmt_int(f.size)} bytes", f.sha256) for f in self.data_files
+        ]
+        sections.append(("Gegevensbestanden", data_rows or [("(geen)", "", "")]))
+        if self.parameter_files:
+            folders = sorted({f.path.split("/")[0] for f in self.parameter_files})
+            sections.append(
+                (
+                    "Parameters",
+                    [
+                        (
+                            f"{', '.join(f + '/' for f in folders)} "
+                            f"({fmt_int(len(self.parameter_files))} bestanden)",
+                            f"gezamenlijk controlegetal (sha256) {self.params_digest()}",
+                        )
+                    ],
+                )
+            )
+        else:
+            sections.append(("Parameters", [("(geen)", "")]))
+        sections.append(("Pakketversies", [(", ".join(f"{k} {v}" for k, v in self.packages),)]))
         return sections
 
     def to_html(self) -> str:
-        """The provenance block as HTML (class ``meting-provenance``)."""
+        """The provenance block as HTML (class ``meting-provenance``): a compact appendix."""
         parts = [
             '<section class="meting-provenance" id="herkomst">',
-            "<h2>Herkomst en reproduceerbaarheid</h2>",
-            "<p>Deze rapportage is automatisch gemaakt. Met dezelfde bestanden (zie de "
-            "sha256-controlegetallen), parameters, seeds en pakketversies geeft een nieuwe "
-            "berekening dezelfde uitkomsten.</p>",
+            "<h2>Bijlage: herkomst en reproduceerbaarheid</h2>",
+            "<p>Deze rapportage is automatisch gemaakt. Met dezelfde gegevensbestanden (zie de "
+            "sha256-controlegetallen), parameters, willekeurige startgetallen (seeds) en "
+            "pakketversies geeft een nieuwe berekening dezelfde uitkomsten. Het gezamenlijke "
+            "controlegetal van de parameters is na te rekenen met <code>find params -type f | "
+            "LC_ALL=C sort | xargs sha256sum | sha256sum</code> (over de .yaml-, .yml-, .csv- en "
+            ".json-bestanden).</p>",
         ]
         for title, rows in self._rows():
             parts.append(f"<h3>{html.escape(title)}</h3><table><tbody>")
@@ -249,7 +298,7 @@ class Provenance:
 
     def to_markdown(self) -> str:
         """The provenance block as Markdown."""
-        lines = ["## Herkomst en reproduceerbaarheid", ""]
+        lines = ["## Bijlage: herkomst en reproduceerbaarheid", ""]
         for title, rows in self._rows():
             lines += [f"### {title}", ""]
             width = max(len(r) for r in rows)

@@ -279,10 +279,12 @@ def municipality_summary(
     *,
     target: float,
     min_n: int,
+    trend: Sequence[str] = (),
 ) -> Note:
     """The *Samenvatting* of a municipality report: its overall answer first (the model estimate
     over all life events, with its verdict), then its life events against the target, then
-    against the national figure.
+    against the national figure, then ``trend`` (the sentences on its trend over the waves,
+    :func:`meting.report.comparison_text.trend_sentence`).
 
     ``overall`` is the municipality's row of the aggregate (``estimate, lower, upper, verdict``);
     ``cells`` its life events (``levensgebeurtenis, estimate, verdict, n, observed, landelijk,
@@ -327,6 +329,7 @@ def municipality_summary(
             "Geen levensgebeurtenis wijkt duidelijk af van het landelijke cijfer (kans hoger of "
             "lager dan 95%)."
         )
+    sentences += list(trend)
     n = int(pd.to_numeric(cells["n"], errors="coerce").fillna(0).sum())
     small = int((pd.to_numeric(cells["n"], errors="coerce").fillna(0) < min_n).sum())
     caveats = [
