@@ -120,3 +120,33 @@ def test_to_html_escapes_aligns_and_refuses_ids() -> None:
     assert table._repr_html_() == table.html
     with pytest.raises(ReportError, match="respondent_id"):
         to_html(pd.DataFrame({"respondent_id": ["r1"], "estimate": [7.0]}))
+
+
+def test_one_plural_helper() -> None:
+    from meting.report.formatting import count_noun, count_plural
+
+    assert count_noun(1, "levensgebeurtenis", "levensgebeurtenissen") == "1 levensgebeurtenis"
+    assert count_noun(2, "levensgebeurtenis", "levensgebeurtenissen") == "2 levensgebeurtenissen"
+    assert count_noun(0, "gemeente", "gemeenten") == "0 gemeenten"
+    assert count_plural(1, "levensgebeurtenissen") == "1 levensgebeurtenis"
+    assert count_plural(1, "cellen") == "1 cel" and count_plural(3, "cellen") == "3 cellen"
+    assert (
+        count_plural(1, "normen") == "1 norm" and count_plural(1200, "kanalen") == "1.200 kanalen"
+    )
+
+
+def test_verdict_and_interval_columns_do_not_wrap() -> None:
+    import pandas as pd
+
+    from meting.report.formatting import to_html
+
+    html = str(
+        to_html(
+            pd.DataFrame(
+                {"naam": ["a"], "oordeel": ["significant boven 7"], "95%-interval": ["1 – 2"]}
+            )
+        )
+    )
+    assert '<td class="txt nowrap">significant boven 7</td>' in html
+    assert '<td class="txt nowrap">1 – 2</td>' in html
+    assert '<td class="txt">a</td>' in html

@@ -47,7 +47,7 @@ def test_forest_plot_leaves_out_small_cells_with_note() -> None:
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert sorted(labels) == ["a", "b", "c"]  # d (n = 12) left out
     assert labels == ["b", "c", "a"]  # sorted by estimate, highest on top
-    assert fig.note == "1 levensgebeurtenissen met minder dan 30 respondenten niet getoond."
+    assert fig.note == "1 levensgebeurtenis met minder dan 30 respondenten niet getoond."
     x_lines = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert x_lines == [7.0]  # the target line
     html = fig._repr_html_()
@@ -62,7 +62,7 @@ def test_bar_and_trend_plots() -> None:
     assert [t.get_text() for t in ax.get_yticklabels()] == ["balie"]
     waves = _table().assign(wave=["2008", "2009", "2008", "2009"], group=["x", "x", "y", "y"])
     trend = trend_plot(waves, "wave", "group", min_n=30, order=["2008", "2009"])
-    assert trend.note.startswith("1 cellen")
+    assert trend.note.startswith("1 cel met")
 
 
 def test_figure_verdicts_are_the_table_verdicts() -> None:

@@ -79,7 +79,7 @@ def test_html_is_dutch_without_code_or_stderr(rendered: tuple[RenderResult, str]
     assert '<td class="num">7,0</td>' in html  # 7.04 printed with a decimal comma
     assert '<td class="num">1.234</td>' in html  # thousands separator
     assert "7.04" not in html and ">7.0<" not in html
-    assert "1 levensgebeurtenissen met minder dan 30 respondenten niet getoond" in html
+    assert "1 levensgebeurtenis met minder dan 30 respondenten niet getoond" in html
     assert "suppress_small_cells(" not in html  # no input cells
     assert "dit hoort niet in het rapport" not in html  # stderr stripped
     assert "<title>Zelftest</title>" in html

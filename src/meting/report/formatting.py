@@ -38,6 +38,8 @@ __all__ = [
     "MONTHS_NL",
     "DutchTable",
     "dutch_styler",
+    "count_noun",
+    "count_plural",
     "fmt_ci",
     "fmt_date",
     "fmt_datetime",
@@ -210,6 +212,39 @@ def fmt_datetime(d: datetime.datetime) -> str:
     return f"{fmt_date(d)}, {d.hour:02d}:{d.minute:02d}"
 
 
+# --- words ------------------------------------------------------------------------------------
+
+#: Singular of the plural nouns the reports count (for :func:`count_plural`).
+SINGULARS: dict[str, str] = {
+    "levensgebeurtenissen": "levensgebeurtenis",
+    "organisaties": "organisatie",
+    "gemeenten": "gemeente",
+    "niveaus": "niveau",
+    "kanalen": "kanaal",
+    "normen": "norm",
+    "cellen": "cel",
+    "rijen": "rij",
+    "respondenten": "respondent",
+    "metingen": "meting",
+    "groepen": "groep",
+}
+
+
+def count_noun(n: int, singular: str, plural: str) -> str:
+    """``1 levensgebeurtenis``, ``3 levensgebeurtenissen`` (Dutch number agreement; thousands
+    separator): the one plural helper of the reports."""
+    return f"{fmt_int(n)} {singular if n == 1 else plural}"
+
+
+def count_plural(n: int, plural: str) -> str:
+    """:func:`count_noun` from the plural alone, the singular of its first word looked up in
+    :data:`SINGULARS` (a word not listed stays as it is): ``count_plural(1, "gemeenten") ==
+    "1 gemeente"``, ``count_plural(2, "gemeenten") == "2 gemeenten"``."""
+    first, _, rest = plural.partition(" ")
+    singular = SINGULARS.get(first, first) + (" " + rest if rest else "")
+    return count_noun(n, singular, plural)
+
+
 # --- tables -----------------------------------------------------------------------------------
 
 Formatter = Callable[[Any], str]
@@ -319,6 +354,15 @@ class DutchTable:
         return self.html
 
 
+#: Column headings whose cells never wrap (verdicts, intervals, changes): a verdict split over
+#: lines ("significant boven / 7") reads as two values.
+NOWRAP_HEADINGS = ("oordeel", "interval", "→", "kans", "verschil")
+
+
+def _nowrap(heading: str) -> bool:
+    return any(word in heading for word in NOWRAP_HEADINGS)
+
+
 def to_html(
     df: pd.DataFrame,
     formats: Mapping[str, Formatter | str | int] | None = None,
@@ -353,7 +397,10 @@ def to_html(
     text = format_frame(df, formats)
     headings = [str((rename or {}).get(str(c), c)) for c in df.columns]
     numeric = [pd.api.types.is_numeric_dtype(df[c].dtype) for c in df.columns]
-    cls = ['class="num"' if num else 'class="txt"' for num in numeric]
+    cls = [
+        f'class="{"num" if num else "txt"}{" nowrap" if _nowrap(h) else ""}"'
+        for num, h in zip(numeric, headings, strict=True)
+    ]
     parts = ['<table class="meting-table">']
     if caption:
         parts.append(f"<caption>{html.escape(caption)}</caption>")

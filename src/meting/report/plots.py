@@ -211,7 +211,9 @@ def _small(table: pd.DataFrame, n: str | None, min_n: int) -> pd.Series:
 def _left_out_note(count: int, what: str, min_n: int) -> str:
     if count == 0:
         return ""
-    return f"{count} {what} met minder dan {min_n} respondenten niet getoond."
+    from meting.report.formatting import count_plural
+
+    return f"{count_plural(count, what)} met minder dan {min_n} respondenten niet getoond."
 
 
 def forest_plot(
@@ -446,7 +448,8 @@ def trend_plot(
         ax.yaxis.set_major_formatter(DutchScalarFormatter())
         if title:
             ax.set_title(title)
-        ax.legend(loc="best")
+        # below the axes: a legend inside would cover the lines and their intervals
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     note = _left_out_note(int(small.sum()), "cellen", min_n)
     return ReportFigure(fig, alt=f"Lijndiagram per meting voor {len(groups)} groepen.", note=note)
 

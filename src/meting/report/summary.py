@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from meting.report import Note
-from meting.report.formatting import fmt_diff, fmt_int, fmt_number, fmt_score
+from meting.report.formatting import count_noun, fmt_diff, fmt_int, fmt_number, fmt_score
 
 __all__ = [
     "count_noun",
@@ -37,11 +37,6 @@ __all__ = [
 ]
 
 ABOVE, NEUTRAL, BELOW, NONE = "boven", "gelijk", "onder", "geen"
-
-
-def count_noun(n: int, singular: str, plural: str) -> str:
-    """``1 levensgebeurtenis``, ``3 levensgebeurtenissen`` (Dutch number agreement)."""
-    return f"{fmt_int(n)} {singular if n == 1 else plural}"
 
 
 def join_names(names: Sequence[str]) -> str:

@@ -27,6 +27,7 @@ from meting.report import Note
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
+    count_plural,
     fmt_diff,
     fmt_number,
     fmt_score,
@@ -238,7 +239,8 @@ def chain_plot(
     small = int(table[SUPPRESSED].sum())
     min_n = int(table.attrs.get("min_n", 0))
     note = (
-        f"{small} levensgebeurtenis(sen) met minder dan {min_n} respondenten niet getoond."
+        f"{count_plural(small, 'levensgebeurtenissen')} met minder dan {min_n} respondenten "
+        "niet getoond."
         if small
         else ""
     )

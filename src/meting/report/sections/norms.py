@@ -24,6 +24,7 @@ from meting.privacy_rules import SUPPRESSED
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
+    count_plural,
     fmt_pct,
     to_html,
 )
@@ -195,7 +196,7 @@ def weakest_html(summary: pd.DataFrame, *, caption: str | None = None) -> DutchT
     }
     empty = int((summary["normen_gerangschikt"] == 0).sum())
     note = (
-        f"{empty} levensgebeurtenis(sen) zonder norm met genoeg respondenten (–)."
+        f"{count_plural(empty, 'levensgebeurtenissen')} zonder norm met genoeg respondenten (–)."
         if empty
         else None
     )
