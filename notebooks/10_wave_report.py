@@ -107,7 +107,7 @@ plots.forest_plot(
 
 # %%
 tables.estimate_table(
-    events.sort_values("estimate", ascending=False),
+    events,
     "levensgebeurtenis",
     "levensgebeurtenis",
     min_n=s.min_cell_size,
@@ -130,7 +130,7 @@ plots.forest_plot(
 # %%
 (
     tables.estimate_table(
-        orgs.sort_values("estimate", ascending=False),
+        orgs,
         "organisatie",
         "organisatie",
         min_n=s.min_cell_size,
@@ -272,7 +272,7 @@ else:
 # %%
 by_mun = pipeline.sae_by(an, sae, "municipality")
 tables.sae_table(
-    by_mun.sort_values("estimate", ascending=False),
+    by_mun,
     "naam",
     "gemeente",
     min_n=s.min_cell_size,

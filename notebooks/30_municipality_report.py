@@ -94,7 +94,7 @@ summary.municipality_summary(
 
 # %%
 tables.sae_table(
-    cells.sort_values("estimate", ascending=False),
+    cells,
     "levensgebeurtenis",
     "levensgebeurtenis",
     min_n=s.min_cell_size,
@@ -119,9 +119,7 @@ plots.forest_plot(
 
 # %%
 to_html(
-    cells.sort_values("verschil", ascending=False)[
-        ["levensgebeurtenis", "estimate", "landelijk", "verschil", "kans_hoger"]
-    ],
+    cells[["levensgebeurtenis", "estimate", "landelijk", "verschil", "kans_hoger"]],
     {"estimate": "score", "landelijk": "score", "verschil": "diff2", "kans_hoger": "pct"},
     rename={"estimate": "gemeente", "kans_hoger": "kans gemeente hoger"},
     caption="Tabel 2. Gemeente en land",

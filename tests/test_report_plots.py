@@ -46,7 +46,9 @@ def test_forest_plot_leaves_out_small_cells_with_note() -> None:
     ax = fig.figure.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert sorted(labels) == ["a", "b", "c"]  # d (n = 12) left out
-    assert labels == ["b", "c", "a"]  # sorted by estimate, highest on top
+    assert labels == ["c", "b", "a"]  # bottom to top: the table's order, its first row on top
+    by_value = forest_plot(_table(), "event", min_n=30, sort=True).figure.axes[0]
+    assert [t.get_text() for t in by_value.get_yticklabels()] == ["b", "c", "a"]  # highest on top
     assert fig.note == "1 levensgebeurtenis met minder dan 30 respondenten niet getoond."
     x_lines = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert x_lines == [7.0]  # the target line

@@ -192,10 +192,12 @@ def level_estimates(an: WaveAnalysis) -> pd.DataFrame:
 
 def life_event_estimates(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     """Mean of ``var`` per life event, with the Dutch name in ``levensgebeurtenis``."""
+    from meting.trends import registry_order
+
     out = an.design.mean(var, by=C.LIFE_EVENT, level=an.settings.confidence)
     names = {k: v.name for k, v in an.registry.life_events.items()}
     out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
-    return out
+    return registry_order(out, "events", an.registry)
 
 
 def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
@@ -203,10 +205,12 @@ def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
     org = organisation_design(an)
     if org is None:
         return None
+    from meting.trends import registry_order
+
     out = org.mean(C.ORGANISATION_SCORE, by=C.ORGANISATION, level=an.settings.confidence)
     names = {k: v.name for k, v in an.registry.organisations.items()}
     out.insert(0, "organisatie", out[C.ORGANISATION].astype(str).map(names))
-    return out
+    return registry_order(out, "organisations", an.registry)
 
 
 def channel_shares(an: WaveAnalysis) -> pd.DataFrame:
@@ -326,9 +330,12 @@ def sae_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.DataFrame:
     out = sae.aggregate(by, weights=cell_population(an.registry))
     out = bayes_verdicts(out, upper=s.prob_above, lower=s.prob_below, target=s.target)
     out["shrinkage"] = out[by].astype(str).map(_shrinkage_by(an, sae, by)).to_numpy(dtype=float)
+    from meting.trends import registry_order
+
     source = an.registry.municipalities if by == C.MUNICIPALITY else an.registry.life_events
     out.insert(0, "naam", out[by].astype(str).map({k: v.name for k, v in source.items()}))
-    return out
+    family = "municipalities" if by == C.MUNICIPALITY else "events"
+    return registry_order(out, family, an.registry)
 
 
 def _shrinkage_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.Series:
@@ -387,7 +394,9 @@ def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str) -> pd.DataFr
         z = (draws - out["landelijk"].to_numpy()[None, :]) / national_se[None, :]
     prob = stats.norm.cdf(z).mean(axis=0)
     out["kans_hoger"] = np.where(out["observed"].to_numpy(dtype=bool), prob, np.nan)
-    return out
+    from meting.trends import registry_order
+
+    return registry_order(out, "events", an.registry)
 
 
 def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) -> pd.DataFrame:

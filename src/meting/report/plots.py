@@ -230,7 +230,7 @@ def forest_plot(
     title: str | None = None,
     xlabel: str = "rapportcijfer (1-10)",
     what: str = "cellen",
-    sort: bool = True,
+    sort: bool = False,
 ) -> ReportFigure:
     """Estimates with their intervals against the target (a vertical line at 7).
 
@@ -260,13 +260,13 @@ def forest_plot(
     what
         What a row is, plural, for the note (``"levensgebeurtenissen"``).
     sort
-        Sort rows by estimate (highest on top).
+        Sort rows by estimate (highest on top); default False: the table's order (the registry
+        order of the report tables), first row on top, so figure and table read alike.
     """
     _check_columns(table, [label, estimate, lower, upper])
     small = _small(table, n, min_n)
     shown = table.loc[~small & table[estimate].notna()]
-    if sort:
-        shown = shown.sort_values(estimate, ascending=True)
+    shown = shown.sort_values(estimate, ascending=True) if sort else shown.iloc[::-1]
     y = np.arange(len(shown))
     est = shown[estimate].to_numpy(dtype=float)
     lo = shown[lower].to_numpy(dtype=float)

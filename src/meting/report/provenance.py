@@ -68,12 +68,22 @@ PARAMETER_LABELS: dict[str, str] = {
     "waves": "metingen",
     "municipality": "gemeente",
     "params_dir": "parametermap",
+    "only_this_wave": "alleen deze meting",
 }
 #: Dutch labels of the named seeds.
 SEED_LABELS: dict[str, str] = {
     "MCMC": "modelschatting (MCMC-trekkingen)",
     "synthetische data": "synthetische gegevens",
 }
+
+
+def seed_label(name: str) -> str:
+    """The Dutch label of a named seed (``"MCMC (2008-nulmeting)"`` ->
+    ``"modelschatting (MCMC-trekkingen) (2008-nulmeting)"``)."""
+    for key, label in SEED_LABELS.items():
+        if name == key or name.startswith(key + " "):
+            return label + name[len(key) :]
+    return name
 
 
 def notebook_file(name: str) -> Path:
@@ -249,7 +259,7 @@ class Provenance:
             sections.append(
                 (
                     "Willekeurig startgetal (seed)",
-                    [(SEED_LABELS.get(k, k), str(v)) for k, v in self.seeds],
+                    [(seed_label(k), str(v)) for k, v in self.seeds],
                 )
             )
         data_rows: list[tuple[str, ...]] = [
@@ -339,6 +349,13 @@ def wave_seeds(settings: Settings, wave: Wave, *, synthetic: bool = True) -> dic
     return seeds
 
 
+def _text(value: object) -> str:
+    """A parameter value as the appendix prints it (``ja``/``nee`` for a boolean)."""
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    return str(value)
+
+
 def collect_provenance(
     *,
     data_files: Sequence[str | os.PathLike[str]] = (),
@@ -390,7 +407,7 @@ def collect_provenance(
         git_commit=commit,
         git_dirty=dirty,
         seeds=tuple((str(k), int(v)) for k, v in (seeds or {}).items()),
-        parameters=tuple((str(k), str(v)) for k, v in (parameters or {}).items()),
+        parameters=tuple((str(k), _text(v)) for k, v in (parameters or {}).items()),
         notebook=FileRecord.of(notebook, root) if notebook else None,
         extra=tuple((str(k), str(v)) for k, v in (extra or {}).items()),
     )

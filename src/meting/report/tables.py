@@ -227,13 +227,13 @@ def diagnostics_table(diagnostics: Diagnostics, *, caption: str | None = None) -
     """The convergence summary of a model fit (:class:`meting.sae.Diagnostics`) in Dutch."""
     d = diagnostics
     rows = [
-        ("grootste R-hat (max. 1,01)", fmt_number(d.max_rhat, 3)),
-        ("kleinste bulk-ESS (min. 400)", fmt_int(d.min_ess_bulk)),
-        ("kleinste staart-ESS (min. 400)", fmt_int(d.min_ess_tail)),
-        ("divergente overgangen", fmt_int(d.n_divergences)),
-        ("sampler", str(d.sampler)),
-        ("ketens x trekkingen", f"{d.chains} x {fmt_int(d.draws)}"),
-        ("uit de cache", "ja" if d.from_cache else "nee"),
+        ("grootste R-hat, overeenstemming tussen de ketens (max. 1,01)", fmt_number(d.max_rhat, 3)),
+        ("kleinste effectieve steekproefomvang, midden (min. 400)", fmt_int(d.min_ess_bulk)),
+        ("kleinste effectieve steekproefomvang, staarten (min. 400)", fmt_int(d.min_ess_tail)),
+        ("divergente overgangen (mislukte stappen; max. 0)", fmt_int(d.n_divergences)),
+        ("rekenmethode (MCMC-sampler)", str(d.sampler)),
+        ("ketens x trekkingen per keten", f"{d.chains} x {fmt_int(d.draws)}"),
+        ("uit de opgeslagen berekening (cache)", "ja" if d.from_cache else "nee"),
         ("betrouwbaar", "ja" if d.trustworthy else "nee"),
     ]
     return to_html(pd.DataFrame(rows, columns=["kenmerk", "waarde"]), caption=caption)

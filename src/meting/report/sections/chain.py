@@ -41,7 +41,7 @@ from meting.report.plots import (
     ReportFigure,
 )
 from meting.report.privacy import suppress_small_cells, suppression_note
-from meting.report.sections._shared import names_of, select
+from meting.report.sections._shared import in_name_order, names_of, select
 
 __all__ = [
     "chain_headline",
@@ -114,13 +114,12 @@ def chain_table(
     )
     out = out.drop(columns="best_organisation")
     out = out[[c for c in out.columns if c != "n"] + ["n"]]
-    out = out.sort_values("chain_score", na_position="last").reset_index(drop=True)
+    out = in_name_order(out, by_cols[-1], names)  # registry order, as every report table
     values = ["best_score", "organisations_score", "chain_score", "cooperation_score", "gap",
               "gap_lower", "gap_upper"]  # fmt: skip
     shown = suppress_small_cells(out, min_n, value_cols=values)
     shown.loc[shown[SUPPRESSED], "beste_organisatie"] = EMPTY
-    order = shown.sort_values([SUPPRESSED, "chain_score"], kind="stable").index
-    return shown.loc[order].reset_index(drop=True)
+    return shown.reset_index(drop=True)
 
 
 def municipality_chain(
@@ -208,7 +207,7 @@ def chain_plot(
 ) -> ReportFigure:
     """Per life event (rows, by chain score): the chain, the cooperation, all organisations and
     the best organisation as dots, a line from the chain to the best organisation, the target."""
-    shown = table.loc[~table[SUPPRESSED]].sort_values("chain_score", ascending=True)
+    shown = table.loc[~table[SUPPRESSED]].iloc[::-1]  # the table's order, first row on top
     y = np.arange(len(shown))
     series = (
         ("chain_score", "keten", COLORS["accent"], "o"),
