@@ -188,3 +188,34 @@ def test_validation_box_reads_which_estimator_is_closer_off_the_numbers() -> Non
     assert "niet in elke meting dichter" in worse
     never = S.validation_box(per_wave([0.7], [0.5]), verdicts).html
     assert "in geen enkele meting dichter" in never
+
+
+def test_report_texts_have_no_english_labels() -> None:
+    """The texts a reader sees (synthetic notice, Verantwoording, comparison method text, model
+    diagnostics) explain their terms in Dutch: no bare 'wave', 'seed', 'draws', 'chains',
+    'divergences', 'sampler', 'bulk' or 'cache'."""
+    import re
+
+    from meting.report import comparison_text as CT
+    from meting.report.tables import diagnostics_table
+    from meting.sae.diagnostics import Diagnostics
+
+    texts = [
+        S.synthetic_notice("synthetic").html,
+        S.methods_note(
+            target=7.0, confidence=0.95, adjustment="holm", min_n=30, prob_above=0.95,
+            prob_below=0.05, margins=[("sex",)], respondents=10, municipalities=2, synthetic=True,
+        ).html,
+        CT.comparison_methods(
+            confidence=0.95, adjustment="holm", min_n=30, waves=["2008-nulmeting"], synthetic=True
+        ).html,
+    ]  # fmt: skip
+    fields: dict[str, object] = {f: 0 for f in Diagnostics.__dataclass_fields__}
+    fields.update(sampler="nutpie", chains=4, draws=1000, max_rhat=1.0, trustworthy=True)
+    fields.update(worst_rhat="mu", worst_ess_bulk="mu", worst_ess_tail="mu", from_cache=False)
+    texts.append(diagnostics_table(Diagnostics(**fields)).html)  # type: ignore[arg-type]
+    for text in texts:
+        plain = re.sub(r"<[^>]+>", " ", text)
+        plain = re.sub(r"\([^)]*\)", "", plain)  # an English term explained in brackets is fine
+        for word in ("wave", "seed", "draws", "chains", "divergences", "sampler", "bulk", "cache"):
+            assert re.search(rf"\b{word}\b", plain, flags=re.I) is None, (word, plain[:200])

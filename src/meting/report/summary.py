@@ -192,7 +192,7 @@ def synthetic_notice(source: str, published: Sequence[str] = ()) -> Note:
         return Note("")
     text = (
         "Synthetische gegevens. Deze rapportage is gemaakt op een gesimuleerde steekproef, "
-        "gegenereerd met een vaste seed en afgestemd op de gepubliceerde cijfers van de meting; "
+        "gegenereerd met een vast willekeurig startgetal (seed) en afgestemd op de gepubliceerde cijfers van de meting; "
         "de aantallen respondenten en alle uitkomsten zijn dus niet die van een echte enquête. "
         "Het rapport toont hoe de echte microdata worden verwerkt zodra die via hetzelfde schema "
         "worden aangeleverd."
@@ -406,7 +406,7 @@ def methods_note(
             f"minstens {pct(prob_above)} is, 'waarschijnlijk < {t}' als die kans hoogstens "
             f"{pct(prob_below)} is, anders 'onzeker'. Een cel zonder respondenten is een "
             "modelvoorspelling en krijgt geen oordeel. Het model heet betrouwbaar als voor elke "
-            "parameter R-hat hoogstens 1,01 is, de effectieve steekproefomvang (bulk en staart) "
+            "parameter R-hat hoogstens 1,01 is, de effectieve steekproefomvang (midden en staarten van de verdeling) "
             "minstens 400, en er geen divergenties zijn; anders staat er bovenaan een waarschuwing.",
         ),
         (
