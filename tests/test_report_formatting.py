@@ -147,6 +147,17 @@ def test_verdict_and_interval_columns_do_not_wrap() -> None:
             )
         )
     )
-    assert '<td class="txt nowrap">significant boven 7</td>' in html
+    assert '<td class="txt">significant boven\u00a07</td>' in html  # wraps, but not before the 7
     assert '<td class="txt nowrap">1 – 2</td>' in html
     assert '<td class="txt">a</td>' in html
+
+
+def test_verdict_threshold_stays_with_its_words() -> None:
+    from meting.report.formatting import glue_threshold
+
+    nb = "\u00a0"
+    assert glue_threshold("significant boven 7") == f"significant boven{nb}7"
+    assert glue_threshold("niet te onderscheiden van 7") == f"niet te onderscheiden van{nb}7"
+    assert glue_threshold("waarschijnlijk ≥ 7") == f"waarschijnlijk{nb}≥{nb}7"
+    assert glue_threshold("waarschijnlijk < 6,5") == f"waarschijnlijk{nb}<{nb}6,5"
+    assert glue_threshold("geen aantoonbaar verschil") == "geen aantoonbaar verschil"

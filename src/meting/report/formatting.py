@@ -354,13 +354,26 @@ class DutchTable:
         return self.html
 
 
-#: Column headings whose cells never wrap (verdicts, intervals, changes): a verdict split over
-#: lines ("significant boven / 7") reads as two values.
-NOWRAP_HEADINGS = ("oordeel", "interval", "→", "kans", "verschil")
+#: Column headings whose cells never wrap (intervals, changes, probabilities): ``-0,08 –`` /
+#: ``+0,18`` split over lines reads as two values.
+NOWRAP_HEADINGS = ("interval", "→", "kans", "verschil")
+#: Column headings of verdicts: they may wrap between words, but a threshold stays with its
+#: comparison ("significant boven 7" never ends a line with "boven").
+VERDICT_HEADINGS = ("oordeel",)
+NBSP = "\u00a0"
 
 
 def _nowrap(heading: str) -> bool:
     return any(word in heading for word in NOWRAP_HEADINGS)
+
+
+def glue_threshold(text: str) -> str:
+    """Non-breaking spaces that keep a verdict's threshold with its words: ``significant
+    boven 7`` -> ``significant boven\u00a07``, ``waarschijnlijk ≥ 7`` -> ``waarschijnlijk\u00a0≥\u00a07``."""
+    import re
+
+    text = re.sub(r"([<>≥≤]) (\d)", "\\1" + NBSP + "\\2", text)
+    return re.sub(r" (?=[<>≥≤]?" + NBSP + r"?\d+(?:,\d+)?\)?$)", NBSP, text)
 
 
 def to_html(
@@ -408,6 +421,12 @@ def to_html(
     if index:
         head = f"<th>{html.escape(str(df.index.name or ''))}</th>" + head
     parts.append(f"<thead><tr>{head}</tr></thead><tbody>")
+    verdict_cols = [any(h == v for v in VERDICT_HEADINGS) for h in headings]
+    if any(verdict_cols):
+        text = text.copy()
+        for col, is_verdict in zip(text.columns, verdict_cols, strict=True):
+            if is_verdict:
+                text[col] = text[col].map(lambda v: glue_threshold(str(v)))
     for label, row in zip(text.index, text.itertuples(index=False), strict=True):
         cells = "".join(
             f"<td {c}>{html.escape(str(v))}</td>" for c, v in zip(cls, row, strict=True)
