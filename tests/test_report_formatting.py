@@ -148,7 +148,10 @@ def test_verdict_and_interval_columns_do_not_wrap() -> None:
         )
     )
     assert '<td class="txt">significant boven\u00a07</td>' in html  # wraps, but not before the 7
-    assert '<td class="txt nowrap">1 – 2</td>' in html
+    assert '<td class="txt">1\u00a0–\u00a02</td>' in html  # an interval never wraps
+    from meting.report.formatting import glue_value
+
+    assert glue_value("+0,4 (+0,3 tot +0,6)") == "+0,4 (+0,3\u00a0tot\u00a0+0,6)"
     assert '<td class="txt">a</td>' in html
 
 

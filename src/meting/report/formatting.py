@@ -354,8 +354,9 @@ class DutchTable:
         return self.html
 
 
-#: Column headings whose cells never wrap (intervals, changes, probabilities): ``-0,08 –`` /
-#: ``+0,18`` split over lines reads as two values.
+#: Column headings whose values are kept on one line (intervals, changes, probabilities):
+#: ``-0,08 –`` / ``+0,18`` split over lines reads as two values. Only a space before ``(`` may
+#: still break, so a wide table (``+0,4 (+0,3 tot +0,6)``) fits its page.
 NOWRAP_HEADINGS = ("interval", "→", "kans", "verschil")
 #: Column headings of verdicts: they may wrap between words, but a threshold stays with its
 #: comparison ("significant boven 7" never ends a line with "boven").
@@ -365,6 +366,12 @@ NBSP = "\u00a0"
 
 def _nowrap(heading: str) -> bool:
     return any(word in heading for word in NOWRAP_HEADINGS)
+
+
+def glue_value(text: str) -> str:
+    """Non-breaking spaces in a printed value, except before an opening bracket:
+    ``6,7 – 6,8`` never wraps, ``+0,4 (+0,3 tot +0,6)`` only before ``(``."""
+    return NBSP.join(part for part in text.split(" ")).replace(NBSP + "(", " (")
 
 
 def glue_threshold(text: str) -> str:
@@ -410,10 +417,7 @@ def to_html(
     text = format_frame(df, formats)
     headings = [str((rename or {}).get(str(c), c)) for c in df.columns]
     numeric = [pd.api.types.is_numeric_dtype(df[c].dtype) for c in df.columns]
-    cls = [
-        f'class="{"num" if num else "txt"}{" nowrap" if _nowrap(h) else ""}"'
-        for num, h in zip(numeric, headings, strict=True)
-    ]
+    cls = ['class="num"' if num else 'class="txt"' for num in numeric]
     parts = ['<table class="meting-table">']
     if caption:
         parts.append(f"<caption>{html.escape(caption)}</caption>")
@@ -421,12 +425,12 @@ def to_html(
     if index:
         head = f"<th>{html.escape(str(df.index.name or ''))}</th>" + head
     parts.append(f"<thead><tr>{head}</tr></thead><tbody>")
-    verdict_cols = [any(h == v for v in VERDICT_HEADINGS) for h in headings]
-    if any(verdict_cols):
-        text = text.copy()
-        for col, is_verdict in zip(text.columns, verdict_cols, strict=True):
-            if is_verdict:
-                text[col] = text[col].map(lambda v: glue_threshold(str(v)))
+    text = text.copy()
+    for col, h in zip(text.columns, headings, strict=True):
+        if h in VERDICT_HEADINGS:
+            text[col] = text[col].map(lambda v: glue_threshold(str(v)))
+        elif _nowrap(h):
+            text[col] = text[col].map(lambda v: glue_value(str(v)))
     for label, row in zip(text.index, text.itertuples(index=False), strict=True):
         cells = "".join(
             f"<td {c}>{html.escape(str(v))}</td>" for c, v in zip(cls, row, strict=True)
