@@ -197,6 +197,9 @@ display(KT.explanation("trim"))
 
 # %% [markdown]
 # ## 8. Contactkanalen: de verschuiving
+#
+# De verschuiving is het aandeel of cijfer van de latere meting min dat van de eerdere, met
+# 95%-interval.
 
 # %%
 display(KT.explanation("channels"))
