@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-TEMPLATE = (
-    Path(__file__).resolve().parents[1] / "src/meting/templates/meting_report/index.html.j2"
-)
+TEMPLATE = Path(__file__).resolve().parents[1] / "src/meting/templates/meting_report/index.html.j2"
 
 
 def _print_css() -> str:
@@ -16,7 +14,7 @@ def _print_css() -> str:
 
 
 def _rule(css: str, selector: str) -> str:
-    match = re.search(re.escape(selector) + r"[^{]*\{([^}]*)\}", css)
+    match = re.search(r"(?m)^\s*" + re.escape(selector) + r"[^{\n]*\{([^}]*)\}", css)
     assert match, selector
     return match.group(1)
 
