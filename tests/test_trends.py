@@ -138,7 +138,7 @@ def test_trend_table_marks_are_the_verdicts(waves: dict[str, A.WaveAnalysis]) ->
     )  # fmt: skip
     marks = {"verbeterd": "▲", "verslechterd": "▼", "geen aantoonbaar verschil": "○"}
     for _, row in changes[WAVES].iterrows():
-        cell = f"{CT.fmt_change(row['estimate'])} {marks[row['verdict']]}"
+        cell = f"{CT.fmt_change(row['estimate'])}\u00a0{marks[row['verdict']]}"  # kept together
         assert f">{cell}<" in html
     assert "2008 → 2009" in html and "vóór afronding" in html
     small = changes[WAVES].assign(n_earlier=5)  # below the minimum: no level, no difference
