@@ -51,7 +51,11 @@ changes = {
 }
 level_changes, event_changes = changes["levels"], changes["events"]
 short = {w: str(registry.waves[w].year) for w in order}
-trend = dict(waves=order, min_n=s.min_cell_size, short=short, adjustment=s.multiple_testing)
+# the Samenvatting and the Verantwoording say once that differences are computed before rounding
+trend = dict(
+    waves=order, min_n=s.min_cell_size, short=short, adjustment=s.multiple_testing,
+    rounding_note=False,
+)  # fmt: skip
 
 # %%
 HTML(
@@ -128,6 +132,7 @@ for a, b in pairs:
             level_changes[(a, b)],
             "niveau",
             caption=f"Niveaus: {a} → {b}",
+            rounding_note=False,
         )
     )
 
@@ -145,6 +150,7 @@ tables.change_table(
     event_changes[whole],
     "levensgebeurtenis",
     caption=f"Keten per levensgebeurtenis: {whole[0]} → {whole[1]}, met interval en p-waarde",
+    rounding_note=False,
 )
 
 # %% [markdown]

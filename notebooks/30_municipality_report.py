@@ -162,6 +162,7 @@ if trend_changes:
         tables.trend_table(
             trend_changes, "niveau", waves=upto, min_n=s.min_cell_size, short=short,
             adjustment=s.multiple_testing, caption="Tabel 2c. De gemeente per meting",
+            rounding_note=False,  # said once, under table 2
         )
     )  # fmt: skip
 

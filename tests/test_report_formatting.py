@@ -148,10 +148,11 @@ def test_verdict_and_interval_columns_do_not_wrap() -> None:
         )
     )
     assert '<td class="txt">significant boven\u00a07</td>' in html  # wraps, but not before the 7
-    assert '<td class="txt">1\u00a0–\u00a02</td>' in html  # an interval never wraps
+    assert '<td class="txt">1\u00a0–\u2060\u00a02</td>' in html  # an interval never wraps
     from meting.report.formatting import glue_value
 
     assert glue_value("+0,4 (+0,3 tot +0,6)") == "+0,4 (+0,3\u00a0tot\u00a0+0,6)"
+    assert glue_value("6,6 – 7,0") == "6,6\u00a0–\u2060\u00a07,0"  # no break after the dash
     assert '<td class="txt">a</td>' in html
 
 
@@ -163,4 +164,5 @@ def test_verdict_threshold_stays_with_its_words() -> None:
     assert glue_threshold("niet te onderscheiden van 7") == f"niet te onderscheiden van{nb}7"
     assert glue_threshold("waarschijnlijk ≥ 7") == f"waarschijnlijk{nb}≥{nb}7"
     assert glue_threshold("waarschijnlijk < 6,5") == f"waarschijnlijk{nb}<{nb}6,5"
-    assert glue_threshold("geen aantoonbaar verschil") == "geen aantoonbaar verschil"
+    assert glue_threshold("geen aantoonbaar verschil") == f"geen aantoonbaar{nb}verschil"
+    assert glue_threshold("verbeterd") == "verbeterd"

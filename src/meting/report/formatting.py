@@ -371,7 +371,9 @@ def _nowrap(heading: str) -> bool:
 def glue_value(text: str) -> str:
     """Non-breaking spaces in a printed value, except before an opening bracket:
     ``6,7 – 6,8`` never wraps, ``+0,4 (+0,3 tot +0,6)`` only before ``(``."""
-    return NBSP.join(part for part in text.split(" ")).replace(NBSP + "(", " (")
+    glued = NBSP.join(part for part in text.split(" ")).replace(NBSP + "(", " (")
+    # a dash allows a break after it, also before a non-breaking space: join it (U+2060)
+    return glued.replace("–" + NBSP, "–\u2060" + NBSP)
 
 
 def glue_threshold(text: str) -> str:
@@ -380,7 +382,11 @@ def glue_threshold(text: str) -> str:
     import re
 
     text = re.sub(r"([<>≥≤]) (\d)", "\\1" + NBSP + "\\2", text)
-    return re.sub(r" (?=[<>≥≤]?" + NBSP + r"?\d+(?:,\d+)?\)?$)", NBSP, text)
+    glued = re.sub(r" (?=[<>≥≤]?" + NBSP + r"?\d+(?:,\d+)?\)?$)", NBSP, text)
+    if glued == text and " " in text.strip():  # no threshold: the last word not alone on a line
+        head, _, last = text.rpartition(" ")
+        glued = head + NBSP + last
+    return glued
 
 
 def to_html(

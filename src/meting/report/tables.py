@@ -184,7 +184,9 @@ def sae_table(
     return to_html(out, formats, caption=caption, note=" ".join(notes))
 
 
-def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = None) -> DutchTable:
+def change_table(
+    changes: pd.DataFrame, label: str, *, caption: str | None = None, rounding_note: bool = True
+) -> DutchTable:
     """Changes between two waves (from :func:`meting.pipeline.wave_changes`): earlier,
     later, the difference with its interval, adjusted p and the verdict (or why there is none).
 
@@ -220,7 +222,7 @@ def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = Non
         "Het verschil is berekend vóór afronding en staat met twee decimalen; de cijfers per "
         "meting zijn afgerond op één decimaal."
     )
-    return to_html(out, formats, caption=caption, note=note)
+    return to_html(out, formats, caption=caption, note=note if rounding_note else None)
 
 
 def diagnostics_table(diagnostics: Diagnostics, *, caption: str | None = None) -> DutchTable:
@@ -336,6 +338,7 @@ def trend_table(
     kind: str = "score",
     adjustment: str = "holm",
     caption: str | None = None,
+    rounding_note: bool = True,
 ) -> DutchTable:
     """One family over the waves: per row its estimate in every wave, then per pair of waves the
     difference (computed before rounding, one decimal more than the levels) with the mark of its
@@ -386,7 +389,12 @@ def trend_table(
     note = (
         f"{CHANGE_LEGEND} (toets van het verschil; correctie voor meervoudig toetsen: "
         f"{ADJUSTMENT_NAMES.get(adjustment, adjustment)}, binnen elk paar metingen). "
-        f"Verschillen zijn berekend vóór afronding en staan met {unit}. Minder dan "
+        + (
+            f"Verschillen zijn berekend vóór afronding en staan met {unit}. "
+            if rounding_note
+            else ""
+        )
+        + f"Minder dan "
         f"{fmt_int(min_n)} respondenten: niet getoond (–)."
     )
     return to_html(out, formats, caption=caption, note=note)
