@@ -122,7 +122,7 @@ plots.forest_plot(
 # %%
 published.publish(
     tables.estimate_table(
-        events.sort_values("estimate", ascending=False),
+        events,
         "levensgebeurtenis",
         "levensgebeurtenis",
         min_n=s.min_cell_size,
@@ -148,7 +148,7 @@ plots.forest_plot(
 (
     published.publish(
         tables.estimate_table(
-            orgs.sort_values("estimate", ascending=False),
+            orgs,
             "organisatie",
             "organisatie",
             min_n=s.min_cell_size,
@@ -312,7 +312,7 @@ else:
 by_mun = pipeline.sae_by(an, sae, "municipality")
 published.publish(
     tables.sae_table(
-        by_mun.sort_values("estimate", ascending=False),
+        by_mun,
         "naam",
         "gemeente",
         min_n=s.min_cell_size,

@@ -27,7 +27,7 @@ from meting.report import (
     to_html,
 )
 from meting.report import sections as KT
-from meting.report.export import Tables, slug
+from meting.report.export import Tables
 from meting.report.provenance import notebook_file
 
 setup_notebook()
@@ -40,20 +40,32 @@ waves = {label: pipeline.analyse_wave(registry, label) for label in order}
 # %% tags=["remove-cell"]
 import pandas as pd
 
+from meting.report import comparison_text as CT
+
 levels = pd.concat(
     [pipeline.level_estimates(an).assign(meting=label) for label, an in waves.items()]
 )
 pairs = [(registry.waves[w].previous, w) for w in order if registry.waves[w].previous in waves]
 if len(order) > 2 and (order[0], order[-1]) not in pairs:
     pairs.append((order[0], order[-1]))  # the whole period: nulmeting -> latest wave
-level_changes = {p: pipeline.wave_changes(waves[p[0]], waves[p[1]], "levels") for p in pairs}
-event_changes = {p: pipeline.wave_changes(waves[p[0]], waves[p[1]], "events") for p in pairs}
+families = ("levels", "events", "organisations", "norms", "municipalities", "trim")
+changes = {
+    f: {p: pipeline.wave_changes(waves[p[0]], waves[p[1]], f) for p in pairs} for f in families
+}
+level_changes, event_changes = changes["levels"], changes["events"]
+short = {w: str(registry.waves[w].year) for w in order}
+# the Samenvatting and the Verantwoording say once that differences are computed before rounding
+trend = dict(
+    waves=order, min_n=s.min_cell_size, short=short, adjustment=s.multiple_testing,
+    rounding_note=False,
+)  # fmt: skip
 
 # %%
 HTML(
     "<h1>Vergelijking van de metingen</h1>"
-    f"<p>Metingen: {html_text(', '.join(order))}. Veranderingen worden getoetst tussen elke meting en de "
-    "vorige en over de hele periode (onafhankelijke steekproeven).</p>"
+    f"<p>Metingen: {html_text(', '.join(order))}. Is de dienstverlening verbeterd? Veranderingen "
+    "worden getoetst tussen elke meting en de vorige en over de hele periode (onafhankelijke "
+    "steekproeven), per niveau, levensgebeurtenis, organisatie, norm, gemeente en TRI*M-index.</p>"
 )
 
 # %%
@@ -66,22 +78,29 @@ summary.summary_box(
         for p in pairs
     ]
     + [
-        summary.change_sentence(
-            event_changes[p],
-            name="levensgebeurtenis",
-            earlier=p[0],
-            later=p[1],
-            subject="Keten per levensgebeurtenis",
+        CT.family_sentence(changes[f], name=name, subject=subject, singular=one, plural=many,
+                           kind=kind, short=short)
+        for f, name, subject, one, many, kind in (
+            ("events", "levensgebeurtenis", "Keten per levensgebeurtenis", "levensgebeurtenis",
+             "levensgebeurtenissen", "score"),
+            ("organisations", "organisatie", "Organisaties", "organisatie", "organisaties",
+             "score"),
+            ("norms", "norm", "Aandeel 'goed' per norm", "norm", "normen", "share"),
+            ("municipalities", "gemeente", "Keten per gemeente", "gemeente", "gemeenten",
+             "score"),
+            ("trim", "gemeente", "TRI*M-index", "rij", "rijen", "score"),
         )
-        for p in pairs[-1:]
+        if any(len(t) for t in changes[f].values())
     ],
     [
         "Een verschil heet 'verbeterd' of 'verslechterd' als de toets (met correctie voor "
-        "meervoudig toetsen) significant is; anders 'geen aantoonbare verandering'.",
+        "meervoudig toetsen) significant is; anders 'geen aantoonbaar verschil'.",
+        "Verschillen zijn berekend vóór afronding en staan daarom met één decimaal meer dan de "
+        "cijfers per meting.",
         "De metingen zijn onafhankelijke steekproeven; gemeenten die fuseerden zijn op de "
         "indeling van de latere meting vergeleken.",
     ],
-)
+)  # fmt: skip
 
 # %% [markdown]
 # ## 1. De niveaus door de tijd
@@ -98,28 +117,32 @@ plots.trend_plot(
 )
 
 # %%
-wide = levels.pivot_table(index="niveau", columns="meting", values="estimate", sort=False)[
-    order
-].reset_index()
 published.publish(
-    to_html(
-        wide, {w: "score" for w in order}, caption="Tabel 1. Rapportcijfer per niveau en meting"
+    tables.trend_table(
+        level_changes,
+        "niveau",
+        caption="Tabel 1. Rapportcijfer per niveau: metingen en verschillen",
+        **trend,
     ),
     "niveaus",
-    docs={slug(w): f"rapportcijfer (1-10) in de meting {w}" for w in order},
 )
 
 # %% [markdown]
-# ## 2. Veranderingen en hun oordeel
+# ## 2. Veranderingen van de niveaus en hun oordeel
 #
-# Per paar opeenvolgende metingen: het verschil (later min eerder) met 95%-interval, de voor
-# meervoudig toetsen gecorrigeerde p-waarde en het oordeel.
+# Per paar metingen: het verschil (later min eerder) met 95%-interval, de voor meervoudig toetsen
+# gecorrigeerde p-waarde en het oordeel.
 
 # %%
 for a, b in pairs:
     display(
         published.publish(
-            tables.change_table(level_changes[(a, b)], "niveau", caption=f"Niveaus: {a} → {b}"),
+            tables.change_table(
+                level_changes[(a, b)],
+                "niveau",
+                caption=f"Niveaus: {a} → {b}",
+                rounding_note=False,
+            ),
             f"niveaus_{registry.waves[a].year}_{registry.waves[b].year}",
         )
     )
@@ -128,20 +151,95 @@ for a, b in pairs:
 # ## 3. Levensgebeurtenissen
 
 # %%
-for a, b in pairs:
-    display(
-        published.publish(
-            tables.change_table(
-                event_changes[(a, b)].sort_values("estimate_later", ascending=False),
-                "levensgebeurtenis",
-                caption=f"Keten per levensgebeurtenis: {a} → {b}",
-            ),
-            f"gebeurtenissen_{registry.waves[a].year}_{registry.waves[b].year}",
-        )
-    )
+published.publish(
+    tables.trend_table(
+        event_changes, "levensgebeurtenis", caption="Tabel 2. Keten per levensgebeurtenis", **trend
+    ),
+    "levensgebeurtenissen",
+)
+
+# %%
+whole = pairs[-1]
+published.publish(
+    tables.change_table(
+        event_changes[whole],
+        "levensgebeurtenis",
+        caption=f"Keten per levensgebeurtenis: {whole[0]} → {whole[1]}, met interval en p-waarde",
+        rounding_note=False,
+    ),
+    f"gebeurtenissen_{registry.waves[whole[0]].year}_{registry.waves[whole[1]].year}",
+)
 
 # %% [markdown]
-# ## 4. Contactkanalen: de verschuiving
+# ## 4. Organisaties
+
+# %%
+(
+    published.publish(
+        tables.trend_table(
+            changes["organisations"],
+            "organisatie",
+            caption="Tabel 3. Rapportcijfer per organisatie",
+            **trend,
+        ),
+        "organisaties",
+    )
+    if all(len(t) for t in changes["organisations"].values())
+    else HTML("<p>Niet elke meting bevat oordelen per organisatie.</p>")
+)  # fmt: skip
+
+# %% [markdown]
+# ## 5. De normen van de BurgerServiceCode
+#
+# Per norm het aandeel dat de overheid 'goed' of 'zeer goed' (4-5) vond; de verschillen in
+# procentpunten.
+
+# %%
+published.publish(
+    tables.trend_table(
+        changes["norms"], "norm", kind="share", caption="Tabel 4. Aandeel 'goed' per norm", **trend
+    ),
+    "normen",
+)
+
+# %% [markdown]
+# ## 6. Gemeenten
+#
+# Per gemeente het ketencijfer (directe schatting uit de respondenten van die gemeente), op de
+# gemeentelijke indeling van de latere meting.
+
+# %%
+published.publish(
+    tables.trend_table(
+        changes["municipalities"], "gemeente", caption="Tabel 5. Keten per gemeente", **trend
+    ),
+    "gemeenten",
+)
+
+# %% [markdown]
+# ## 7. TRI*M-index
+
+# %%
+display(KT.explanation("trim"))
+(
+    published.publish(
+        tables.trend_table(
+            changes["trim"],
+            "gemeente",
+            caption="Tabel 6. TRI*M-index (0-100) per gemeente",
+            **trend,
+        ),
+        "trim",
+    )
+    if all(len(t) for t in changes["trim"].values())
+    else HTML("<p>Niet elke meting bevat de vier TRI*M-vragen.</p>")
+)  # fmt: skip
+
+# %% [markdown]
+# ## 8. Contactkanalen: de verschuiving
+#
+# De verschuiving is het aandeel of cijfer van de latere meting min dat van de eerdere, met
+# 95%-interval.
 
 # %%
 display(KT.explanation("channels"))
@@ -159,6 +257,18 @@ for a, b in pairs:
             f"kanalen_{registry.waves[a].year}_{registry.waves[b].year}",
         )
     )
+
+# %% [markdown]
+# ## Verantwoording
+
+# %%
+CT.comparison_methods(
+    confidence=s.confidence,
+    adjustment=s.multiple_testing,
+    min_n=s.min_cell_size,
+    waves=order,
+    synthetic=registry.waves[order[-1]].source == "synthetic",
+)
 
 # %%
 collect_provenance(

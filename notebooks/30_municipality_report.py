@@ -51,6 +51,23 @@ tabs = art.municipality(municipality)
 cells = tabs.cells
 overall = tabs.overall.iloc[0]
 
+# %% tags=["remove-cell"]
+# the municipality over the waves up to this one (direct estimates, codes mapped to this division)
+from meting import pipeline, trends
+from meting.report import comparison_text as CT
+
+upto = sorted(
+    (w for w in registry.waves if registry.waves[w].year <= wave_info.year),
+    key=lambda w: (registry.waves[w].year, w),
+)
+# (weighting each wave again: a few seconds; not yet part of the stored whole-wave tables)
+over_time = {w: pipeline.analyse_wave(registry, w) for w in upto}
+trend_est, trend_changes = trends.municipality_trend(over_time, municipality, order=upto)
+short = {w: str(registry.waves[w].year) for w in upto}
+trend_line = CT.trend_sentence(
+    mun.name, trend_est, trend_changes, min_n=s.min_cell_size, short=short
+)
+
 # %%
 HTML(
     f"<h1>Gemeente {html_text(mun.name)}: dienstverlening rond levensgebeurtenissen</h1>"
@@ -73,7 +90,9 @@ summary.population_notice(registry, wave_info.reference_date, [municipality])
 warning_box([art.warning_nl] if art.warning_nl else [], "Let op: modelcontrole")
 
 # %%
-summary.municipality_summary(mun.name, overall, cells, target=s.target, min_n=s.min_cell_size)
+summary.municipality_summary(
+    mun.name, overall, cells, target=s.target, min_n=s.min_cell_size, trend=[trend_line]
+)
 
 # %% [markdown]
 # ## 1. Levensgebeurtenissen tegen de 7
@@ -85,7 +104,7 @@ summary.municipality_summary(mun.name, overall, cells, target=s.target, min_n=s.
 # %%
 published.publish(
     tables.sae_table(
-        cells.sort_values("estimate", ascending=False),
+        cells,
         "levensgebeurtenis",
         "levensgebeurtenis",
         min_n=s.min_cell_size,
@@ -129,6 +148,34 @@ published.publish(
     ),
     "gemeente_en_rest",
 )
+
+# %% [markdown]
+# ## 2b. De gemeente door de metingen heen
+#
+# Het rapportcijfer voor de overheid als geheel en voor de keten, per meting: de directe schatting
+# uit de respondenten van deze gemeente (alle levensgebeurtenissen samen), met 95%-interval, op
+# de gemeentelijke indeling van deze meting. Het oordeel over het verschil volgt uit dezelfde
+# toets als in de vergelijking van de metingen.
+
+# %%
+if trend_est.empty:
+    display(HTML("<p>Deze gemeente komt in geen van de metingen voor.</p>"))
+else:
+    display(
+        plots.trend_plot(
+            trend_est, "meting", "niveau", order=[w for w in upto if w in set(trend_est["meting"])],
+            target=s.target, min_n=s.min_cell_size,
+            title=f"{mun.name}: rapportcijfer per meting, met 95%-interval",
+        )
+    )  # fmt: skip
+if trend_changes:
+    display(
+        tables.trend_table(
+            trend_changes, "niveau", waves=upto, min_n=s.min_cell_size, short=short,
+            adjustment=s.multiple_testing, caption="Tabel 2c. De gemeente per meting",
+            rounding_note=False,  # said once, under table 2
+        )
+    )  # fmt: skip
 
 # %% [markdown]
 # ## 3. De gemeente als geheel

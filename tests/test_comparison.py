@@ -30,7 +30,7 @@ from meting.results import RESULT_COLUMNS
 from meting.synthetic import generate_wave
 from meting.wave_weighting import design_for_wave
 
-BETTER, SAME, WORSE = "verbeterd", "geen aantoonbare verandering", "verslechterd"
+BETTER, SAME, WORSE = "verbeterd", "geen aantoonbaar verschil", "verslechterd"
 
 
 def table(cells, estimate, se, df, n, key="life_event") -> pd.DataFrame:
@@ -279,7 +279,7 @@ def test_changes_with_a_merger(registry, two_waves):
         ],
         ignore_index=True,
     ).set_index("variable")  # fmt: skip
-    assert national.loc["score_chain", "verdict"] == "geen aantoonbare verandering"
+    assert national.loc["score_chain", "verdict"] == "geen aantoonbaar verschil"
     assert national.loc["score_government", "verdict"] == "verbeterd"
     # the intervals of the three national changes cover the true changes (95% each; fixed seed)
     before, after = waves["2008-nulmeting"].truth_overall, waves["2010-vervolgmeting"].truth_overall

@@ -120,3 +120,49 @@ def test_to_html_escapes_aligns_and_refuses_ids() -> None:
     assert table._repr_html_() == table.html
     with pytest.raises(ReportError, match="respondent_id"):
         to_html(pd.DataFrame({"respondent_id": ["r1"], "estimate": [7.0]}))
+
+
+def test_one_plural_helper() -> None:
+    from meting.report.formatting import count_noun, count_plural
+
+    assert count_noun(1, "levensgebeurtenis", "levensgebeurtenissen") == "1 levensgebeurtenis"
+    assert count_noun(2, "levensgebeurtenis", "levensgebeurtenissen") == "2 levensgebeurtenissen"
+    assert count_noun(0, "gemeente", "gemeenten") == "0 gemeenten"
+    assert count_plural(1, "levensgebeurtenissen") == "1 levensgebeurtenis"
+    assert count_plural(1, "cellen") == "1 cel" and count_plural(3, "cellen") == "3 cellen"
+    assert (
+        count_plural(1, "normen") == "1 norm" and count_plural(1200, "kanalen") == "1.200 kanalen"
+    )
+
+
+def test_verdict_and_interval_columns_do_not_wrap() -> None:
+    import pandas as pd
+
+    from meting.report.formatting import to_html
+
+    html = str(
+        to_html(
+            pd.DataFrame(
+                {"naam": ["a"], "oordeel": ["significant boven 7"], "95%-interval": ["1 – 2"]}
+            )
+        )
+    )
+    assert '<td class="txt">significant boven\u00a07</td>' in html  # wraps, but not before the 7
+    assert '<td class="txt">1\u00a0–\u2060\u00a02</td>' in html  # an interval never wraps
+    from meting.report.formatting import glue_value
+
+    assert glue_value("+0,4 (+0,3 tot +0,6)") == "+0,4 (+0,3\u00a0tot\u00a0+0,6)"
+    assert glue_value("6,6 – 7,0") == "6,6\u00a0–\u2060\u00a07,0"  # no break after the dash
+    assert '<td class="txt">a</td>' in html
+
+
+def test_verdict_threshold_stays_with_its_words() -> None:
+    from meting.report.formatting import glue_threshold
+
+    nb = "\u00a0"
+    assert glue_threshold("significant boven 7") == f"significant boven{nb}7"
+    assert glue_threshold("niet te onderscheiden van 7") == f"niet te onderscheiden van{nb}7"
+    assert glue_threshold("waarschijnlijk ≥ 7") == f"waarschijnlijk{nb}≥{nb}7"
+    assert glue_threshold("waarschijnlijk < 6,5") == f"waarschijnlijk{nb}<{nb}6,5"
+    assert glue_threshold("geen aantoonbaar verschil") == f"geen aantoonbaar{nb}verschil"
+    assert glue_threshold("verbeterd") == "verbeterd"

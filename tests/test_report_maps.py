@@ -43,9 +43,13 @@ def merged_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     became Kaag en Braassem (GM1884)."""
     root = tmp_path_factory.mktemp("merged")
     shutil.copytree(PROJECT_PARAMS, root / "params")
-    with (root / "params" / "municipality_code_changes.csv").open("a", encoding="utf-8") as f:
-        f.write("GM0483,GM1884,Kaag en Braassem,2009-01-01,1.0,Alkemade\n")
-        f.write("GM0645,GM1884,Kaag en Braassem,2009-01-01,1.0,Jacobswoude\n")
+    changes = root / "params" / "municipality_code_changes.csv"
+    text = changes.read_text(encoding="utf-8")
+    with changes.open("a", encoding="utf-8") as f:  # params/ may list the real merger already
+        if "GM0483,GM1884" not in text:
+            f.write("GM0483,GM1884,Kaag en Braassem,2009-01-01,1.0,Alkemade\n")
+        if "GM0645,GM1884" not in text:
+            f.write("GM0645,GM1884,Kaag en Braassem,2009-01-01,1.0,Jacobswoude\n")
     return load_registry(root / "params")
 
 

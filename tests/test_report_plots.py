@@ -46,8 +46,10 @@ def test_forest_plot_leaves_out_small_cells_with_note() -> None:
     ax = fig.figure.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert sorted(labels) == ["a", "b", "c"]  # d (n = 12) left out
-    assert labels == ["b", "c", "a"]  # sorted by estimate, highest on top
-    assert fig.note == "1 levensgebeurtenissen met minder dan 30 respondenten niet getoond."
+    assert labels == ["c", "b", "a"]  # bottom to top: the table's order, its first row on top
+    by_value = forest_plot(_table(), "event", min_n=30, sort=True).figure.axes[0]
+    assert [t.get_text() for t in by_value.get_yticklabels()] == ["b", "c", "a"]  # highest on top
+    assert fig.note == "1 levensgebeurtenis met minder dan 30 respondenten niet getoond."
     x_lines = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert x_lines == [7.0]  # the target line
     html = fig._repr_html_()
@@ -62,7 +64,7 @@ def test_bar_and_trend_plots() -> None:
     assert [t.get_text() for t in ax.get_yticklabels()] == ["balie"]
     waves = _table().assign(wave=["2008", "2009", "2008", "2009"], group=["x", "x", "y", "y"])
     trend = trend_plot(waves, "wave", "group", min_n=30, order=["2008", "2009"])
-    assert trend.note.startswith("1 cellen")
+    assert trend.note.startswith("1 cel met")
 
 
 def test_figure_verdicts_are_the_table_verdicts() -> None:
@@ -92,6 +94,6 @@ def test_figure_verdicts_are_the_table_verdicts() -> None:
     assert labels["neutral"] == "niet te onderscheiden van 7"
     assert labels["none"] == "geen oordeel"
     changes = pd.DataFrame({"lower": [0.1, -0.5, -0.9], "upper": [0.5, 0.5, -0.1]}).assign(
-        verdict=["verbeterd", "geen aantoonbare verandering", "verslechterd"]
+        verdict=["verbeterd", "geen aantoonbaar verschil", "verslechterd"]
     )
     assert list(verdict_classes(changes, "lower", "upper", 0.0)[0]) == ["above", "neutral", "below"]

@@ -82,14 +82,55 @@ def test_block_lists_everything_in_dutch(tmp_path: Path) -> None:
         "params/waves/2008.yaml",
     ]
     html = prov.to_html()
-    assert 'class="meting-provenance"' in html and "Herkomst en reproduceerbaarheid" in html
+    assert 'class="meting-provenance"' in html and "herkomst en reproduceerbaarheid" in html
     assert "1 maart 2010, 14:05" in html
     assert ABC_SHA256 in html and "respondents.csv" in html
     assert "22081" in html and "2008-nulmeting" in html
     assert "onbekend (geen git-werkmap)" in html
     md = prov.to_markdown()
-    assert md.startswith("## Herkomst en reproduceerbaarheid") and "| MCMC | 22081 |" in md
+    assert md.startswith("## Bijlage: herkomst en reproduceerbaarheid")
+    assert "| modelschatting (MCMC-trekkingen) | 22081 |" in md
     assert prov.as_dict()["seeds"] == {"MCMC": 22081}
     versions = dict(package_versions(["pandas", "surely-not-installed-xyz"]))
     assert versions["surely-not-installed-xyz"] == "niet geïnstalleerd"
     assert versions["python"].count(".") == 2
+
+
+def test_appendix_labels_are_dutch_and_the_params_checksum_recomputes(tmp_path: Path) -> None:
+    """No English label (wave, seed(s) alone, draws, chains, municipality) in the appendix; the
+    one parameter checksum is what `sha256sum` over the sorted files gives."""
+    import hashlib
+    import re
+
+    params = tmp_path / "params"
+    (params / "waves").mkdir(parents=True)
+    (params / "analysis.yaml").write_text("target: 7.0\n")
+    (params / "waves" / "2008.yaml").write_text("label: x\n")
+    (params / "B.csv").write_text("a\n")
+    prov = collect_provenance(
+        params_dir=params,
+        seeds={"MCMC": 1, "synthetische data": 2008},
+        parameters={"wave": "2010-vervolgmeting", "municipality": "GM0505"},
+        root=tmp_path,
+        now=datetime.datetime(2010, 3, 1),
+    )
+    html = prov.to_html()
+    text = re.sub(r"<code>.*?</code>", "", html)  # the shell command is not a label
+    text = re.sub(r"<[^>]+>", " ", text)
+    for word in ("wave", "municipality", "draws", "chains", "divergences", "Seeds", "Git-commit"):
+        assert re.search(rf"\b{word}\b", text) is None, word
+    assert "meting" in text and "gemeente" in text and "synthetische gegevens" in text
+    assert "3 bestanden" in text
+    lines = "".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(tmp_path).as_posix()}\n"
+        for p in sorted(params.rglob("*"), key=lambda p: p.relative_to(tmp_path).as_posix())
+        if p.is_file()
+    )
+    assert prov.params_digest() == hashlib.sha256(lines.encode()).hexdigest()
+    assert prov.params_digest() in html
+    if shutil.which("sha256sum") and shutil.which("sort"):
+        out = subprocess.run(
+            "find params -type f | LC_ALL=C sort | xargs sha256sum | sha256sum",
+            shell=True, cwd=tmp_path, capture_output=True, text=True, check=True,
+        ).stdout.split()[0]  # fmt: skip
+        assert out == prov.params_digest()

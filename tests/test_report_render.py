@@ -94,7 +94,7 @@ def test_html_is_dutch_without_code_or_stderr(rendered: tuple[RenderResult, str]
     assert '<td class="num">7,0</td>' in html  # 7.04 printed with a decimal comma
     assert '<td class="num">1.234</td>' in html  # thousands separator
     assert "7.04" not in html and ">7.0<" not in html
-    assert "1 levensgebeurtenissen met minder dan 30 respondenten niet getoond" in html
+    assert "1 levensgebeurtenis met minder dan 30 respondenten niet getoond" in html
     assert "suppress_small_cells(" not in html  # no input cells
     assert "dit hoort niet in het rapport" not in html  # stderr stripped
     assert "<title>Zelftest</title>" in html
@@ -103,8 +103,10 @@ def test_html_is_dutch_without_code_or_stderr(rendered: tuple[RenderResult, str]
 def test_html_ends_with_provenance(rendered: tuple[RenderResult, str]) -> None:
     _, html = rendered
     assert 'class="meting-provenance"' in html
-    assert "Herkomst en reproduceerbaarheid" in html
-    for label in ("Datum", "Git-commit", "Seeds", "Databestanden", "Parameterbestanden", "pandas"):
+    assert "herkomst en reproduceerbaarheid" in html
+    labels = ("datum van aanmaak", "git-commit", "Willekeurig startgetal (seed)",
+              "Gegevensbestanden", "Parameters", "Pakketversies", "pandas")  # fmt: skip
+    for label in labels:
         assert label in html
     tail = html[html.index('class="meting-provenance"') :]
     assert "<img" not in tail  # nothing after the provenance block but itself

@@ -31,7 +31,7 @@ def test_direction_reads_every_verdict_vocabulary() -> None:
         "onzeker": "gelijk",
         "verbeterd": "boven",
         "verslechterd": "onder",
-        "geen aantoonbare verandering": "gelijk",
+        "geen aantoonbaar verschil": "gelijk",
     }
     for text, expected in cases.items():
         assert S.direction(text) == expected, text
@@ -73,7 +73,7 @@ def test_group_sentence_counts_and_never_judges_cells_without_a_verdict() -> Non
 
 def test_change_sentence_uses_the_change_verdicts() -> None:
     changes = verdict_table(["keten", "overheid", "samenwerking"], [0.04, 0.21, -0.3], [
-        "geen aantoonbare verandering", "verbeterd", "verslechterd"
+        "geen aantoonbaar verschil", "verbeterd", "verslechterd"
     ])  # fmt: skip
     text = S.change_sentence(changes, name="naam", earlier="2008", later="2010")
     assert text.startswith("Van 2008 naar 2010: 1 verbeterd, 1 verslechterd, 1 zonder")
@@ -188,3 +188,34 @@ def test_validation_box_reads_which_estimator_is_closer_off_the_numbers() -> Non
     assert "niet in elke meting dichter" in worse
     never = S.validation_box(per_wave([0.7], [0.5]), verdicts).html
     assert "in geen enkele meting dichter" in never
+
+
+def test_report_texts_have_no_english_labels() -> None:
+    """The texts a reader sees (synthetic notice, Verantwoording, comparison method text, model
+    diagnostics) explain their terms in Dutch: no bare 'wave', 'seed', 'draws', 'chains',
+    'divergences', 'sampler', 'bulk' or 'cache'."""
+    import re
+
+    from meting.report import comparison_text as CT
+    from meting.report.tables import diagnostics_table
+    from meting.sae.diagnostics import Diagnostics
+
+    texts = [
+        S.synthetic_notice("synthetic").html,
+        S.methods_note(
+            target=7.0, confidence=0.95, adjustment="holm", min_n=30, prob_above=0.95,
+            prob_below=0.05, margins=[("sex",)], respondents=10, municipalities=2, synthetic=True,
+        ).html,
+        CT.comparison_methods(
+            confidence=0.95, adjustment="holm", min_n=30, waves=["2008-nulmeting"], synthetic=True
+        ).html,
+    ]  # fmt: skip
+    fields: dict[str, object] = {f: 0 for f in Diagnostics.__dataclass_fields__}
+    fields.update(sampler="nutpie", chains=4, draws=1000, max_rhat=1.0, trustworthy=True)
+    fields.update(worst_rhat="mu", worst_ess_bulk="mu", worst_ess_tail="mu", from_cache=False)
+    texts.append(diagnostics_table(Diagnostics(**fields)).html)  # type: ignore[arg-type]
+    for text in texts:
+        plain = re.sub(r"<[^>]+>", " ", text)
+        plain = re.sub(r"\([^)]*\)", "", plain)  # an English term explained in brackets is fine
+        for word in ("wave", "seed", "draws", "chains", "divergences", "sampler", "bulk", "cache"):
+            assert re.search(rf"\b{word}\b", plain, flags=re.I) is None, (word, plain[:200])

@@ -39,7 +39,7 @@ from meting.significance import (
     untested_reason,
 )
 
-CHANGE_LABELS: Final = ("verbeterd", "geen aantoonbare verandering", "verslechterd")
+CHANGE_LABELS: Final = ("verbeterd", "geen aantoonbaar verschil", "verslechterd")
 REASON_ONLY_EARLIER: Final = "alleen in de eerdere meting"
 REASON_ONLY_LATER: Final = "alleen in de latere meting"
 REASON_MERGED: Final = (
@@ -163,7 +163,7 @@ def compare_waves(
         (:func:`welch_satterthwaite_df`), ``n`` (= ``n_later``), ``method`` ``'difference'``;
         then ``estimate_earlier, se_earlier, df_earlier, n_earlier`` and the same for ``later``,
         ``null_value`` (0) and :data:`meting.significance.TEST_COLUMNS` with verdicts "verbeterd",
-        "geen aantoonbare verandering", "verslechterd". Cells present in one wave only are listed
+        "geen aantoonbaar verschil", "verslechterd". Cells present in one wave only are listed
         with the reason "alleen in de eerdere/latere meting".
     """
     level = check_level(level)

@@ -196,10 +196,12 @@ def level_estimates(an: WaveAnalysis) -> pd.DataFrame:
 
 def life_event_estimates(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     """Mean of ``var`` per life event, with the Dutch name in ``levensgebeurtenis``."""
+    from meting.trends import registry_order
+
     out = an.design.mean(var, by=C.LIFE_EVENT, level=an.settings.confidence)
     names = {k: v.name for k, v in an.registry.life_events.items()}
     out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
-    return out
+    return registry_order(out, "events", an.registry)
 
 
 def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
@@ -207,10 +209,12 @@ def organisation_estimates(an: WaveAnalysis) -> pd.DataFrame | None:
     org = organisation_design(an)
     if org is None:
         return None
+    from meting.trends import registry_order
+
     out = org.mean(C.ORGANISATION_SCORE, by=C.ORGANISATION, level=an.settings.confidence)
     names = {k: v.name for k, v in an.registry.organisations.items()}
     out.insert(0, "organisatie", out[C.ORGANISATION].astype(str).map(names))
-    return out
+    return registry_order(out, "organisations", an.registry)
 
 
 def channel_shares(an: WaveAnalysis) -> pd.DataFrame:
@@ -331,17 +335,37 @@ def sae_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.DataFrame:
     s = an.settings
     out = sae.aggregate(by, weights=cell_population(an.registry, on=an.wave.reference_date))
     out = bayes_verdicts(out, upper=s.prob_above, lower=s.prob_below, target=s.target)
+    out["shrinkage"] = out[by].astype(str).map(_shrinkage_by(an, sae, by)).to_numpy(dtype=float)
+    from meting.trends import registry_order
+
     source = an.registry.municipalities if by == C.MUNICIPALITY else an.registry.life_events
     out.insert(0, "naam", out[by].astype(str).map({k: v.name for k, v in source.items()}))
-    return out
+    family = "municipalities" if by == C.MUNICIPALITY else "events"
+    return registry_order(out, family, an.registry)
+
+
+def _shrinkage_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.Series:
+    """The population-weighted mean of the cells' shrinkage weights per ``by`` group: the share
+    of an aggregate that comes from the model."""
+    from meting.sae import cell_shrinkage
+
+    keys = [C.LIFE_EVENT, C.MUNICIPALITY]
+    cells = sae.cells[keys].astype(str).assign(shrinkage=cell_shrinkage(sae))
+    cells = cells.merge(cell_population(an.registry), on=keys, how="left")
+    w = cells["population"].fillna(0.0)
+    return (cells["shrinkage"] * w).groupby(cells[by]).sum() / w.groupby(cells[by]).sum()
 
 
 def sae_cells_with_verdicts(an: WaveAnalysis, sae: SaeResult) -> pd.DataFrame:
-    """The per-cell small-area table with Bayesian verdicts and Dutch life-event names."""
+    """The per-cell small-area table with Bayesian verdicts, Dutch life-event names and the
+    shrinkage weight (``shrinkage``: the share of the estimate from the model,
+    :func:`meting.sae.cell_shrinkage`)."""
+    from meting.sae import cell_shrinkage
     from meting.significance import bayes_verdicts
 
     s = an.settings
     out = bayes_verdicts(sae.cells, upper=s.prob_above, lower=s.prob_below, target=s.target)
+    out["shrinkage"] = cell_shrinkage(sae)
     names = {k: v.name for k, v in an.registry.life_events.items()}
     out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
     return out
@@ -383,7 +407,9 @@ def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str | None) -> pd
             z = (draws[:, i : i + step] - centre[None, i : i + step]) / national_se[i : i + step]
             prob[i : i + step] = stats.norm.cdf(z).mean(axis=0)
     out["kans_hoger"] = np.where(out["observed"].to_numpy(dtype=bool), prob, np.nan)
-    return out
+    from meting.trends import registry_order
+
+    return registry_order(out, "events", an.registry)
 
 
 def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
@@ -427,22 +453,27 @@ def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) 
 
 
 def wave_changes(earlier: WaveAnalysis, later: WaveAnalysis, table: str = "levels") -> pd.DataFrame:
-    """Change later - earlier of the levels (``"levels"``) or the life events (``"events"``),
-    tested with :func:`meting.comparison.compare_waves` (independent samples)."""
+    """Change later - earlier of one family of :mod:`meting.trends` (``"levels"``, ``"events"``,
+    ``"organisations"``, ``"norms"``, ``"municipalities"``, ``"trim"``), tested with
+    :func:`meting.comparison.compare_waves` (independent samples, one multiple-testing family per
+    table), rows in registry order (:func:`meting.trends.registry_order`) with the Dutch name in
+    :func:`meting.trends.family_label`. Municipality codes of the earlier wave are mapped to the
+    later wave's division before estimating. An empty table when a wave lacks the family's data
+    (no organisation table, no TRI*M questions)."""
+    from meting import trends
     from meting.comparison import compare_waves
 
     s = later.settings
-    if table == "levels":
-        a, b, keys, label = level_estimates(earlier), level_estimates(later), ["niveau"], "niveau"
-    elif table == "events":
-        a, b = life_event_estimates(earlier), life_event_estimates(later)
-        keys, label = [C.LIFE_EVENT], "levensgebeurtenis"
-    else:
-        raise ParameterError(f"table must be 'levels' or 'events'; got {table!r}.")
+    on = later.wave.reference_date
+    label = trends.family_label(table)
+    a = trends.family_estimates(earlier, table, on=on)
+    b = trends.family_estimates(later, table, on=on)
+    if a is None or b is None:
+        return pd.DataFrame(columns=[label, "estimate", "verdict", "reason"])
     out = compare_waves(
         a,
         b,
-        keys=keys,
+        keys=trends.family_keys(table),
         registry=later.registry,
         earlier_wave=earlier.label,
         later_wave=later.label,
@@ -451,9 +482,11 @@ def wave_changes(earlier: WaveAnalysis, later: WaveAnalysis, table: str = "level
         min_n=s.min_cell_size,
     )
     if label not in out.columns:
-        names = {k: v.name for k, v in later.registry.life_events.items()}
-        out.insert(0, label, out[C.LIFE_EVENT].astype(str).map(names))
-    return out
+        keys = trends.family_keys(table)
+        names = pd.concat([a, b])[[*keys, label]].astype(str).drop_duplicates(keys, keep="last")
+        out = out.astype({k: str for k in keys}).merge(names, on=keys, how="left")
+        out.insert(0, label, out.pop(label))
+    return trends.registry_order(out, table, later.registry)
 
 
 def agenda_for(an: WaveAnalysis, agenda: pd.DataFrame, code: str) -> pd.DataFrame:

@@ -49,7 +49,7 @@ EXPLANATIONS: Final = {
     "channels": (
         "Per contactkanaal staat het aandeel burgers dat het kanaal gebruikte en het gemiddelde "
         "ketencijfer van die gebruikers. Wie meer kanalen gebruikte, telt bij elk daarvan mee; de "
-        "aandelen tellen dus niet op tot 100%. De verschuiving is later min eerder, met interval."
+        "aandelen tellen dus niet op tot 100%."
     ),
     "agenda": (
         "De verbeteragenda zet per gemeente de levensgebeurtenissen op volgorde van prioriteit: "

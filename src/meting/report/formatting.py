@@ -38,6 +38,8 @@ __all__ = [
     "MONTHS_NL",
     "DutchTable",
     "dutch_styler",
+    "count_noun",
+    "count_plural",
     "fmt_ci",
     "fmt_date",
     "fmt_datetime",
@@ -210,6 +212,39 @@ def fmt_datetime(d: datetime.datetime) -> str:
     return f"{fmt_date(d)}, {d.hour:02d}:{d.minute:02d}"
 
 
+# --- words ------------------------------------------------------------------------------------
+
+#: Singular of the plural nouns the reports count (for :func:`count_plural`).
+SINGULARS: dict[str, str] = {
+    "levensgebeurtenissen": "levensgebeurtenis",
+    "organisaties": "organisatie",
+    "gemeenten": "gemeente",
+    "niveaus": "niveau",
+    "kanalen": "kanaal",
+    "normen": "norm",
+    "cellen": "cel",
+    "rijen": "rij",
+    "respondenten": "respondent",
+    "metingen": "meting",
+    "groepen": "groep",
+}
+
+
+def count_noun(n: int, singular: str, plural: str) -> str:
+    """``1 levensgebeurtenis``, ``3 levensgebeurtenissen`` (Dutch number agreement; thousands
+    separator): the one plural helper of the reports."""
+    return f"{fmt_int(n)} {singular if n == 1 else plural}"
+
+
+def count_plural(n: int, plural: str) -> str:
+    """:func:`count_noun` from the plural alone, the singular of its first word looked up in
+    :data:`SINGULARS` (a word not listed stays as it is): ``count_plural(1, "gemeenten") ==
+    "1 gemeente"``, ``count_plural(2, "gemeenten") == "2 gemeenten"``."""
+    first, _, rest = plural.partition(" ")
+    singular = SINGULARS.get(first, first) + (" " + rest if rest else "")
+    return count_noun(n, singular, plural)
+
+
 # --- tables -----------------------------------------------------------------------------------
 
 Formatter = Callable[[Any], str]
@@ -323,6 +358,41 @@ class DutchTable:
         return self.html
 
 
+#: Column headings whose values are kept on one line (intervals, changes, probabilities):
+#: ``-0,08 –`` / ``+0,18`` split over lines reads as two values. Only a space before ``(`` may
+#: still break, so a wide table (``+0,4 (+0,3 tot +0,6)``) fits its page.
+NOWRAP_HEADINGS = ("interval", "→", "kans", "verschil")
+#: Column headings of verdicts: they may wrap between words, but a threshold stays with its
+#: comparison ("significant boven 7" never ends a line with "boven").
+VERDICT_HEADINGS = ("oordeel",)
+NBSP = "\u00a0"
+
+
+def _nowrap(heading: str) -> bool:
+    return any(word in heading for word in NOWRAP_HEADINGS)
+
+
+def glue_value(text: str) -> str:
+    """Non-breaking spaces in a printed value, except before an opening bracket:
+    ``6,7 – 6,8`` never wraps, ``+0,4 (+0,3 tot +0,6)`` only before ``(``."""
+    glued = NBSP.join(part for part in text.split(" ")).replace(NBSP + "(", " (")
+    # a dash allows a break after it, also before a non-breaking space: join it (U+2060)
+    return glued.replace("–" + NBSP, "–\u2060" + NBSP)
+
+
+def glue_threshold(text: str) -> str:
+    """Non-breaking spaces that keep a verdict's threshold with its words: ``significant
+    boven 7`` -> ``significant boven\u00a07``, ``waarschijnlijk ≥ 7`` -> ``waarschijnlijk\u00a0≥\u00a07``."""
+    import re
+
+    text = re.sub(r"([<>≥≤]) (\d)", "\\1" + NBSP + "\\2", text)
+    glued = re.sub(r" (?=[<>≥≤]?" + NBSP + r"?\d+(?:,\d+)?\)?$)", NBSP, text)
+    if glued == text and " " in text.strip():  # no threshold: the last word not alone on a line
+        head, _, last = text.rpartition(" ")
+        glued = head + NBSP + last
+    return glued
+
+
 def to_html(
     df: pd.DataFrame,
     formats: Mapping[str, Formatter | str | int] | None = None,
@@ -372,6 +442,12 @@ def to_html(
     if index:
         head = f'<th scope="col">{html.escape(str(df.index.name or ""))}</th>' + head
     parts.append(f"<thead><tr>{head}</tr></thead><tbody>")
+    text = text.copy()
+    for col, h in zip(text.columns, headings, strict=True):
+        if h in VERDICT_HEADINGS:
+            text[col] = text[col].map(lambda v: glue_threshold(str(v)))
+        elif _nowrap(h):
+            text[col] = text[col].map(lambda v: glue_value(str(v)))
     for label, row in zip(text.index, text.itertuples(index=False), strict=True):
         cells = "".join(
             f"<td {c}>{html.escape(str(v))}</td>" for c, v in zip(cls, row, strict=True)

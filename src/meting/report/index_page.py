@@ -141,7 +141,7 @@ def write_index(registry: Any, out_dir: Path, now: datetime.date | None = None) 
     synthetic = [w.label for w in waves if w.source == "synthetic"]
     notice = (
         '<p class="synthetic"><strong>Let op: synthetische gegevens.</strong> De metingen '
-        f"{html_text(', '.join(synthetic))} zijn gesimuleerd (vaste seed, afgestemd op de "
+        f"{html_text(', '.join(synthetic))} zijn gesimuleerd (vast willekeurig startgetal of seed, afgestemd op de "
         "gepubliceerde cijfers); aantallen en uitkomsten zijn niet die van een echte enquête.</p>"
         if synthetic
         else ""

@@ -221,7 +221,9 @@ def _small(table: pd.DataFrame, n: str | None, min_n: int) -> pd.Series:
 def _left_out_note(count: int, what: str, min_n: int) -> str:
     if count == 0:
         return ""
-    return f"{count} {what} met minder dan {min_n} respondenten niet getoond."
+    from meting.report.formatting import count_plural
+
+    return f"{count_plural(count, what)} met minder dan {min_n} respondenten niet getoond."
 
 
 def forest_plot(
@@ -238,7 +240,7 @@ def forest_plot(
     title: str | None = None,
     xlabel: str = "rapportcijfer (1-10)",
     what: str = "cellen",
-    sort: bool = True,
+    sort: bool = False,
 ) -> ReportFigure:
     """Estimates with their intervals against the target (a vertical line at 7).
 
@@ -268,13 +270,13 @@ def forest_plot(
     what
         What a row is, plural, for the note (``"levensgebeurtenissen"``).
     sort
-        Sort rows by estimate (highest on top).
+        Sort rows by estimate (highest on top); default False: the table's order (the registry
+        order of the report tables), first row on top, so figure and table read alike.
     """
     _check_columns(table, [label, estimate, lower, upper])
     small = _small(table, n, min_n)
     shown = table.loc[~small & table[estimate].notna()]
-    if sort:
-        shown = shown.sort_values(estimate, ascending=True)
+    shown = shown.sort_values(estimate, ascending=True) if sort else shown.iloc[::-1]
     y = np.arange(len(shown))
     est = shown[estimate].to_numpy(dtype=float)
     lo = shown[lower].to_numpy(dtype=float)
@@ -456,7 +458,8 @@ def trend_plot(
         ax.yaxis.set_major_formatter(DutchScalarFormatter())
         if title:
             ax.set_title(title)
-        ax.legend(loc="best")
+        # below the axes: a legend inside would cover the lines and their intervals
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     note = _left_out_note(int(small.sum()), "cellen", min_n)
     return ReportFigure(fig, alt=f"Lijndiagram per meting voor {len(groups)} groepen.", note=note)
 

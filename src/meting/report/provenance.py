@@ -63,6 +63,30 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
 )
 
 
+#: Dutch labels of the report parameters (papermill) shown in the appendix.
+PARAMETER_LABELS: dict[str, str] = {
+    "wave": "meting",
+    "waves": "metingen",
+    "municipality": "gemeente",
+    "params_dir": "parametermap",
+    "only_this_wave": "alleen deze meting",
+}
+#: Dutch labels of the named seeds.
+SEED_LABELS: dict[str, str] = {
+    "MCMC": "modelschatting (MCMC-trekkingen)",
+    "synthetische data": "synthetische gegevens",
+}
+
+
+def seed_label(name: str) -> str:
+    """The Dutch label of a named seed (``"MCMC (2008-nulmeting)"`` ->
+    ``"modelschatting (MCMC-trekkingen) (2008-nulmeting)"``)."""
+    for key, label in SEED_LABELS.items():
+        if name == key or name.startswith(key + " "):
+            return label + name[len(key) :]
+    return name
+
+
 def notebook_file(name: str) -> Path:
     """The source of a report notebook, ``<project root>/notebooks/<name>``."""
     return project_root() / "notebooks" / name
@@ -207,37 +231,72 @@ class Provenance:
         }[self.git_dirty]
         return f"{self.git_commit} ({state})"
 
+    def params_digest(self) -> str:
+        """One checksum over all parameter files: the SHA-256 of their ``sha256sum`` lines
+        (``<hash>  <path>``, sorted by path), so a reviewer can recompute it with
+        ``find params -type f | LC_ALL=C sort | xargs sha256sum | sha256sum`` (over the
+        ``.yaml``/``.yml``/``.csv``/``.json`` files)."""
+        lines = "".join(
+            f"{f.sha256}  {f.path}\n" for f in sorted(self.parameter_files, key=lambda f: f.path)
+        )
+        return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
     def _rows(self) -> list[tuple[str, list[tuple[str, ...]]]]:
         general: list[tuple[str, ...]] = [
-            ("Datum", fmt_datetime(self.created)),
-            ("Git-commit", self._commit_text()),
+            ("datum van aanmaak", fmt_datetime(self.created)),
+            ("programmaversie (git-commit)", self._commit_text()),
         ]
         if self.notebook:
-            general.append(("Notebook", f"{self.notebook.path} (sha256 {self.notebook.sha256})"))
-        general += [(k, v) for k, v in self.parameters]
+            general.append(
+                (
+                    "notebook (bron van dit rapport)",
+                    f"{self.notebook.path} (sha256 {self.notebook.sha256})",
+                )
+            )
+        general += [(PARAMETER_LABELS.get(k, k), v) for k, v in self.parameters]
         general += [(k, v) for k, v in self.extra]
         sections: list[tuple[str, list[tuple[str, ...]]]] = [("Algemeen", general)]
         if self.seeds:
-            sections.append(("Seeds", [(k, str(v)) for k, v in self.seeds]))
-        for title, files in (
-            ("Databestanden", self.data_files),
-            ("Parameterbestanden", self.parameter_files),
-        ):
-            rows: list[tuple[str, ...]] = [
-                (f.path, f"{fmt_int(f.size)} bytes", f.sha256) for f in files
-            ]
-            sections.append((title, rows or [("(geen)", "", "")]))
-        sections.append(("Pakketversies", [(k, v) for k, v in self.packages]))
+            sections.append(
+                (
+                    "Willekeurig startgetal (seed)",
+                    [(seed_label(k), str(v)) for k, v in self.seeds],
+                )
+            )
+        data_rows: list[tuple[str, ...]] = [
+            (f.path, f"{fmt_int(f.size)} bytes", f.sha256) for f in self.data_files
+        ]
+        sections.append(("Gegevensbestanden", data_rows or [("(geen)", "", "")]))
+        if self.parameter_files:
+            folders = sorted({f.path.split("/")[0] for f in self.parameter_files})
+            sections.append(
+                (
+                    "Parameters",
+                    [
+                        (
+                            f"{', '.join(f + '/' for f in folders)} "
+                            f"({fmt_int(len(self.parameter_files))} bestanden)",
+                            f"gezamenlijk controlegetal (sha256) {self.params_digest()}",
+                        )
+                    ],
+                )
+            )
+        else:
+            sections.append(("Parameters", [("(geen)", "")]))
+        sections.append(("Pakketversies", [(", ".join(f"{k} {v}" for k, v in self.packages),)]))
         return sections
 
     def to_html(self) -> str:
-        """The provenance block as HTML (class ``meting-provenance``)."""
+        """The provenance block as HTML (class ``meting-provenance``): a compact appendix."""
         parts = [
             '<section class="meting-provenance" id="herkomst">',
-            "<h2>Herkomst en reproduceerbaarheid</h2>",
-            "<p>Deze rapportage is automatisch gemaakt. Met dezelfde bestanden (zie de "
-            "sha256-controlegetallen), parameters, seeds en pakketversies geeft een nieuwe "
-            "berekening dezelfde uitkomsten.</p>",
+            "<h2>Bijlage: herkomst en reproduceerbaarheid</h2>",
+            "<p>Deze rapportage is automatisch gemaakt. Met dezelfde gegevensbestanden (zie de "
+            "sha256-controlegetallen), parameters, willekeurige startgetallen (seeds) en "
+            "pakketversies geeft een nieuwe berekening dezelfde uitkomsten. Het gezamenlijke "
+            "controlegetal van de parameters is na te rekenen met <code>find params -type f | "
+            "LC_ALL=C sort | xargs sha256sum | sha256sum</code> (over de .yaml-, .yml-, .csv- en "
+            ".json-bestanden).</p>",
         ]
         for title, rows in self._rows():
             parts.append(f"<h3>{html.escape(title)}</h3><table><tbody>")
@@ -250,7 +309,7 @@ class Provenance:
 
     def to_markdown(self) -> str:
         """The provenance block as Markdown."""
-        lines = ["## Herkomst en reproduceerbaarheid", ""]
+        lines = ["## Bijlage: herkomst en reproduceerbaarheid", ""]
         for title, rows in self._rows():
             lines += [f"### {title}", ""]
             width = max(len(r) for r in rows)
@@ -288,6 +347,13 @@ def wave_seeds(settings: Settings, wave: Wave, *, synthetic: bool = True) -> dic
     seeds = {"synthetische data": int(wave.seed or 0)} if synthetic else {}
     seeds["MCMC"] = settings.sampling_for(wave).random_seed
     return seeds
+
+
+def _text(value: object) -> str:
+    """A parameter value as the appendix prints it (``ja``/``nee`` for a boolean)."""
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    return str(value)
 
 
 def collect_provenance(
@@ -343,7 +409,7 @@ def collect_provenance(
         git_commit=commit,
         git_dirty=dirty,
         seeds=tuple((str(k), int(v)) for k, v in (seeds or {}).items()),
-        parameters=tuple((str(k), str(v)) for k, v in (parameters or {}).items()),
+        parameters=tuple((str(k), _text(v)) for k, v in (parameters or {}).items()),
         notebook=FileRecord.of(notebook, root) if notebook else None,
         extra=tuple((str(k), str(v)) for k, v in (extra or {}).items()),
     )

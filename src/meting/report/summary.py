@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from meting.report import Note
-from meting.report.formatting import fmt_diff, fmt_int, fmt_number, fmt_score
+from meting.report.formatting import count_noun, fmt_diff, fmt_int, fmt_number, fmt_score
 
 __all__ = [
     "count_noun",
@@ -40,11 +40,6 @@ __all__ = [
 ABOVE, NEUTRAL, BELOW, NONE = "boven", "gelijk", "onder", "geen"
 
 
-def count_noun(n: int, singular: str, plural: str) -> str:
-    """``1 levensgebeurtenis``, ``3 levensgebeurtenissen`` (Dutch number agreement)."""
-    return f"{fmt_int(n)} {singular if n == 1 else plural}"
-
-
 def join_names(names: Sequence[str]) -> str:
     """``a``, ``a en b``, ``a, b en c``."""
     names = [str(n) for n in names]
@@ -58,7 +53,7 @@ def direction(verdict: object) -> str:
 
     Reads the verdicts of a test against the target ("significant boven/onder 7", "niet te
     onderscheiden van 7"), of a model ("waarschijnlijk ≥ 7", "waarschijnlijk < 7", "onzeker") and
-    of a change ("verbeterd", "verslechterd", "geen aantoonbare verandering").
+    of a change ("verbeterd", "verslechterd", "geen aantoonbaar verschil").
     """
     if verdict is None or (isinstance(verdict, float) and verdict != verdict) or verdict is pd.NA:
         return NONE
@@ -198,7 +193,7 @@ def synthetic_notice(source: str, published: Sequence[str] = ()) -> Note:
         return Note("")
     text = (
         "Synthetische gegevens. Deze rapportage is gemaakt op een gesimuleerde steekproef, "
-        "gegenereerd met een vaste seed en afgestemd op de gepubliceerde cijfers van de meting; "
+        "gegenereerd met een vast willekeurig startgetal (seed) en afgestemd op de gepubliceerde cijfers van de meting; "
         "de aantallen respondenten en alle uitkomsten zijn dus niet die van een echte enquête. "
         "Het rapport toont hoe de echte microdata worden verwerkt zodra die via hetzelfde schema "
         "worden aangeleverd."
@@ -305,10 +300,12 @@ def municipality_summary(
     *,
     target: float,
     min_n: int,
+    trend: Sequence[str] = (),
 ) -> Note:
     """The *Samenvatting* of a municipality report: its overall answer first (the model estimate
     over all life events, with its verdict), then its life events against the target, then
-    against the national figure.
+    against the national figure, then ``trend`` (the sentences on its trend over the waves,
+    :func:`meting.report.comparison_text.trend_sentence`).
 
     ``overall`` is the municipality's row of the aggregate (``estimate, lower, upper, verdict``);
     ``cells`` its life events (``levensgebeurtenis, estimate, verdict, n, observed, landelijk,
@@ -353,6 +350,7 @@ def municipality_summary(
             "Geen levensgebeurtenis wijkt duidelijk af van het landelijke cijfer (kans hoger of "
             "lager dan 95%)."
         )
+    sentences += list(trend)
     n = int(pd.to_numeric(cells["n"], errors="coerce").fillna(0).sum())
     small = int((pd.to_numeric(cells["n"], errors="coerce").fillna(0) < min_n).sum())
     caveats = [
@@ -434,7 +432,7 @@ def methods_note(
             f"minstens {pct(prob_above)} is, 'waarschijnlijk < {t}' als die kans hoogstens "
             f"{pct(prob_below)} is, anders 'onzeker'. Een cel zonder respondenten is een "
             "modelvoorspelling en krijgt geen oordeel. Het model heet betrouwbaar als voor elke "
-            "parameter R-hat hoogstens 1,01 is, de effectieve steekproefomvang (bulk en staart) "
+            "parameter R-hat hoogstens 1,01 is, de effectieve steekproefomvang (midden en staarten van de verdeling) "
             "minstens 400, en er geen divergenties zijn; anders staat er bovenaan een waarschuwing.",
         ),
         (

@@ -28,6 +28,7 @@ from meting.report.privacy import (
     suppression_note,
     suppression_reasons,
 )
+from meting.significance import REASON_NO_RESPONDENTS
 from meting.weighting import WeightingReport
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ __all__ = [
     "share_table",
     "versus_national_table",
     "weighting_html",
+    "trend_table",
+    "change_mark",
     "weighting_table",
 ]
 
@@ -191,24 +194,43 @@ def sae_table(
     cells: pd.DataFrame, label: str, heading: str, *, min_n: int, caption: str | None = None
 ) -> DutchTable:
     """Model estimate beside the direct one: label, model mean, 95% interval, P(>= target),
-    verdict, direct estimate and n. The direct estimate is suppressed below ``min_n``; the model
-    estimate is shown for every cell (it borrows strength and discloses no respondent)."""
+    verdict, direct estimate, n and (with a ``shrinkage`` column) the share of the estimate that
+    comes from the model. The direct estimate is suppressed below ``min_n``; the model estimate
+    is shown for every cell (it borrows strength and discloses no respondent); a cell without
+    respondents is a model prediction without verdict. The note states the publication rule."""
     has_direct = "direct" in cells.columns
     shown = suppress_small_cells(cells, min_n, value_cols=["direct"] if has_direct else [])
+    verdict = _model_verdict(shown).replace({REASON_NO_RESPONDENTS: "geen (modelvoorspelling)"})
     columns = {
         heading: shown[label].astype(str),
         "modelschatting": shown["estimate"],
         "95%-interval": _interval(shown, "lower", "upper"),
         "kans ≥ doel": shown["prob_ge_target"],
-        "oordeel": _model_verdict(shown),
+        "oordeel": verdict,
     }
     if has_direct:
         columns["direct"] = shown["direct"]
     columns["n"] = shown["n"]
+    has_shrinkage = "shrinkage" in shown.columns
+    if has_shrinkage:
+        columns["aandeel model"] = shown["shrinkage"]
     out = pd.DataFrame(columns)
+    notes = []
+    if has_shrinkage:
+        notes.append(
+            "Aandeel model: het deel van de schatting dat uit het model komt in plaats van uit de "
+            "eigen respondenten (1 − γ, γ = σ²ᵤ / (σ²ᵤ + se²), met σᵤ de spreiding tussen de "
+            "cellen volgens het model en se de standaardfout van de directe schatting); 100% bij "
+            "een cel zonder respondenten."
+        )
+    notes.append(
+        f"Publicatieregel: een directe schatting alleen bij ten minste {fmt_int(min_n)} "
+        "respondenten (anders –); een cel zonder respondenten is een modelvoorspelling en krijgt "
+        "geen oordeel."
+    )
     note = suppression_note(shown) if has_direct else ""
     if note:
-        note = "Directe schatting: " + note[0].lower() + note[1:]
+        notes.append("Directe schatting: " + note[0].lower() + note[1:])
     formats = {
         "modelschatting": "score",
         "95%-interval": "text",
@@ -218,6 +240,8 @@ def sae_table(
     }
     if has_direct:
         formats["direct"] = "score"
+    if has_shrinkage:
+        formats["aandeel model"] = "pct"
     verdict, reason = _verdict_only(shown.drop(columns=SUPPRESSED))
     cols: dict = {
         slug(heading): (shown[label].astype(str), "tekst"),
@@ -231,12 +255,16 @@ def sae_table(
     if has_direct:
         cols["direct"] = (shown["direct"], "cijfer")
     cols["n"] = (shown["n"], "aantal")
+    if has_shrinkage:
+        cols["aandeel_model"] = (shown["shrinkage"], "aandeel")
     if has_direct:
         cols["onderdrukt_reden"] = (suppression_reasons(shown), "tekst")
-    return to_html(out, formats, caption=caption, note=note or None, data=export_table(cols))
+    return to_html(out, formats, caption=caption, note=" ".join(notes), data=export_table(cols))
 
 
-def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = None) -> DutchTable:
+def change_table(
+    changes: pd.DataFrame, label: str, *, caption: str | None = None, rounding_note: bool = True
+) -> DutchTable:
     """Changes between two waves (from :func:`meting.pipeline.wave_changes`): earlier,
     later, the difference with its interval, adjusted p and the verdict (or why there is none).
 
@@ -286,20 +314,20 @@ def change_table(changes: pd.DataFrame, label: str, *, caption: str | None = Non
             "oordeel_reden": (reason, "tekst"),
         }
     )
-    return to_html(out, formats, caption=caption, note=note, data=data)
+    return to_html(out, formats, caption=caption, note=note if rounding_note else None, data=data)
 
 
 def diagnostics_table(diagnostics: Diagnostics, *, caption: str | None = None) -> DutchTable:
     """The convergence summary of a model fit (:class:`meting.sae.Diagnostics`) in Dutch."""
     d = diagnostics
     rows = [
-        ("grootste R-hat (max. 1,01)", fmt_number(d.max_rhat, 3)),
-        ("kleinste bulk-ESS (min. 400)", fmt_int(d.min_ess_bulk)),
-        ("kleinste staart-ESS (min. 400)", fmt_int(d.min_ess_tail)),
-        ("divergente overgangen", fmt_int(d.n_divergences)),
-        ("sampler", str(d.sampler)),
-        ("ketens x trekkingen", f"{d.chains} x {fmt_int(d.draws)}"),
-        ("uit de cache", "ja" if d.from_cache else "nee"),
+        ("grootste R-hat, overeenstemming tussen de ketens (max. 1,01)", fmt_number(d.max_rhat, 3)),
+        ("kleinste effectieve steekproefomvang, midden (min. 400)", fmt_int(d.min_ess_bulk)),
+        ("kleinste effectieve steekproefomvang, staarten (min. 400)", fmt_int(d.min_ess_tail)),
+        ("divergente overgangen (mislukte stappen; max. 0)", fmt_int(d.n_divergences)),
+        ("rekenmethode (MCMC-sampler)", str(d.sampler)),
+        ("ketens x trekkingen per keten", f"{d.chains} x {fmt_int(d.draws)}"),
+        ("uit de opgeslagen berekening (cache)", "ja" if d.from_cache else "nee"),
         ("betrouwbaar", "ja" if d.trustworthy else "nee"),
     ]
     data = export_table(
@@ -462,3 +490,10 @@ def contrast_table(
         }
     )
     return to_html(out, formats, caption=caption, data=data)
+
+
+# the over-time tables live in trend_tables (kept importable from here)
+from meting.report.trend_tables import (  # noqa: E402
+    change_mark,
+    trend_table,
+)

@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "Diagnostics": "meting.sae.diagnostics",
     "diagnose": "meting.sae.diagnostics",
     "SaeResult": "meting.sae.result",
+    "cell_shrinkage": "meting.sae.shrinkage",
+    "shrinkage_weight": "meting.sae.shrinkage",
     "HalfCauchy": "meting.sae.spec",
     "HalfNormal": "meting.sae.spec",
     "ModelSpec": "meting.sae.spec",
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from meting.sae.data import direct_from_statistics, smooth_variances, sufficient_statistics
     from meting.sae.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, diagnose
     from meting.sae.result import SaeResult
+    from meting.sae.shrinkage import cell_shrinkage, shrinkage_weight
     from meting.sae.spec import (
         HalfCauchy,
         HalfNormal,
@@ -71,10 +74,12 @@ __all__ = [
     "SampleSettings",
     "SaeResult",
     "ScalePrior",
+    "cell_shrinkage",
     "diagnose",
     "direct_from_statistics",
     "fit_area_level",
     "fit_unit_level",
+    "shrinkage_weight",
     "smooth_variances",
     "sufficient_statistics",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from meting.checks import check_columns
@@ -44,6 +45,18 @@ def select(table: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
         out.attrs["suppressed"] = int(out[SUPPRESSED].sum())
         out.attrs["suppressed_secondary"] = 0
     return out
+
+
+def in_name_order(
+    frame: pd.DataFrame, column: str, names: Mapping[str, str] | None
+) -> pd.DataFrame:
+    """The rows in the order of the keys of ``names`` (built from the registry: its order),
+    unknown codes last; stable, so rows of one code keep their order."""
+    if not names:
+        return frame.reset_index(drop=True)
+    rank = {k: i for i, k in enumerate(names)}
+    key = frame[column].astype(str).map(lambda v: rank.get(v, len(rank))).to_numpy()
+    return frame.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
 def names_of(values: pd.Series, names: Mapping[str, str] | None) -> pd.Series:

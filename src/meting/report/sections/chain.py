@@ -28,6 +28,7 @@ from meting.report.export import export_table
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
+    count_plural,
     fmt_diff,
     fmt_number,
     fmt_score,
@@ -41,7 +42,7 @@ from meting.report.plots import (
     ReportFigure,
 )
 from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
-from meting.report.sections._shared import names_of, select
+from meting.report.sections._shared import in_name_order, names_of, select
 
 __all__ = [
     "chain_headline",
@@ -114,13 +115,12 @@ def chain_table(
     )
     out = out.drop(columns="best_organisation")
     out = out[[c for c in out.columns if c != "n"] + ["n"]]
-    out = out.sort_values("chain_score", na_position="last").reset_index(drop=True)
+    out = in_name_order(out, by_cols[-1], names)  # registry order, as every report table
     values = ["best_score", "organisations_score", "chain_score", "cooperation_score", "gap",
               "gap_lower", "gap_upper"]  # fmt: skip
     shown = suppress_small_cells(out, min_n, value_cols=values)
     shown.loc[shown[SUPPRESSED], "beste_organisatie"] = EMPTY
-    order = shown.sort_values([SUPPRESSED, "chain_score"], kind="stable").index
-    return shown.loc[order].reset_index(drop=True)
+    return shown.reset_index(drop=True)
 
 
 def municipality_chain(
@@ -226,7 +226,7 @@ def chain_plot(
 ) -> ReportFigure:
     """Per life event (rows, by chain score): the chain, the cooperation, all organisations and
     the best organisation as dots, a line from the chain to the best organisation, the target."""
-    shown = table.loc[~table[SUPPRESSED]].sort_values("chain_score", ascending=True)
+    shown = table.loc[~table[SUPPRESSED]].iloc[::-1]  # the table's order, first row on top
     y = np.arange(len(shown))
     series = (
         ("chain_score", "keten", COLORS["accent"], "o"),
@@ -257,7 +257,8 @@ def chain_plot(
     small = int(table[SUPPRESSED].sum())
     min_n = int(table.attrs.get("min_n", 0))
     note = (
-        f"{small} levensgebeurtenis(sen) met minder dan {min_n} respondenten niet getoond."
+        f"{count_plural(small, 'levensgebeurtenissen')} met minder dan {min_n} respondenten "
+        "niet getoond."
         if small
         else ""
     )

@@ -25,6 +25,7 @@ from meting.report.export import export_table
 from meting.report.formatting import (
     EMPTY,
     DutchTable,
+    count_plural,
     fmt_pct,
     to_html,
 )
@@ -36,7 +37,7 @@ from meting.report.plots import (
     ReportFigure,
 )
 from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
-from meting.report.sections._shared import names_of, pct_interval
+from meting.report.sections._shared import in_name_order, names_of, pct_interval
 
 __all__ = [
     "norms_heatmap",
@@ -171,6 +172,7 @@ def weakest_table(
     out[by] = out[by].astype(str)
     out.insert(1, "naam", names_of(out[by], names))
     out.insert(3, "norm_label", out["norm"].map(norm_label))
+    out = in_name_order(out, by, names)  # groups in registry order, norms 1-10 within
     return suppress_small_cells(out, min_n, value_cols=["estimate", "lower", "upper"])
 
 
@@ -192,7 +194,7 @@ def weakest_summary(weak: pd.DataFrame, by: str = C.LIFE_EVENT) -> pd.DataFrame:
     out["n"] = lowest["n"].reindex(out.index)
     out["ook_zwak"] = others.reindex(out.index)
     out["normen_gerangschikt"] = ranked.groupby(by).size().reindex(out.index).fillna(0)
-    out = out.reset_index().sort_values("naam").reset_index(drop=True)
+    out = out.reset_index().reset_index(drop=True)  # the order of the weakest table
     out["normen_gerangschikt"] = out["normen_gerangschikt"].astype(int)
     return out
 
@@ -216,7 +218,7 @@ def weakest_html(summary: pd.DataFrame, *, caption: str | None = None) -> DutchT
     }
     empty = int((summary["normen_gerangschikt"] == 0).sum())
     note = (
-        f"{empty} levensgebeurtenis(sen) zonder norm met genoeg respondenten (–)."
+        f"{count_plural(empty, 'levensgebeurtenissen')} zonder norm met genoeg respondenten (–)."
         if empty
         else None
     )
@@ -235,7 +237,7 @@ def weakest_html(summary: pd.DataFrame, *, caption: str | None = None) -> DutchT
 def norms_heatmap(weak: pd.DataFrame, *, title: str | None = None) -> ReportFigure:
     """Share "goed" per life event (rows) x norm (columns) from a :func:`weakest_table`; the
     norms flagged weakest are framed and bold, suppressed cells are grey with ``–``."""
-    events = sorted(weak["naam"].astype(str).unique())
+    events = list(dict.fromkeys(weak["naam"].astype(str)))  # the table's (registry) order
     norms = [n for n in C.BSC_NORMS if n in set(weak["norm"])]
     grid = weak.pivot_table(index="naam", columns="norm", values="estimate", dropna=False)
     grid = grid.reindex(index=events, columns=norms)

@@ -30,7 +30,7 @@ from meting.report.plots import (
     ReportFigure,
 )
 from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
-from meting.report.sections._shared import names_of, score_interval
+from meting.report.sections._shared import in_name_order, names_of, score_interval
 
 __all__ = [
     "trim_html",
@@ -60,7 +60,7 @@ def trim_table(
     out = per[[C.MUNICIPALITY, "estimate", "lower", "upper", "n"]].copy()
     out[C.MUNICIPALITY] = out[C.MUNICIPALITY].astype(str)
     out.insert(1, "naam", names_of(out[C.MUNICIPALITY], names))
-    out = out.sort_values("estimate", ascending=False).reset_index(drop=True)
+    out = in_name_order(out, C.MUNICIPALITY, names)  # registry order, as every report table
     shown = suppress_small_cells(out, min_n, value_cols=["estimate", "lower", "upper"])
     nat = national.iloc[0]
     shown.attrs["national"] = {k: float(nat[k]) for k in ("estimate", "lower", "upper", "n")}
@@ -122,7 +122,7 @@ def trim_plot(
 ) -> ReportFigure:
     """The TRI*M index per municipality with intervals, a dashed line at the national index;
     ``highlight`` (a municipality code) drawn in a second colour."""
-    shown = table.loc[~table[SUPPRESSED]].sort_values("estimate", ascending=True)
+    shown = table.loc[~table[SUPPRESSED]].iloc[::-1]  # the table's order, first row on top
     y = np.arange(len(shown))
     mine = (shown[C.MUNICIPALITY] == highlight).to_numpy() if highlight else np.zeros(len(y), bool)
     colors = np.where(mine, COLORS["second"], COLORS["accent"])
