@@ -51,11 +51,13 @@ def _run(
     index: CellIndex,
     cache_dir: Path | None,
     complete: Callable[[xr.Dataset], xr.Dataset] | None = None,
+    reuse: tuple[str, dict[str, object]] | None = None,
 ) -> tuple[az.InferenceData, Diagnostics]:
     """Load the fit from the cache or build, sample, diagnose and save it.
 
     ``complete`` turns the sampled posterior into the stored one (it draws ``theta`` when the
-    cell effects were integrated out); it runs before the cache is written.
+    cell effects were integrated out); it runs before the cache is written. ``reuse`` is passed
+    to :func:`~meting.sae.fit.sample_model` (a compiled model reused on new data).
     """
     start = time.perf_counter()
     path = None
@@ -77,7 +79,7 @@ def _run(
             )
             return cached, diagnostics
     model = model_builder()
-    idata, timings, used = sample_model(model, settings)
+    idata, timings, used = sample_model(model, settings, reuse)
     if complete is not None:
         idata.posterior = complete(idata.posterior)  # type: ignore[attr-defined]
     idata.posterior.attrs.update(  # type: ignore[attr-defined]

@@ -117,6 +117,25 @@ def _finish(
     )
 
 
+def _reuse(
+    kind: str, spec: ModelSpec, index: CellIndex, data: LinkedData
+) -> tuple[str, dict[str, object]]:
+    """The structure key of a linked model (everything but its ``pm.Data``) and those data."""
+    structure = pd.DataFrame({"cell": index.labels})
+    for g in index.groups:
+        structure[f"_{g}"] = index.codes[g]
+    key = "|".join(
+        [
+            kind,
+            spec_fingerprint(spec),
+            _cache.frame_digest(structure),
+            ",".join(map(str, data.waves)),
+            ",".join(sorted(data.arrays())),
+        ]
+    )
+    return key, dict(data.arrays())
+
+
 def _theta_draws_linked(idata) -> np.ndarray:
     theta = idata.posterior["theta"]
     if "wave" not in theta.dims:  # pragma: no cover - the linked model always has it
@@ -188,6 +207,7 @@ def fit_area_linked(
         index,
         cache_dir,
         complete=complete if spec.marginal_cells else None,
+        reuse=_reuse("linked-area", spec, index, data),
     )
     return _finish(
         index,
@@ -271,6 +291,7 @@ def fit_unit_linked(
         index,
         cache_dir,
         complete=complete if spec.marginal_cells else None,
+        reuse=_reuse("linked-unit", spec, index, data),
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         direct_se = np.where(n_grid >= 2, np.sqrt(ss / (n_grid - 1) / n_grid), np.nan)

@@ -68,21 +68,35 @@ class LinkedData:
     def mask(self) -> np.ndarray:
         return np.isfinite(self.y)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The data of the model's ``pm.Data`` containers, by name: a model compiled once is
+        sampled on other data of the same shape with nutpie's ``with_data`` (the calibration
+        fits dozens of data sets of one grid)."""
+        mask = self.mask
+        out = {"y0": np.where(mask, self.y, 0.0), "mask": mask.astype(float)}
+        if self.variance is not None:
+            out["variance"] = np.where(mask, self.variance, 1.0)
+        else:
+            assert self.n is not None and self.sumsq is not None
+            n = np.asarray(self.n, dtype=float)
+            out["n"] = np.where(mask, n, 1.0)
+            out["n_within"] = np.asarray(float(n[mask].sum()) - float(mask.sum()))
+            out["ss_total"] = np.asarray(float(np.asarray(self.sumsq, dtype=float)[mask].sum()))
+        return out
 
-def linked_loglik(
-    resid: Any, variance: Any, mask: np.ndarray, tau2: Any, omega2: Any, xp: Any = np
-) -> Any:
+
+def linked_loglik(resid: Any, variance: Any, mask: Any, tau2: Any, omega2: Any, xp: Any = np) -> Any:
     """Log density of every cell's observed waves with its cell effects integrated out (summed).
 
     ``resid`` (cells x waves) is ``y - eta``, ``variance`` the sampling variance ``s`` (any
-    positive value where ``mask`` is False), ``tau2 = sd_cell^2``, ``omega2 = sd_wave^2``. With
+    positive value where ``mask`` is False; ``mask`` boolean, or 0/1 floats), ``tau2 = sd_cell^2``, ``omega2 = sd_wave^2``. With
     ``D_w = omega2 + s_w``, ``A = sum_w 1/D_w``, ``B = sum_w r_w/D_w`` and ``Q = sum_w r_w^2/D_w``
     over the observed waves, the covariance ``tau2 J + diag(D)`` has determinant
     ``prod D_w (1 + tau2 A)`` and quadratic form ``Q - tau2 B^2 / (1 + tau2 A)``. ``xp`` is
     ``numpy`` or ``pytensor.tensor`` (the model uses the latter; the tests the former against
     scipy's multivariate normal).
     """
-    m = mask.astype(float)
+    m = mask.astype(float) if isinstance(mask, np.ndarray) else mask
     r = m * resid
     d = omega2 + variance
     inv = m / d
@@ -91,7 +105,7 @@ def linked_loglik(
     q = (r * r * inv).sum(axis=1)
     logdet = (m * xp.log(d)).sum(axis=1) + xp.log1p(tau2 * a)
     quad = q - tau2 * b * b / (1.0 + tau2 * a)
-    return -0.5 * (logdet + quad).sum() - 0.5 * math.log(2.0 * math.pi) * float(m.sum())
+    return -0.5 * (logdet + quad).sum() - 0.5 * math.log(2.0 * math.pi) * m.sum()
 
 
 def _linked_predictor(spec: ModelSpec, index: CellIndex, n_waves: int) -> pt.TensorVariable:
@@ -130,40 +144,38 @@ def build_linked_model(spec: ModelSpec, index: CellIndex, data: LinkedData) -> p
     coords: dict[str, Any] = {g: index.levels[g] for g in index.groups}
     coords["cell"] = index.labels
     coords["wave"] = np.asarray(data.waves, dtype=object).astype(str)
-    y0 = np.where(mask, data.y, 0.0)
+    arrays = data.arrays()
     with pm.Model(coords=coords) as model:
+        box = {
+            name: pm.Data(name, value, dims=("cell", "wave") if value.ndim == 2 else None)
+            for name, value in arrays.items()
+        }
         eta = _linked_predictor(spec, index, len(data.waves))
         sd_cell = _scale_rv("sd_cell", spec.priors.cell_sd)
         sd_wave = _scale_rv("sd_wave", spec.priors.wave_sd)
         if data.variance is not None:
-            variance: Any = np.where(mask, data.variance, 1.0)
+            variance: Any = box["variance"]
         else:
-            assert data.n is not None and data.sumsq is not None
             sigma = _scale_rv("sigma", spec.priors.sigma)
-            n = np.where(mask, data.n, 1.0).astype(float)
-            variance = sigma**2 / n
-            n_total = float(np.asarray(data.n, dtype=float)[mask].sum())
-            ss_total = float(np.asarray(data.sumsq, dtype=float)[mask].sum())
+            variance = sigma**2 / box["n"]
             pm.Potential(
-                "within",
-                -(n_total - float(mask.sum())) * pt.log(sigma) - ss_total / (2 * sigma**2),
+                "within", -box["n_within"] * pt.log(sigma) - box["ss_total"] / (2 * sigma**2)
             )
         if spec.marginal_cells:
             eta = pm.Deterministic("eta", eta, dims=("cell", "wave"))
-            pm.Potential(
-                "cells", linked_loglik(y0 - eta, variance, mask, sd_cell**2, sd_wave**2, xp=pt)
-            )
+            resid = box["y0"] - eta
+            loglik = linked_loglik(resid, variance, box["mask"], sd_cell**2, sd_wave**2, xp=pt)
+            pm.Potential("cells", loglik)
         else:
             z_cell = pm.Normal("z_cell", 0.0, 1.0, dims="cell")
             z_wave = pm.Normal("z_wave", 0.0, 1.0, dims=("cell", "wave"))
             theta = eta + sd_cell * z_cell[:, None] + sd_wave * z_wave
             theta = pm.Deterministic("theta", theta, dims=("cell", "wave"))
             rows, cols = np.nonzero(mask)
-            sd_obs = pt.sqrt(variance[rows, cols]) if data.variance is None else None
             pm.Normal(
                 "direct",
                 mu=theta[rows, cols],
-                sigma=np.sqrt(variance[rows, cols]) if sd_obs is None else sd_obs,
+                sigma=pt.sqrt(variance[rows, cols]),
                 observed=data.y[rows, cols],
             )
     return model
