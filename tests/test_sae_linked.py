@@ -106,7 +106,9 @@ def _exact(eta_c, y_c, s_c):
 
 def _linked_case():
     eta = np.array([[6.5, 6.6, 6.7], [7.0, 7.1, 6.9], [6.2, 6.2, 6.2], [6.8, 6.8, 6.8]])
-    y = np.array([[7.2, 6.4, 6.9], [np.nan, 7.5, np.nan], [np.nan, np.nan, np.nan], [6.0, 7.0, 6.5]])
+    y = np.array(
+        [[7.2, 6.4, 6.9], [np.nan, 7.5, np.nan], [np.nan, np.nan, np.nan], [6.0, 7.0, 6.5]]
+    )
     s = np.array([[0.2, 0.1, 0.4], [1.0, 0.05, 1.0], [1.0, 1.0, 1.0], [0.3, 0.3, 0.3]])
     return eta, y, s
 
@@ -329,18 +331,31 @@ def test_bad_linked_input_says_what_is_wrong():
     settings = SampleSettings(random_seed=1)
     with pytest.raises(SchemaError, match="duplicate"):
         fit_area_level(
-            pd.concat([cells, cells.iloc[:1]]), "estimate", "se_smoothed", GROUPS,
-            wave="wave", sampling=settings,
+            pd.concat([cells, cells.iloc[:1]]),
+            "estimate",
+            "se_smoothed",
+            GROUPS,
+            wave="wave",
+            sampling=settings,
         )
     with pytest.raises(SchemaError, match="at least two waves"):
         fit_area_level(
-            cells[cells["wave"] == "2008"], "estimate", "se_smoothed", GROUPS,
-            wave="wave", sampling=settings,
+            cells[cells["wave"] == "2008"],
+            "estimate",
+            "se_smoothed",
+            GROUPS,
+            wave="wave",
+            sampling=settings,
         )
     with pytest.raises(ParameterError, match="covariates"):
         fit_area_level(
-            cells.assign(x=1.0), "estimate", "se_smoothed", GROUPS, wave="wave",
-            covariates=["x"], sampling=settings,
+            cells.assign(x=1.0),
+            "estimate",
+            "se_smoothed",
+            GROUPS,
+            wave="wave",
+            covariates=["x"],
+            sampling=settings,
         )
     with pytest.raises(SchemaError, match="at least two columns"):
         fit_area_level(

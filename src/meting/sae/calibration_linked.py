@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,9 @@ import pandas as pd
 from meting.columns import LIFE_EVENT, MUNICIPALITY
 from meting.errors import ParameterError
 from meting.sae.api import fit_area_level, fit_unit_level
-from meting.sae.data import direct_from_statistics, smooth_variances
+from meting.sae.data import CellIndex, direct_from_statistics, smooth_variances
 from meting.sae.simulate import SimulatedWaves, simulate_linked_waves
-from meting.sae.spec import SampleSettings
+from meting.sae.spec import ModelSpec, SampleSettings
 
 GROUPS = [LIFE_EVENT, MUNICIPALITY]
 WAVE = "wave"
@@ -37,7 +37,7 @@ SIZE_BINS = [-1, 0, 2, 5, 10, 20, np.inf]
 SIZE_LABELS = ["0", "1-2", "3-5", "6-10", "11-20", ">20"]
 
 
-def _covered(lower: np.ndarray, upper: np.ndarray, truth: np.ndarray) -> np.ndarray:
+def _covered(lower: Any, upper: Any, truth: np.ndarray) -> np.ndarray:
     return (lower <= truth) & (truth <= upper)
 
 
@@ -65,9 +65,7 @@ class LinkedCalibration:
                 "change_coverage90": [d["covered90"].mean()],
                 "change_coverage95": [d["covered95"].mean()],
                 "change_rmse": [np.sqrt(((d["estimate"] - d["truth"]) ** 2).mean())],
-                "change_rmse_independent": [
-                    np.sqrt(((d["independent"] - d["truth"]) ** 2).mean())
-                ],
+                "change_rmse_independent": [np.sqrt(((d["independent"] - d["truth"]) ** 2).mean())],
                 "change_coverage90_independent": [d["covered90_independent"].mean()],
                 "all_trustworthy": [bool(self.per_dataset["trustworthy"].all())],
                 "linked_seconds_median": [float(self.per_dataset["seconds"].median())],
@@ -99,8 +97,15 @@ class LinkedCalibration:
             agg["rmse_independent"] = np.sqrt(agg.pop("mse_independent"))
             out.append(agg.reset_index().assign(quantity=what))
         return pd.concat(out, ignore_index=True)[
-            ["quantity", "size", "rows", "coverage90", "coverage95", "rmse_linked",
-             "rmse_independent"]
+            [
+                "quantity",
+                "size",
+                "rows",
+                "coverage90",
+                "coverage95",
+                "rmse_linked",
+                "rmse_independent",
+            ]
         ]
 
     def plot(self, out_dir: Path) -> list[Path]:
@@ -142,6 +147,63 @@ class LinkedCalibration:
         return [path]
 
 
+def _independent_model(spec: ModelSpec, index: CellIndex, y: np.ndarray, v: np.ndarray):
+    """The single-wave Fay-Herriot model of :func:`meting.sae.model.build_area_model` (cell
+    effects integrated out, the same priors and parameterisation) with its data in ``pm.Data``
+    and the observed cells as a mask, so that nutpie compiles it once for all waves and data sets
+    of one grid (``build_area_model`` has the observed cells in its graph)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from meting.sae.model import _cell_predictor, _coords
+
+    mask = np.isfinite(y)
+    with pm.Model(coords=_coords(index, [])) as model:
+        y0 = pm.Data("y0", np.where(mask, y, 0.0), dims="cell")
+        var = pm.Data("variance", np.where(mask, v, 1.0), dims="cell")
+        m = pm.Data("mask", mask.astype(float), dims="cell")
+        eta, sd_cell = _cell_predictor(spec, index, np.zeros((0, 0)), [])
+        assert sd_cell is not None  # two groups: a cell effect
+        pm.Deterministic("eta", eta, dims="cell")
+        total = var + sd_cell**2
+        logp = -0.5 * (pt.log(2 * np.pi * total) + (y0 - eta) ** 2 / total)
+        pm.Potential("direct", (m * logp).sum())
+    return model
+
+
+def _independent_fit(
+    cells: pd.DataFrame, wave: str, sampling: SampleSettings
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One wave fitted on its own; the cells (group columns, estimate) and the draws."""
+    from meting.sae.conditional import draw_cell_means
+    from meting.sae.data import build_index
+    from meting.sae.fit import sample_model
+
+    one = cells[cells[WAVE] == wave].reset_index(drop=True)
+    index, row_cell = build_index(one, GROUPS, "cells")
+    order = np.argsort(row_cell)
+    y = one["estimate"].to_numpy(dtype=float)[order]
+    v = one["se_smoothed"].to_numpy(dtype=float)[order] ** 2
+    spec = ModelSpec(kind="area", groups=tuple(GROUPS))
+    mask = np.isfinite(y)
+    data = {
+        "y0": np.where(mask, y, 0.0),
+        "variance": np.where(mask, v, 1.0),
+        "mask": mask.astype(float),
+    }
+    key = "calibration-independent|" + "|".join(index.labels)
+    idata, _, _ = sample_model(_independent_model(spec, index, y, v), sampling, (key, data))
+    post = draw_cell_means(
+        idata.posterior,  # type: ignore[attr-defined]
+        np.where(mask, y, np.nan),
+        variance=np.where(mask, v, 1.0),
+        random_seed=sampling.random_seed,
+    )
+    draws = post["theta"].stack(sample=("chain", "draw")).transpose("sample", "cell").to_numpy()
+    table = index.table.assign(estimate=draws.mean(axis=0))
+    return table, draws
+
+
 def _grid_cells(sim: SimulatedWaves) -> pd.DataFrame:
     keys = [*GROUPS, WAVE]
     direct = smooth_variances(direct_from_statistics(sim.stats, keys), pool_by=[WAVE])
@@ -160,14 +222,13 @@ def run_linked_calibration(
     chains: int = 4,
     draws: int = 1000,
     tune: int = 1000,
-    independent_sampler: Literal["nutpie", "pymc"] = "pymc",
 ) -> LinkedCalibration:
     """Fit the linked model and independent per-wave fits to ``n_datasets`` simulated sets.
 
-    Data set ``i`` uses seed ``seed + i`` for the simulation and the samplers. The independent
-    fits use PyMC's NUTS by default: their model differs per data set in its observed cells, so
-    nutpie would compile it anew every time, while the linked model is compiled once and
-    sampled on every data set (``pm.Data``).
+    Data set ``i`` uses seed ``seed + i`` for the simulation and the samplers. Both models are
+    compiled once by nutpie and sampled on every data set (their data in ``pm.Data``); the
+    independent fits are the single-wave Fay-Herriot model of ``fit_area_level``
+    (:func:`_independent_model`).
     """
     if model not in ("area", "unit"):
         raise ParameterError(f"model must be 'area' or 'unit'; got {model!r}.")
@@ -195,22 +256,9 @@ def run_linked_calibration(
         keyed = linked.cells.merge(sim.truth, on=[*GROUPS, WAVE], how="left")
         independent_est, independent_draws = [], {}
         for w in waves:
-            one = cells[cells[WAVE] == w].drop(columns=WAVE).reset_index(drop=True)
-            fit = fit_area_level(
-                one,
-                "estimate",
-                "se_smoothed",
-                GROUPS,
-                sampling=SampleSettings(
-                    sampler=independent_sampler,
-                    chains=chains,
-                    draws=draws,
-                    tune=tune,
-                    random_seed=seed + i,
-                ),
-            )
-            independent_est.append(fit.cells[[*GROUPS, "estimate"]].assign(**{WAVE: w}))
-            independent_draws[w] = (fit.cells[GROUPS].astype(str), fit.draws())
+            table, draws_w = _independent_fit(cells, w, sampling)
+            independent_est.append(table.assign(**{WAVE: w}))
+            independent_draws[w] = (table[GROUPS].astype(str), draws_w)
         independent = pd.concat(independent_est).rename(columns={"estimate": "independent"})
         keyed = keyed.merge(independent, on=[*GROUPS, WAVE], how="left")
         truth = keyed["true_mean"].to_numpy(dtype=float)
@@ -236,9 +284,7 @@ def run_linked_calibration(
         assert keys_a.equals(keys_b)
         diff = draws_b - draws_a  # independent fits: paired draws are draws of the difference
         q = np.quantile(diff, [0.05, 0.95], axis=0)
-        ind = keys_a.assign(
-            independent=diff.mean(axis=0), _lo=q[0], _hi=q[1]
-        )
+        ind = keys_a.assign(independent=diff.mean(axis=0), _lo=q[0], _hi=q[1])
         change = change.merge(ind, on=GROUPS, how="left")
         t = change["truth"].to_numpy(dtype=float)
         change_frames.append(

@@ -112,9 +112,7 @@ def _finish(
     )
     shrink = linked_shrinkage(idata.posterior, mask, variance=data.variance, n=data.n)
     table = add_quality(table, shrink.ravel(), publication)
-    return SaeResult(
-        cells=table, diagnostics=diagnostics, idata=idata, target=target, wave=wave
-    )
+    return SaeResult(cells=table, diagnostics=diagnostics, idata=idata, target=target, wave=wave)
 
 
 def _reuse(

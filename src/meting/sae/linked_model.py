@@ -85,7 +85,9 @@ class LinkedData:
         return out
 
 
-def linked_loglik(resid: Any, variance: Any, mask: Any, tau2: Any, omega2: Any, xp: Any = np) -> Any:
+def linked_loglik(
+    resid: Any, variance: Any, mask: Any, tau2: Any, omega2: Any, xp: Any = np
+) -> Any:
     """Log density of every cell's observed waves with its cell effects integrated out (summed).
 
     ``resid`` (cells x waves) is ``y - eta``, ``variance`` the sampling variance ``s`` (any

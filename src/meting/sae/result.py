@@ -103,7 +103,9 @@ class SaeResult:
         waves = self.waves
         for name, value in (("from_wave", from_wave), ("to_wave", to_wave)):
             if value not in waves:
-                raise ParameterError(f"{name} must be one of the fitted waves {waves}; got {value!r}.")
+                raise ParameterError(
+                    f"{name} must be one of the fitted waves {waves}; got {value!r}."
+                )
         t = len(waves)
         i, j = waves.index(from_wave), waves.index(to_wave)
         draws = self.draws()
@@ -125,9 +127,9 @@ class SaeResult:
         extra["wave_earlier"] = from_wave
         extra["wave_later"] = to_wave
         if "benchmarked" in cells.columns:
-            extra["benchmarked"] = (
-                before["benchmarked"].to_numpy(bool) & after["benchmarked"].to_numpy(bool)
-            )
+            extra["benchmarked"] = before["benchmarked"].to_numpy(bool) & after[
+                "benchmarked"
+            ].to_numpy(bool)
         return result_table(
             before[groups],
             variable=str(cells["variable"].iloc[0]),
@@ -311,13 +313,15 @@ class SaeResult:
         posterior = self.idata.posterior.copy()  # type: ignore[attr-defined]
         posterior["theta"] = (theta.dims, draws.reshape(shape))
         groups = {g: self.idata[g] for g in self.idata.groups() if g != "posterior"}
-        idata = az.InferenceData(posterior=posterior, **groups)
+        idata = az.InferenceData(**{"posterior": posterior, **groups})
         summary = summarise_draws(draws, self.target)
         cells = self.cells.copy()
         for column in SUMMARY_COLUMNS:
             cells[column] = summary[column].to_numpy()
         shrinkage = cells["shrinkage"].to_numpy(dtype=float)
-        cells = add_quality(cells.drop(columns=["cv", "shrinkage", "publication"]), shrinkage, publication)
+        cells = add_quality(
+            cells.drop(columns=["cv", "shrinkage", "publication"]), shrinkage, publication
+        )
         cells["benchmarked"] = codes >= 0
         return SaeResult(
             cells=cells,
