@@ -7,8 +7,11 @@ Entry points:
   post-stratification to population cells (MRP) when a population table is given;
 * :func:`smooth_variances` and :func:`sufficient_statistics` - preparing their inputs;
 * :class:`Priors` / :class:`ScalePrior` - the priors, with documented defaults;
-* :class:`SaeResult` - ``.cells`` (per-cell table), ``.diagnostics`` (convergence over every
-  parameter, with ``trustworthy`` and a Dutch ``warning_nl``), ``.idata`` and ``.aggregate()``.
+* :class:`SaeResult` - ``.cells`` (per-cell table with the quality columns ``cv``,
+  ``shrinkage``, ``publication``), ``.diagnostics`` (convergence over every parameter, with
+  ``trustworthy`` and a Dutch ``warning_nl``), ``.idata``, ``.aggregate()``, ``.benchmarked()``
+  (draws benchmarked to design-based estimates) and, for a fit linked across waves
+  (``wave=``), ``.change(from_wave, to_wave)``.
 
 Sampling uses nutpie by default (several times faster than PyMC's NUTS here) and PyMC's NUTS as
 fallback; fits can be cached on disk (:mod:`meting.sae.cache`).
