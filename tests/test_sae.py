@@ -26,7 +26,7 @@ from meting.sae import (  # noqa: E402
     smooth_variances,
     sufficient_statistics,
 )
-from meting.sae.result import CELL_EXTRA_COLUMNS  # noqa: E402
+from meting.sae.result import CELL_EXTRA_COLUMNS, QUALITY_COLUMNS  # noqa: E402
 from meting.sae.simulate import simulate_survey  # noqa: E402
 
 GROUPS = ["life_event", "municipality"]
@@ -78,7 +78,7 @@ def fh_fit(fh_cells, cache_dir, sampling_mock):
 
 def test_cells_table_shape_and_columns(fh_fit, fh_cells):
     cells = fh_fit.cells
-    assert list(cells.columns) == [*GROUPS, *RESULT_COLUMNS, *CELL_EXTRA_COLUMNS]
+    assert list(cells.columns) == [*GROUPS, *RESULT_COLUMNS, *CELL_EXTRA_COLUMNS, *QUALITY_COLUMNS]
     assert len(cells) == len(fh_cells) == 40
     assert not cells.duplicated(GROUPS).any()
     assert (cells["lower"] <= cells["lower_90"]).all()

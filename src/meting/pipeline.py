@@ -39,6 +39,7 @@ __all__ = [
     "cache_dir",
     "channel_shares",
     "direct_cells",
+    "fit_linked_small_areas",
     "fit_small_areas",
     "level_estimates",
     "life_event_estimates",
@@ -275,15 +276,24 @@ def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:
 def direct_cells(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     """Direct estimates per life event x municipality on the full grid (empty cells as NaN), with
     smoothed standard errors for the small-area model."""
+    return _direct_grid(
+        an.design, an.registry, list(an.registry.municipalities_on(an.wave.reference_date)), var
+    )
+
+
+def _direct_grid(
+    design: SurveyDesign, registry: Registry, municipalities: list[str], var: str
+) -> pd.DataFrame:
+    """Direct estimates of ``design`` per life event x municipality on the grid of the life
+    events and ``municipalities`` (empty cells as NaN), with smoothed standard errors."""
     from meting.sae import smooth_variances
 
     groups = [C.LIFE_EVENT, C.MUNICIPALITY]
-    est = an.design.mean(var, by=groups, level=an.settings.confidence)
+    est = design.mean(var, by=groups, level=registry.settings.confidence)
     for g in groups:
         est[g] = est[g].astype(str)
     grid = pd.MultiIndex.from_product(
-        [sorted(an.registry.life_events), an.registry.municipalities_on(an.wave.reference_date)],
-        names=groups,
+        [sorted(registry.life_events), municipalities], names=groups
     ).to_frame(index=False)
     cells = grid.merge(est, on=groups, how="left")
     cells["n"] = cells["n"].fillna(0).astype(int)
@@ -311,6 +321,76 @@ def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> SaeResult:
         sampling=s.sampling_for(an.wave),
         target=s.target,
         cache_dir=cache_dir(an.registry),
+        publication=s.publication_rule(),
+    )
+
+
+def fit_linked_small_areas(
+    registry: Registry,
+    waves: list[str],
+    var: str = C.SCORE_CHAIN,
+    *,
+    benchmark: bool = False,
+) -> SaeResult:
+    """The Fay-Herriot model linked across ``waves`` (``sae.fit_area_level(..., wave=)``).
+
+    Every wave's design is mapped to the municipal division of the latest wave's reference date
+    through the registry's dated code changes (:func:`meting.comparison.remap_design_municipalities`),
+    so a merged municipality's respondents of an earlier wave form one cell under the new code,
+    estimated with the design's own variance. The cells are the life events x the municipalities
+    of that division; ``.cells`` has one row per cell x wave (``wave`` holds the wave label) and
+    ``.change(earlier, later)`` gives the change per cell. Sampling uses the settings of the
+    latest wave (``Settings.sampling_for``); the fit is cached in ``data/cache``.
+
+    ``benchmark=True`` benchmarks every life event x wave to its design-based estimate
+    (:func:`life_event_estimates`, additive, :meth:`~meting.sae.SaeResult.benchmarked`) with the
+    cell populations of :func:`cell_population` (summed over merged municipalities) as weights.
+    """
+    from meting.comparison import map_municipality_codes, remap_design_municipalities
+    from meting.sae import fit_area_level
+
+    if len(waves) < 2 or len(set(waves)) != len(waves):
+        raise ParameterError(f"waves must name at least two different waves; got {waves!r}.")
+    unknown = [w for w in waves if w not in registry.waves]
+    if unknown:
+        raise ParameterError(
+            f"waves must be waves in the registry {sorted(registry.waves)}; got {unknown}."
+        )
+    latest = max(waves, key=lambda w: registry.waves[w].reference_date)
+    on = registry.waves[latest].reference_date
+    s = registry.settings
+    codes = sorted({registry.map_code(m, on=on) for m in registry.municipalities})
+    frames, directs = [], []
+    for label in waves:
+        an = analyse_wave(registry, label)
+        design = remap_design_municipalities(an.design, registry, on)
+        frames.append(_direct_grid(design, registry, codes, var).assign(wave=label))
+        if benchmark:
+            directs.append(life_event_estimates(an, var).assign(wave=label))
+    cells = pd.concat(frames, ignore_index=True)
+    result = fit_area_level(
+        cells,
+        "estimate",
+        "se_smoothed",
+        [C.LIFE_EVENT, C.MUNICIPALITY],
+        wave="wave",
+        priors=s.priors(),
+        sampling=s.sampling_for(registry.waves[latest]),
+        target=s.target,
+        cache_dir=cache_dir(registry),
+        publication=s.publication_rule(),
+    )
+    if not benchmark:
+        return result
+    population = cell_population(registry)
+    population[C.MUNICIPALITY] = map_municipality_codes(population[C.MUNICIPALITY], registry, on)
+    weights = population.groupby([C.LIFE_EVENT, C.MUNICIPALITY])["population"].sum().reset_index()
+    return result.benchmarked(
+        pd.concat(directs, ignore_index=True),
+        weights,
+        by=C.LIFE_EVENT,
+        random_seed=s.seed_for(registry.waves[latest]),
+        publication=s.publication_rule(),
     )
 
 
@@ -347,10 +427,8 @@ def sae_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.DataFrame:
 def _shrinkage_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.Series:
     """The population-weighted mean of the cells' shrinkage weights per ``by`` group: the share
     of an aggregate that comes from the model."""
-    from meting.sae import cell_shrinkage
-
     keys = [C.LIFE_EVENT, C.MUNICIPALITY]
-    cells = sae.cells[keys].astype(str).assign(shrinkage=cell_shrinkage(sae))
+    cells = sae.cells[keys].astype(str).assign(shrinkage=sae.cells["shrinkage"].to_numpy())
     cells = cells.merge(cell_population(an.registry), on=keys, how="left")
     w = cells["population"].fillna(0.0)
     return (cells["shrinkage"] * w).groupby(cells[by]).sum() / w.groupby(cells[by]).sum()
@@ -359,13 +437,11 @@ def _shrinkage_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.Series:
 def sae_cells_with_verdicts(an: WaveAnalysis, sae: SaeResult) -> pd.DataFrame:
     """The per-cell small-area table with Bayesian verdicts, Dutch life-event names and the
     shrinkage weight (``shrinkage``: the share of the estimate from the model,
-    :func:`meting.sae.cell_shrinkage`)."""
-    from meting.sae import cell_shrinkage
+    the fit's quality column, :mod:`meting.sae.quality`)."""
     from meting.significance import bayes_verdicts
 
     s = an.settings
     out = bayes_verdicts(sae.cells, upper=s.prob_above, lower=s.prob_below, target=s.target)
-    out["shrinkage"] = cell_shrinkage(sae)
     names = {k: v.name for k, v in an.registry.life_events.items()}
     out.insert(0, "levensgebeurtenis", out[C.LIFE_EVENT].astype(str).map(names))
     return out

@@ -54,7 +54,9 @@ RESULT_COLUMN_DOCS: Final[Mapping[str, str]] = {
     "n": "respondents behind the estimate (0 for a small-area cell without respondents; "
     "missing when a small-area model was fitted without counts)",
     "method": "how the estimate was made: 'taylor' (linearisation), 'fay-herriot', "
-    "'unit-level', 'mrp', 'difference' (a change of two independent estimates), ...",
+    "'unit-level', 'mrp', 'fay-herriot-linked' / 'unit-level-linked' (a small-area model linked "
+    "across waves), 'difference' (a change of two independent estimates), 'linked-difference' "
+    "(a change from the draws of a model linked across waves), ...",
 }
 
 #: Extra columns that estimators and tests add after the core columns.
@@ -67,6 +69,14 @@ EXTRA_COLUMN_DOCS: Final[Mapping[str, str]] = {
     "direct": "small-area cell: the direct (design-based) estimate the model was fitted to",
     "direct_se": "small-area cell: the standard error used for the direct estimate",
     "observed": "small-area cell: False when the cell has no respondents (a model prediction)",
+    "cv": "small-area cell: coefficient of variation, posterior sd / posterior mean",
+    "shrinkage": "small-area cell: share of the estimate that comes from the model, 1 - gamma "
+    "(Fay-Herriot gamma = sd_cell^2 / (sd_cell^2 + se^2)), posterior mean; 1 without respondents",
+    "publication": "small-area cell: 'publiceren', 'publiceren met voorbehoud' or 'niet "
+    "publiceren' by the rule of meting.sae.quality (n and cv thresholds in params)",
+    "benchmarked": "small-area cell: True when its draws were benchmarked to a design-based "
+    "direct estimate (SaeResult.benchmarked)",
+    "prob_improved": "linked change: posterior probability that the later mean is higher",
     "t": "test: (estimate - null value) / se",
     "p_two_sided": "test: two-sided p-value, unadjusted",
     "p_greater": "test: one-sided p-value for 'above the null value', unadjusted",

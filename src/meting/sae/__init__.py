@@ -7,8 +7,11 @@ Entry points:
   post-stratification to population cells (MRP) when a population table is given;
 * :func:`smooth_variances` and :func:`sufficient_statistics` - preparing their inputs;
 * :class:`Priors` / :class:`ScalePrior` - the priors, with documented defaults;
-* :class:`SaeResult` - ``.cells`` (per-cell table), ``.diagnostics`` (convergence over every
-  parameter, with ``trustworthy`` and a Dutch ``warning_nl``), ``.idata`` and ``.aggregate()``.
+* :class:`SaeResult` - ``.cells`` (per-cell table with the quality columns ``cv``,
+  ``shrinkage``, ``publication``), ``.diagnostics`` (convergence over every parameter, with
+  ``trustworthy`` and a Dutch ``warning_nl``), ``.idata``, ``.aggregate()``, ``.benchmarked()``
+  (draws benchmarked to design-based estimates) and, for a fit linked across waves
+  (``wave=``), ``.change(from_wave, to_wave)``.
 
 Sampling uses nutpie by default (several times faster than PyMC's NUTS here) and PyMC's NUTS as
 fallback; fits can be cached on disk (:mod:`meting.sae.cache`).
@@ -34,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "Diagnostics": "meting.sae.diagnostics",
     "diagnose": "meting.sae.diagnostics",
     "SaeResult": "meting.sae.result",
-    "cell_shrinkage": "meting.sae.shrinkage",
+    "cell_shrinkage": "meting.sae.quality",
     "shrinkage_weight": "meting.sae.shrinkage",
     "HalfCauchy": "meting.sae.spec",
     "HalfNormal": "meting.sae.spec",
@@ -48,8 +51,9 @@ if TYPE_CHECKING:
     from meting.sae.api import fit_area_level, fit_unit_level
     from meting.sae.data import direct_from_statistics, smooth_variances, sufficient_statistics
     from meting.sae.diagnostics import ESS_MIN, RHAT_MAX, Diagnostics, diagnose
+    from meting.sae.quality import cell_shrinkage
     from meting.sae.result import SaeResult
-    from meting.sae.shrinkage import cell_shrinkage, shrinkage_weight
+    from meting.sae.shrinkage import shrinkage_weight
     from meting.sae.spec import (
         HalfCauchy,
         HalfNormal,

@@ -29,6 +29,7 @@ from meting.sae.data import (
 from meting.sae.diagnostics import Diagnostics, diagnose
 from meting.sae.fit import SampleSettings, sample_model
 from meting.sae.model import UnitRows, build_area_model, build_unit_model
+from meting.sae.quality import PublicationRule, add_quality, cell_shrinkage
 from meting.sae.result import SaeResult
 from meting.sae.spec import ModelSpec, Priors, spec_fingerprint
 
@@ -50,11 +51,13 @@ def _run(
     index: CellIndex,
     cache_dir: Path | None,
     complete: Callable[[xr.Dataset], xr.Dataset] | None = None,
+    reuse: tuple[str, dict[str, object]] | None = None,
 ) -> tuple[az.InferenceData, Diagnostics]:
     """Load the fit from the cache or build, sample, diagnose and save it.
 
     ``complete`` turns the sampled posterior into the stored one (it draws ``theta`` when the
-    cell effects were integrated out); it runs before the cache is written.
+    cell effects were integrated out); it runs before the cache is written. ``reuse`` is passed
+    to :func:`~meting.sae.fit.sample_model` (a compiled model reused on new data).
     """
     start = time.perf_counter()
     path = None
@@ -76,7 +79,7 @@ def _run(
             )
             return cached, diagnostics
     model = model_builder()
-    idata, timings, used = sample_model(model, settings)
+    idata, timings, used = sample_model(model, settings, reuse)
     if complete is not None:
         idata.posterior = complete(idata.posterior)  # type: ignore[attr-defined]
     idata.posterior.attrs.update(  # type: ignore[attr-defined]
@@ -157,6 +160,8 @@ def fit_area_level(
     target: float = 7.0,
     cache_dir: Path | None = None,
     marginalise_cells: bool = True,
+    wave: str | None = None,
+    publication: PublicationRule | None = None,
 ) -> SaeResult:
     """Fit the Fay-Herriot (area-level) model to direct estimates per cell.
 
@@ -194,10 +199,41 @@ def fit_area_level(
         True (default): integrate the cell effects out while sampling and draw the cell means
         from their exact conditional afterwards (:mod:`meting.sae.conditional`); the same
         posterior, several times faster. False samples them (``z_cell``) with NUTS.
+    wave
+        The column with the wave label: ``cells`` then has one row per cell x wave and the
+        waves are linked (a persistent cell effect plus a deviation per wave, see
+        :mod:`meting.sae.linked_model`); the result has one row per cell x wave and
+        :meth:`~meting.sae.result.SaeResult.change`. Covariates are not supported then.
+    publication
+        The rule of the ``publication`` flag (:mod:`meting.sae.quality`); None: the defaults
+        (for a report: ``registry.settings.publication_rule()``).
+
+    The cell table has the quality columns ``cv``, ``shrinkage`` and ``publication`` at the end.
     """
     settings = _sampling(sampling)
     if not isinstance(cells, pd.DataFrame):
         raise SchemaError(f"cells must be a pandas DataFrame; got {type(cells).__name__}.")
+    if wave is not None:
+        from meting.sae.linked import fit_area_linked
+
+        if covariates:
+            raise ParameterError(
+                f"covariates are not supported with wave=; got {covariates}. Fit without them."
+            )
+        return fit_area_linked(
+            cells,
+            estimate,
+            se,
+            groups,
+            wave=wave,
+            priors=priors,
+            n=n,
+            sampling=settings,
+            target=target,
+            cache_dir=cache_dir,
+            marginalise_cells=marginalise_cells,
+            publication=publication,
+        )
     groups = list(groups) if not isinstance(groups, str) else [groups]
     covariates = list(covariates or [])
     _require_columns(cells, [estimate, se, *([n] if n else [])], "cells")
@@ -266,6 +302,8 @@ def fit_area_level(
         variable=_variable(cells, estimate),
         method="fay-herriot",
     )
+    shrink = cell_shrinkage(idata.posterior, observed, variance=sev**2)  # type: ignore[attr-defined]
+    table = add_quality(table, shrink, publication)
     return SaeResult(cells=table, diagnostics=diagnostics, idata=idata, target=target)
 
 
@@ -283,6 +321,8 @@ def fit_unit_level(
     target: float = 7.0,
     cache_dir: Path | None = None,
     marginalise_cells: bool = True,
+    wave: str | None = None,
+    publication: PublicationRule | None = None,
 ) -> SaeResult:
     """Fit the unit-level model ``score ~ Normal(theta, sigma)`` on per-cell sufficient statistics.
 
@@ -321,10 +361,36 @@ def fit_unit_level(
     The ``direct`` column of the result is the *unweighted* cell mean of the respondents (with
     ``direct_se`` from the within-cell spread), the data the unit-level likelihood sees: not
     a design-based (weighted) estimate like the ``direct`` of :func:`fit_area_level`.
+
+    With ``wave=`` (the wave column) ``stats`` has one row per cell x wave and the waves are
+    linked as in :func:`fit_area_level`: the cell means enter with variance ``sigma^2 / n``, the
+    same Gaussian form (:mod:`meting.sae.linked_model`); not with ``population`` (MRP).
     """
     settings = _sampling(sampling)
     if not isinstance(stats, pd.DataFrame):
         raise SchemaError(f"stats must be a pandas DataFrame; got {type(stats).__name__}.")
+    if wave is not None:
+        from meting.sae.linked import fit_unit_linked
+
+        if population is not None:
+            raise ParameterError(
+                "population (MRP) is not supported with wave=; got a population table. Fit "
+                "the linked model on cell statistics without it."
+            )
+        return fit_unit_linked(
+            stats,
+            groups,
+            wave=wave,
+            n=n,
+            mean=mean,
+            sumsq=sumsq,
+            priors=priors,
+            sampling=settings,
+            target=target,
+            cache_dir=cache_dir,
+            marginalise_cells=marginalise_cells,
+            publication=publication,
+        )
     groups = list(groups) if not isinstance(groups, str) else [groups]
     rows, strata = unit_rows_table(stats, groups, n, mean, sumsq, population, population_count)
     index, row_cell = build_index(rows, groups, "stats")
@@ -414,6 +480,8 @@ def fit_unit_level(
         variable=_variable(stats, mean),
         method="mrp" if strata else "unit-level",
     )
+    shrink = cell_shrinkage(idata.posterior, n_cell > 0, n=n_cell)  # type: ignore[attr-defined]
+    table = add_quality(table, shrink, publication)
     return SaeResult(
         cells=table,
         diagnostics=diagnostics,

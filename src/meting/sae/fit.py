@@ -7,6 +7,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import arviz as az
 import pymc as pm
@@ -35,12 +36,42 @@ def _nutpie_available() -> bool:
     return True
 
 
+#: nutpie models compiled in this process, by structure key (see ``reuse`` of sample_model).
+_COMPILED: dict[str, object] = {}
+_COMPILED_MAX = 4
+
+
+def _compiled(model: pm.Model, reuse: tuple[str, dict[str, Any]] | None):
+    """The nutpie model of ``model``: compiled now, or (with ``reuse``) one compiled earlier in
+    this process for the same structure key with its ``pm.Data`` replaced by ``reuse[1]``."""
+    import nutpie
+
+    # the compiler's identity is part of the key: a patched compiler (the tests' mocked
+    # sampling) never receives a model compiled by the real one, nor the other way round
+    key = f"{reuse[0]}|{id(nutpie.compile_pymc_model)}" if reuse is not None else ""
+    if reuse is not None:
+        earlier = _COMPILED.get(key)
+        if earlier is not None and hasattr(earlier, "with_data"):
+            return earlier.with_data(**reuse[1])
+    compiled = nutpie.compile_pymc_model(model)
+    if reuse is not None:
+        while len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = compiled
+    return compiled
+
+
 def sample_model(
-    model: pm.Model, settings: SampleSettings
+    model: pm.Model,
+    settings: SampleSettings,
+    reuse: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[az.InferenceData, Timings, str]:
     """Sample ``model``; return the InferenceData (posterior + sample_stats), timings, sampler used.
 
     Falls back from nutpie to PyMC's NUTS (with a warning) when nutpie is not installed.
+    ``reuse`` = (structure key, the model's ``pm.Data`` by name): a nutpie model compiled earlier
+    in this process under the same key is sampled on the new data instead of compiling again
+    (the key must fix everything but those data: spec, cell labels, shapes).
     """
     sampler = settings.sampler
     if sampler == "nutpie" and not _nutpie_available():
@@ -50,7 +81,7 @@ def sample_model(
     if sampler == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model)
+        compiled = _compiled(model, reuse)
         compiled_at = time.perf_counter()
         idata = nutpie.sample(
             compiled,

@@ -13,11 +13,15 @@ from meting.errors import ParameterError, SchemaError
 from meting.sae.aggregate import weighted_aggregate
 from meting.sae.data import _numeric, _require_columns
 from meting.sae.diagnostics import Diagnostics
+from meting.sae.quality import PublicationRule
 
-__all__ = ["CELL_EXTRA_COLUMNS", "SaeResult"]
+__all__ = ["CELL_EXTRA_COLUMNS", "QUALITY_COLUMNS", "SaeResult"]
 
 #: Extra columns of a cell table after the core result columns (:mod:`meting.results`).
 CELL_EXTRA_COLUMNS = ("lower_90", "upper_90", "prob_ge_target", "direct", "direct_se", "observed")
+#: The quality columns that follow them (:mod:`meting.sae.quality`); ``benchmarked`` follows
+#: these in a benchmarked result (:meth:`SaeResult.benchmarked`).
+QUALITY_COLUMNS = ("cv", "shrinkage", "publication")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,9 @@ class SaeResult:
         central 95% interval of the cell mean; df missing; method ``fay-herriot``,
         ``unit-level`` or ``mrp``), then :data:`CELL_EXTRA_COLUMNS`: the 90% interval,
         ``prob_ge_target``, ``direct, direct_se`` (the direct estimate beside it) and ``observed``
-        (False: no respondents, a prediction from the effects).
+        (False: no respondents, a prediction from the effects), then :data:`QUALITY_COLUMNS`
+        (``cv``, ``shrinkage``, ``publication``). A fit linked across waves has the wave column
+        after the model's groups and one row per cell x wave (cell by cell, waves in order).
     diagnostics
         Convergence over every parameter; see :class:`~meting.sae.diagnostics.Diagnostics`.
     idata
@@ -43,6 +49,8 @@ class SaeResult:
     population
         Population count per cell when the model was post-stratified (MRP), else None; the default
         weights of :meth:`aggregate`.
+    wave
+        The wave column of a fit linked across waves, else None.
     """
 
     cells: pd.DataFrame
@@ -50,15 +58,118 @@ class SaeResult:
     idata: az.InferenceData
     target: float = 7.0
     population: np.ndarray | None = None
+    wave: str | None = None
 
     @property
     def groups(self) -> list[str]:
+        """The group columns of ``cells`` (with the wave column of a linked fit)."""
         return list(self.cells.columns[: list(self.cells.columns).index("variable")])
 
+    @property
+    def waves(self) -> list[str]:
+        """The waves of a linked fit, in model order (empty for a single-wave fit)."""
+        if self.wave is None:
+            return []
+        return [str(w) for w in self.idata.posterior["wave"].to_numpy()]  # type: ignore[attr-defined]
+
     def draws(self) -> np.ndarray:
-        """Cell draws as an array (chains x draws flattened, cells), in the order of ``cells``."""
+        """Cell draws as an array (chains x draws flattened, rows of ``cells``)."""
         theta = self.idata.posterior["theta"]  # type: ignore[attr-defined]
-        return theta.stack(sample=("chain", "draw")).transpose("sample", "cell").to_numpy()
+        dims = ("sample", "cell", "wave") if "wave" in theta.dims else ("sample", "cell")
+        values = theta.stack(sample=("chain", "draw")).transpose(*dims).to_numpy()
+        return values.reshape(values.shape[0], -1)
+
+    def change(self, from_wave: str, to_wave: str) -> pd.DataFrame:
+        """The change ``to_wave - from_wave`` of every cell of a linked fit, from the draws.
+
+        Returns a result table (:mod:`meting.results`), one row per cell: the model's groups,
+        ``variable``, the posterior mean (``estimate``), sd (``se``) and central 95 % interval of
+        the change, ``level`` 0.95, ``df`` missing, ``n`` (respondents in ``to_wave``), ``method``
+        ``"linked-difference"``; then ``lower_90, upper_90``, ``prob_improved`` (the posterior
+        probability that the mean is higher in ``to_wave``), ``estimate_earlier, se_earlier,
+        n_earlier, observed_earlier`` and the same for ``later`` (the cells in the two waves),
+        ``wave_earlier, wave_later`` and ``benchmarked`` for a benchmarked result. A cell
+        observed in one wave only (or in neither) still gets a change: wider, since its missing
+        wave is a prediction from its persistent effect.
+        """
+        from meting.results import result_table
+        from meting.sae.aggregate import summarise_draws
+
+        if self.wave is None:
+            raise ParameterError(
+                "change() needs a fit linked across waves; got a single-wave fit. Fit with "
+                "wave='wave' (one row per cell x wave)."
+            )
+        waves = self.waves
+        for name, value in (("from_wave", from_wave), ("to_wave", to_wave)):
+            if value not in waves:
+                raise ParameterError(
+                    f"{name} must be one of the fitted waves {waves}; got {value!r}."
+                )
+        t = len(waves)
+        i, j = waves.index(from_wave), waves.index(to_wave)
+        draws = self.draws()
+        draws = draws.reshape(draws.shape[0], -1, t)
+        diff = draws[:, :, j] - draws[:, :, i]
+        summary = summarise_draws(diff, 0.0)
+        cells = self.cells
+        before = cells.iloc[i::t].reset_index(drop=True)
+        after = cells.iloc[j::t].reset_index(drop=True)
+        groups = [g for g in self.groups if g != self.wave]
+        extra: dict[str, object] = {
+            "lower_90": summary["lower_90"].to_numpy(),
+            "upper_90": summary["upper_90"].to_numpy(),
+            "prob_improved": (diff > 0).mean(axis=0),
+        }
+        for side, part in (("earlier", before), ("later", after)):
+            for column in ("estimate", "se", "n", "observed"):
+                extra[f"{column}_{side}"] = part[column].to_numpy()
+        extra["wave_earlier"] = from_wave
+        extra["wave_later"] = to_wave
+        if "benchmarked" in cells.columns:
+            extra["benchmarked"] = before["benchmarked"].to_numpy(bool) & after[
+                "benchmarked"
+            ].to_numpy(bool)
+        return result_table(
+            before[groups],
+            variable=str(cells["variable"].iloc[0]),
+            estimate=summary["estimate"],
+            se=summary["se"],
+            lower=summary["lower"],
+            upper=summary["upper"],
+            level=0.95,
+            df=np.nan,
+            n=after["n"].to_numpy(dtype=float, na_value=np.nan),
+            method="linked-difference",
+            extra=extra,  # type: ignore[arg-type]
+        )
+
+    def _cell_weights(self, weights: pd.DataFrame, weight: str) -> np.ndarray:
+        """The weight of every row of ``cells`` from a table keyed by the group columns (for a
+        linked fit the wave column may be missing: the same weight in every wave)."""
+        groups = self.groups
+        if self.wave is not None and self.wave not in weights.columns:
+            groups = [g for g in groups if g != self.wave]
+        _require_columns(weights, [*groups, weight], "weights")
+        if weights.duplicated(groups).any():
+            raise SchemaError(
+                f"weights must have one row per cell of {groups}; got duplicates. "
+                "Sum the population per cell first."
+            )
+        keyed = self.cells[groups].merge(
+            weights[[*groups, weight]].astype({g: str for g in groups}),
+            on=groups,
+            how="left",
+        )
+        w = _numeric(keyed, weight, "weights")
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            raise SchemaError(
+                f"weights column {weight!r} must be a count >= 0 for every cell; got "
+                f"{w[bad][0]!r} for {keyed.loc[bad, groups].iloc[0].to_dict()}. "
+                "Add the missing cells (weight 0 if they have no population)."
+            )
+        return w
 
     def aggregate(
         self,
@@ -78,7 +189,8 @@ class SaeResult:
         weights
             A table with the model's group columns and a ``weight`` column (population counts per
             cell). Every cell of the result must appear once. None uses the population of the
-            MRP fit.
+            MRP fit. For a linked fit the wave column may be left out (the same weights in
+            every wave); aggregate with ``by=[..., wave]`` to keep the waves apart.
         weight
             Name of the weight column in ``weights``.
 
@@ -90,7 +202,6 @@ class SaeResult:
             the number of respondents.
         """
         by_list = [by] if isinstance(by, str) else list(by or [])
-        groups = self.groups
         if weights is None:
             if self.population is None:
                 raise ParameterError(
@@ -99,25 +210,7 @@ class SaeResult:
                 )
             w = np.asarray(self.population, dtype=float)
         else:
-            _require_columns(weights, [*groups, weight], "weights")
-            if weights.duplicated(groups).any():
-                raise SchemaError(
-                    f"weights must have one row per cell of {groups}; got duplicates. "
-                    "Sum the population per cell first."
-                )
-            keyed = self.cells[groups].merge(
-                weights[[*groups, weight]].astype({g: str for g in groups}),
-                on=groups,
-                how="left",
-            )
-            w = _numeric(keyed, weight, "weights")
-            bad = ~np.isfinite(w) | (w < 0)
-            if bad.any():
-                raise SchemaError(
-                    f"weights column {weight!r} must be a count >= 0 for every cell; got "
-                    f"{w[bad][0]!r} for {keyed.loc[bad, groups].iloc[0].to_dict()}. "
-                    "Add the missing cells (weight 0 if they have no population)."
-                )
+            w = self._cell_weights(weights, weight)
         return weighted_aggregate(
             self.draws(),
             self.cells,
@@ -126,4 +219,115 @@ class SaeResult:
             self.target,
             variable=str(self.cells["variable"].iloc[0]),
             method=str(self.cells["method"].iloc[0]),
+        )
+
+    def benchmarked(
+        self,
+        direct: pd.DataFrame,
+        weights: pd.DataFrame,
+        *,
+        by: str | list[str] | None,
+        weight: str = "population",
+        estimate: str = "estimate",
+        se: str = "se",
+        method: str = "additive",
+        random_seed: int,
+        publication: PublicationRule | None = None,
+    ) -> SaeResult:
+        """The same fit with its draws benchmarked to design-based direct estimates.
+
+        Per draw, the population-weighted aggregate of the cells of each ``by`` group is set to
+        a draw of that group's direct estimate (additive or ratio, see
+        :func:`meting.sae.aggregate.benchmark_draws`), so the benchmarked aggregate agrees with
+        the direct estimate exactly (posterior mean = the estimate, posterior sd = its se) and
+        the cells' intervals include the direct estimate's uncertainty.
+
+        Parameters
+        ----------
+        direct
+            Design-based estimates with the ``by`` columns, ``estimate`` and ``se`` (e.g.
+            ``pipeline.life_event_estimates``); a linked fit benchmarks each wave on its own,
+            so ``direct`` then needs the wave column too (added to ``by`` if missing).
+        weights
+            Population per cell, as in :meth:`aggregate`.
+        by
+            The benchmark groups, e.g. ``"life_event"``; None or ``[]``: one national benchmark.
+        method
+            ``"additive"`` (default: keeps the differences between the cells of a group, the
+            natural rule for marks on a fixed scale) or ``"ratio"`` (keeps their ratios, the rule
+            for counts).
+        random_seed
+            Seed of the draws of the direct estimates.
+        publication
+            Rule of the recomputed ``publication`` flag (None: the defaults).
+
+        Returns
+        -------
+        SaeResult
+            The summaries, ``cv`` and ``publication`` recomputed from the benchmarked draws and a
+            column ``benchmarked`` (True where the cell's group had a direct estimate).
+            Cells of groups without one keep their draws.
+        """
+        from meting.sae.aggregate import SUMMARY_COLUMNS, benchmark_draws, summarise_draws
+        from meting.sae.quality import add_quality
+
+        by_list = [by] if isinstance(by, str) else list(by or [])
+        if self.wave is not None and self.wave not in by_list:
+            by_list.append(self.wave)
+        missing = [b for b in by_list if b not in self.groups]
+        if missing:
+            raise SchemaError(f"by must name group columns {self.groups}; got {missing}.")
+        _require_columns(direct, [*by_list, estimate, se], "direct")
+        if direct.duplicated(by_list).any():
+            raise SchemaError(
+                f"direct must have one row per group of {by_list}; got duplicates. "
+                "Pass one estimate per benchmark group."
+            )
+        d = direct[[*by_list, estimate, se]].astype({b: str for b in by_list})
+        d = d.reset_index(drop=True)
+        d_est = _numeric(d, estimate, "direct")
+        d_se = _numeric(d, se, "direct")
+        usable = np.isfinite(d_est) & np.isfinite(d_se) & (d_se >= 0)
+        d = d.assign(_group=np.where(usable, np.arange(len(d)), -1))
+        if by_list:
+            group = self.cells[by_list].merge(d, on=by_list, how="left")["_group"]
+        else:
+            group = pd.Series(np.full(len(self.cells), d["_group"].iloc[0]))
+        codes = group.fillna(-1).to_numpy(dtype=np.int64)
+        w = self._cell_weights(weights, weight)
+        present = np.unique(codes[codes >= 0])
+        remap = np.full(len(d), -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        draws = benchmark_draws(
+            self.draws(),
+            codes,
+            w,
+            d_est[present],
+            d_se[present],
+            method=method,
+            random_seed=random_seed,
+        )
+        theta = self.idata.posterior["theta"]  # type: ignore[attr-defined]
+        shape = theta.transpose("chain", "draw", *theta.dims[2:]).shape
+        posterior = self.idata.posterior.copy()  # type: ignore[attr-defined]
+        posterior["theta"] = (theta.dims, draws.reshape(shape))
+        groups = {g: self.idata[g] for g in self.idata.groups() if g != "posterior"}
+        idata = az.InferenceData(**{"posterior": posterior, **groups})
+        summary = summarise_draws(draws, self.target)
+        cells = self.cells.copy()
+        for column in SUMMARY_COLUMNS:
+            cells[column] = summary[column].to_numpy()
+        shrinkage = cells["shrinkage"].to_numpy(dtype=float)
+        cells = add_quality(
+            cells.drop(columns=["cv", "shrinkage", "publication"]), shrinkage, publication
+        )
+        cells["benchmarked"] = codes >= 0
+        return SaeResult(
+            cells=cells,
+            diagnostics=self.diagnostics,
+            idata=idata,
+            target=self.target,
+            population=self.population,
+            wave=self.wave,
         )

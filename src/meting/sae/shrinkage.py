@@ -12,14 +12,9 @@ it (the smoothed one).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from meting.sae.result import SaeResult
-
-__all__ = ["cell_shrinkage", "shrinkage_weight"]
+__all__ = ["shrinkage_weight"]
 
 
 def shrinkage_weight(sd_between: np.ndarray | float, se: np.ndarray) -> np.ndarray:
@@ -42,13 +37,3 @@ def shrinkage_weight(sd_between: np.ndarray | float, se: np.ndarray) -> np.ndarr
     out = w.mean(axis=0)
     out[~observed] = 1.0
     return out
-
-
-def cell_shrinkage(result: SaeResult) -> np.ndarray:
-    """The shrinkage weight of every cell of a Fay-Herriot fit, in the order of
-    ``result.cells``: from the posterior of ``sd_cell`` (of the single group's sd for a model on
-    one group) and the cells' ``direct_se``."""
-    post = result.idata.posterior  # type: ignore[attr-defined]
-    groups = result.groups
-    name = "sd_cell" if "sd_cell" in post else f"sd_{groups[0]}"
-    return shrinkage_weight(post[name].to_numpy(), result.cells["direct_se"].to_numpy(dtype=float))

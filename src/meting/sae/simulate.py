@@ -152,3 +152,105 @@ def from_synthetic_wave(
         true_mean=wave.truth_cells[f"true_{level}"].to_numpy(dtype=float)
     )
     return SimulatedSurvey(resp, population.reset_index(), truth, {"seed": float(wave.seed)})
+
+
+@dataclass(frozen=True)
+class SimulatedWaves:
+    """Simulated waves linked through persistent cell effects (:func:`simulate_linked_waves`).
+
+    Attributes
+    ----------
+    stats
+        One row per life event x municipality x wave with respondents: ``n``, ``mean`` and
+        ``sumsq`` (the sufficient statistics of normal scores, drawn directly).
+    truth
+        One row per life event x municipality x wave: ``population`` and ``true_mean``.
+    parameters
+        The true hyperparameters.
+    """
+
+    stats: pd.DataFrame
+    truth: pd.DataFrame
+    parameters: dict[str, float]
+
+
+def simulate_linked_waves(
+    seed: int,
+    *,
+    n_municipalities: int = 30,
+    n_events: int = 14,
+    waves: tuple[str, ...] = ("2008", "2009", "2010"),
+    respondents_per_wave: float = 6_800 / 3,
+    mu: float = 6.6,
+    sd_event: float = 0.3,
+    sd_event_wave: float = 0.1,
+    sd_municipality: float = 0.2,
+    sd_cell: float = 0.3,
+    sd_deviation: float = 0.08,
+    sigma: float = 1.2,
+) -> SimulatedWaves:
+    """Simulate waves with a known truth, linked through a persistent cell effect::
+
+        theta_{e,m,w} = mu + a_e + t_{e,w} + b_m + c_{e,m} + d_{e,m,w}
+        score_i ~ Normal(theta_{cell(i),w}, sigma)
+
+    with ``a ~ N(0, sd_event)``, the life events' own changes ``t ~ N(0, sd_event_wave)``,
+    ``b ~ N(0, sd_municipality)``, the persistent cell effects ``c ~ N(0, sd_cell)`` and small
+    wave-to-wave deviations ``d ~ N(0, sd_deviation)``. Population sizes (lognormal municipality
+    sizes x event prevalences x noise, as :func:`simulate_survey`) are the same in every wave; the
+    respondents per cell and wave are Poisson with mean proportional to the population (the
+    defaults: the issue's 14 life events x 30 municipalities x 3 waves with about 6,800
+    respondents in all, half the cell-waves with five respondents or fewer). The cell statistics
+    are drawn directly: ``mean ~ N(theta, sigma / sqrt(n))`` and ``sumsq ~ sigma^2 chi2(n - 1)``,
+    the distribution of the statistics of ``n`` normal scores.
+    """
+    rng = np.random.default_rng(seed)
+    events = np.array([f"LE{e + 1:02d}" for e in range(n_events)])
+    munis = np.array([f"GM{m + 1:04d}" for m in range(n_municipalities)])
+    n_waves = len(waves)
+    a = rng.normal(0.0, sd_event, n_events)
+    t = rng.normal(0.0, sd_event_wave, (n_events, n_waves))
+    b = rng.normal(0.0, sd_municipality, n_municipalities)
+    c = rng.normal(0.0, sd_cell, (n_events, n_municipalities))
+    d = rng.normal(0.0, sd_deviation, (n_events, n_municipalities, n_waves))
+    size = rng.lognormal(0.0, 1.0, n_municipalities)
+    prevalence = rng.lognormal(0.0, 0.7, n_events)
+    noise = rng.lognormal(0.0, 0.5, (n_events, n_municipalities))
+    people = np.rint(1_000 * size[None, :] * prevalence[:, None] * noise) + 1
+    theta = mu + a[:, None, None] + t[:, None, :] + b[None, :, None] + c[:, :, None] + d
+    lam = people / people.sum() * respondents_per_wave
+    n = rng.poisson(np.broadcast_to(lam[:, :, None], theta.shape))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = rng.normal(theta, sigma / np.sqrt(np.maximum(n, 1)))
+    sumsq = sigma**2 * rng.chisquare(np.maximum(n - 1, 1)) * (n >= 2)
+    e_idx, m_idx, w_idx = np.meshgrid(
+        np.arange(n_events), np.arange(n_municipalities), np.arange(n_waves), indexing="ij"
+    )
+    keys = {
+        LIFE_EVENT: events[e_idx.ravel()],
+        MUNICIPALITY: munis[m_idx.ravel()],
+        "wave": np.asarray(waves)[w_idx.ravel()],
+    }
+    truth = pd.DataFrame(
+        {**keys, "population": people[e_idx.ravel(), m_idx.ravel()], "true_mean": theta.ravel()}
+    )
+    flat_n = n.ravel()
+    has = flat_n > 0
+    stats = pd.DataFrame(
+        {
+            **{k: v[has] for k, v in keys.items()},
+            "n": flat_n[has].astype(np.int64),
+            "mean": mean.ravel()[has],
+            "sumsq": sumsq.ravel()[has],
+        }
+    ).reset_index(drop=True)
+    parameters = {
+        "mu": mu,
+        "sd_event": sd_event,
+        "sd_event_wave": sd_event_wave,
+        "sd_municipality": sd_municipality,
+        "sd_cell": sd_cell,
+        "sd_deviation": sd_deviation,
+        "sigma": sigma,
+    }
+    return SimulatedWaves(stats, truth, parameters)

@@ -123,7 +123,12 @@ class Priors:
         municipalities that differ by more than about two marks are a priori unlikely.
         A dict ``{group: ScalePrior}`` gives a prior per group (missing groups get the default).
     cell_sd
-        Prior of the sd of the cell (interaction) effects. Default ``HalfNormal(0.5)``.
+        Prior of the sd of the cell (interaction) effects. Default ``HalfNormal(0.5)``. In the
+        model linked across waves (``wave=``) this is the sd of the persistent cell effect.
+    wave_sd
+        Linked waves only: prior of the sd of the wave-specific deviation of a cell from its
+        persistent effect (``sd_wave``). Default ``HalfNormal(0.25)``: a cell's own change between
+        waves, beyond the change of its life event, is a priori a fraction of a mark.
     sigma
         Prior of the unit-level residual sd (``fit_unit_level`` only). Default ``HalfNormal(3)``:
         the sd of individual marks is typically 1-2.
@@ -146,6 +151,7 @@ class Priors:
     mu_scale: float = 2.5
     group_sd: ScalePrior | dict[str, ScalePrior] = field(default_factory=lambda: HalfNormal(1.0))
     cell_sd: ScalePrior = field(default_factory=lambda: HalfNormal(0.5))
+    wave_sd: ScalePrior = field(default_factory=lambda: HalfNormal(0.25))
     sigma: ScalePrior = field(default_factory=lambda: HalfNormal(3.0))
     beta_scale: float = 1.0
     strata_scale: float = 0.5
@@ -193,6 +199,7 @@ class ModelSpec:
     strata: tuple[str, ...] = ()
     priors: Priors = field(default_factory=Priors)
     marginalise_cells: bool = True
+    wave: str | None = None
 
     @property
     def has_cell_effect(self) -> bool:
@@ -217,5 +224,13 @@ class ModelSpec:
 
 
 def spec_fingerprint(spec: ModelSpec) -> str:
-    """A canonical JSON text of the specification (for the cache key)."""
-    return json.dumps(asdict(spec), sort_keys=True, default=str)
+    """A canonical JSON text of the specification (for the cache key).
+
+    A fit on one wave leaves out what only the linked model reads (``wave``, ``priors.wave_sd``),
+    so the keys of the single-wave fits cached before the linked model existed still hold.
+    """
+    payload = asdict(spec)
+    if spec.wave is None:
+        payload.pop("wave")
+        payload["priors"].pop("wave_sd")
+    return json.dumps(payload, sort_keys=True, default=str)

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 from pydantic import Field
 
+from meting.errors import ParameterError
 from meting.settings.base import Day, Frozen, Number, Whole
 
 if TYPE_CHECKING:
+    from meting.sae.quality import PublicationRule
     from meting.sae.spec import Priors, SampleSettings
 
-__all__ = ["BayesThresholds", "SaePriors", "Settings"]
+__all__ = ["BayesThresholds", "SaePriors", "SaePublication", "Settings"]
 
 Scale = Annotated[Number, Field(gt=0.0)]
 
@@ -46,6 +48,11 @@ class SaePriors(Frozen):
     beta_sigma: Scale = Field(description="Normal scale of covariate coefficients.")
     sigma_unit: Scale = Field(description="Half-normal scale of the unit-level residual sd.")
     strata_sigma: Scale = Field(description="Scale of the MRP stratum (ZeroSumNormal) effects.")
+    sigma_wave: Scale = Field(
+        default=0.25,
+        description="Half-normal scale of sd_wave, a cell's own deviation per wave in the model "
+        "linked across waves (its persistent effect has sigma_cell).",
+    )
 
     def to_priors(self) -> Priors:
         """The :class:`~meting.sae.spec.Priors` of these settings (groups ``life_event`` and
@@ -61,10 +68,47 @@ class SaePriors(Frozen):
                 C.MUNICIPALITY: HalfNormal(self.sigma_area),
             },
             cell_sd=HalfNormal(self.sigma_cell),
+            wave_sd=HalfNormal(self.sigma_wave),
             sigma=HalfNormal(self.sigma_unit),
             beta_scale=self.beta_sigma,
             strata_scale=self.strata_sigma,
         )
+
+
+class SaePublication(Frozen):
+    """The publication flag of small-area cells (see :mod:`meting.sae.quality`): "publiceren"
+    from ``min_n_publish`` respondents with cv <= ``cv_publish``, "publiceren met voorbehoud"
+    from ``min_n_caution`` with cv <= ``cv_caution``, otherwise "niet publiceren"."""
+
+    min_n_publish: Whole = Field(
+        default=30, ge=1, description="Respondents a cell needs to be published without caution."
+    )
+    cv_publish: Number = Field(
+        default=0.04,
+        gt=0.0,
+        le=1.0,
+        description="Largest cv (posterior sd / mean) of a cell published without caution.",
+    )
+    min_n_caution: Whole = Field(
+        default=5, ge=1, description="Respondents a cell needs to be published with caution."
+    )
+    cv_caution: Number = Field(
+        default=0.08, gt=0.0, le=1.0, description="Largest cv of a cell published with caution."
+    )
+
+    def to_rule(self) -> PublicationRule:
+        """The :class:`~meting.sae.quality.PublicationRule` of these settings."""
+        from meting.sae.quality import PublicationRule
+
+        try:
+            return PublicationRule(
+                min_n_publish=int(self.min_n_publish),
+                cv_publish=float(self.cv_publish),
+                min_n_caution=int(self.min_n_caution),
+                cv_caution=float(self.cv_caution),
+            )
+        except ParameterError as exc:
+            raise ParameterError(f"analysis.yaml: field 'sae_publication': {exc}") from None
 
 
 class Settings(Frozen):
@@ -85,6 +129,10 @@ class Settings(Frozen):
     random_seed: Whole = Field(ge=0, description="Base seed; a wave's fit uses this + its year.")
     target_accept: Number = Field(ge=0.5, le=0.999, description="NUTS target acceptance rate.")
     sae_priors: SaePriors = Field(description="Priors of the small-area models.")
+    sae_publication: SaePublication = Field(
+        default_factory=lambda: SaePublication(),
+        description="Publication flag of small-area cells (n and cv thresholds).",
+    )
 
     @property
     def prob_above(self) -> float:
@@ -117,3 +165,7 @@ class Settings(Frozen):
     def priors(self) -> Priors:
         """The priors of the small-area models (``sae_priors``)."""
         return self.sae_priors.to_priors()
+
+    def publication_rule(self) -> PublicationRule:
+        """The publication rule of small-area cells (``sae_publication``)."""
+        return self.sae_publication.to_rule()

@@ -1,0 +1,109 @@
+"""Benchmark of the small-area model linked across waves at national scale.
+
+Simulates the cell statistics of 340 municipalities x 15 life events x 3 waves with 100,000
+respondents per wave directly (:func:`meting.sae.simulate.simulate_linked_waves`), fits the linked
+Fay-Herriot model (and, with ``--models area unit``, the linked unit-level model on the sufficient
+statistics) with nutpie and prints compile, sampling and total seconds, min bulk/tail ESS over every
+parameter, max R-hat, divergences, whether the fit converged by the strict rule (R-hat <= 1.01,
+ESS >= 400, no divergences), and the RMSE of cells and changes against the truth. The goal of
+issue 14: converged in under 60 s wall on 2 cores.
+
+Run: ``nice -n 10 .venv/bin/python benchmarks/bench_sae_linked.py [--chains 4] [--draws 1000]``.
+The machine's load average is printed with the timings (other processes share its cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import warnings
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from meting.columns import LIFE_EVENT, MUNICIPALITY  # noqa: E402
+from meting.sae import (  # noqa: E402
+    SampleSettings,
+    direct_from_statistics,
+    fit_area_level,
+    fit_unit_level,
+    smooth_variances,
+)
+from meting.sae.simulate import simulate_linked_waves  # noqa: E402
+
+GROUPS = [LIFE_EVENT, MUNICIPALITY]
+KEYS = [*GROUPS, "wave"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=20080)
+    parser.add_argument("--models", nargs="+", default=["area"])
+    args = parser.parse_args()
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    t0 = time.perf_counter()
+    sim = simulate_linked_waves(
+        args.seed, n_municipalities=340, n_events=15, respondents_per_wave=100_000
+    )
+    direct = smooth_variances(direct_from_statistics(sim.stats, KEYS), pool_by=["wave"])
+    cells = sim.truth[KEYS].merge(direct, on=KEYS, how="left")
+    cells = cells.assign(n=cells["n"].fillna(0).astype(np.int64))
+    full = sim.truth[KEYS].merge(sim.stats, on=KEYS, how="left")
+    full = full.assign(n=full["n"].fillna(0).astype(np.int64))
+    n = cells["n"].to_numpy()
+    print(
+        f"data: simulate_linked_waves seed {args.seed}: {int(n.sum()):,} respondents in "
+        f"{len(cells)} cell-waves (340 x 15 x 3); empty {(n == 0).sum()}, n<=5 "
+        f"{(n <= 5).sum()}; prepared in {time.perf_counter() - t0:.1f} s; "
+        f"cpus {os.cpu_count()}, affinity {len(os.sched_getaffinity(0))}"
+    )
+    wide = sim.truth.pivot_table(index=GROUPS, columns="wave", values="true_mean")
+    true_change = (wide["2010"] - wide["2008"]).rename("truth").reset_index()
+    header = (
+        "model  chains compile s sample s  post s  wall s min ESS bulk min ESS tail max R-hat  "
+        "div converged  RMSE cell  RMSE change  cov90 change  load"
+    )
+    print(header)
+    for model in args.models:
+        sampling = SampleSettings(
+            chains=args.chains, draws=args.draws, tune=args.tune, random_seed=args.seed
+        )
+        start = time.perf_counter()
+        if model == "area":
+            result = fit_area_level(
+                cells, "estimate", "se_smoothed", GROUPS, wave="wave", sampling=sampling
+            )
+        else:
+            result = fit_unit_level(full, GROUPS, wave="wave", sampling=sampling)
+        change = result.change("2008", "2010")
+        wall = time.perf_counter() - start
+        d = result.diagnostics
+        keyed = result.cells.merge(sim.truth, on=KEYS)
+        rmse_cell = float(np.sqrt(((keyed["estimate"] - keyed["true_mean"]) ** 2).mean()))
+        ch = change.merge(true_change, on=GROUPS)
+        rmse_change = float(np.sqrt(((ch["estimate"] - ch["truth"]) ** 2).mean()))
+        cov = float(((ch["lower_90"] <= ch["truth"]) & (ch["truth"] <= ch["upper_90"])).mean())
+        post = wall - d.compile_s - d.sample_s
+        load = os.getloadavg()[0]
+        print(
+            f"{model:6s} {args.chains:6d} {d.compile_s:9.1f} {d.sample_s:8.1f} {post:7.1f} "
+            f"{wall:7.1f} {d.min_ess_bulk:12.0f} {d.min_ess_tail:12.0f} {d.max_rhat:9.4f} "
+            f"{d.n_divergences:4d} {str(d.trustworthy):9s} {rmse_cell:10.3f} {rmse_change:12.3f} "
+            f"{cov:13.3f} {load:5.1f}  worst ESS {d.worst_ess_bulk}",
+            flush=True,
+        )
+    with pd.option_context("display.width", 160):
+        print(result.idata.posterior[["sd_cell", "sd_wave"]].mean().to_pandas())  # type: ignore[attr-defined]
+        print("true:", {k: sim.parameters[k] for k in ("sd_cell", "sd_deviation")})
+
+
+if __name__ == "__main__":
+    main()
