@@ -29,42 +29,6 @@ REFERENCE_DIR = TESTS_DIR / "reference"
 PROJECT_ROOT = TESTS_DIR.parent
 
 
-# --- order of the suite -----------------------------------------------------------------------
-#
-# ``pytest -n 2`` (``--dist load``) hands tests out in collection order; the longest modules (real
-# renders, PyMC model building) go first so that the two workers end together. Modules keep
-# their tests together (module-scoped fixtures are built once per worker that runs them).
-# Grouping whole modules onto one worker (``--dist loadgroup`` with marks set here) did not take
-# effect under xdist 3.8 (the workers did not put the group in the node ids); not pursued yet.
-
-#: Modules that take longest, longest group first (measured with --durations).
-HEAVY_GROUPS: dict[str, tuple[str, ...]] = {
-    # papermill + nbconvert + WeasyPrint and Jupyter kernels (real renders)
-    "render": ("test_report_render", "test_report_build", "test_report_faults"),
-    # PyMC / ArviZ / pytensor: model building, mocked sampling, the logp compilations
-    "pymc": (
-        "test_pipeline",
-        "test_sae_unit",
-        "test_sae",
-        "test_sae_conditional",
-        "test_sae_calibration",
-        "test_sae_diagnostics",
-        "test_sae_cache_key",
-        "test_sae_eight_schools",
-    ),
-}
-_GROUP_OF = {module: group for group, modules in HEAVY_GROUPS.items() for module in modules}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    order = {group: i for i, group in enumerate(HEAVY_GROUPS)}
-
-    def rank(item: pytest.Item) -> int:
-        return order.get(_GROUP_OF.get(item.path.stem, ""), len(order))
-
-    items.sort(key=rank)  # stable: modules and tests keep their order within a rank
-
-
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     """Folder with the R `survey` and eight-schools reference results."""
