@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-import jupytext
 import pandas as pd
 import pytest
 
@@ -36,6 +35,8 @@ def test_table_cells_headings_and_caption_are_escaped() -> None:
 
 
 def _header_cell(notebook: str) -> str:
+    import jupytext  # imported here: a second of import for each xdist worker otherwise
+
     nb = jupytext.read(NOTEBOOKS / notebook, fmt="py:percent")
     return next(c.source for c in nb.cells if c.cell_type == "code" and "<h1>" in c.source)
 

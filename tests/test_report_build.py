@@ -1,20 +1,18 @@
 """Planning and building the reports (meting.report.build): parameters checked first, progress,
-index, and a failing notebook that stops the build and leaves earlier reports in place.
+index (a failing notebook: test_report_faults.py).
 
 The notebooks here are tiny stand-ins (no model fits), so a render takes a few seconds.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import nbformat
 import pytest
 from stub_project import make_project
 
 from meting.cli import main
-from meting.errors import ParameterError, ReportError
+from meting.errors import ParameterError
 from meting.pipeline import wave_data_files
 from meting.registry import load_registry
 from meting.report.build import plan_reports, report_command
@@ -31,8 +29,6 @@ municipality = ""
 # # Stand-in
 
 # %%
-if municipality == "GM0794":
-    raise RuntimeError("kapot voor " + municipality)
 print("gemeente", municipality, "meting", wave)
 """
 
@@ -99,39 +95,9 @@ def test_renders_selection_with_progress_and_index(project: Path) -> None:
     assert "gemeente GM0505 meting 2010-vervolgmeting" in folder.joinpath("GM0505.html").read_text()
 
 
-def test_failing_notebook_stops_build_and_keeps_old_report(project: Path) -> None:
-    out = project / "reports"
-    folder = out / LATEST / "gemeenten"
-    folder.mkdir(parents=True)
-    (folder / "GM0794.html").write_text("OLD")
-    (out / "index.html").write_text("OLD INDEX")
-    with pytest.raises(ReportError) as info:
-        report_command(
-            ["GM0794"],
-            params_dir=project / "params",
-            out_dir=out,
-            jobs=1,
-            notebooks_dir=project / "notebooks",
-            emit=lambda _: None,
-        )
-    message = str(info.value)
-    assert "30_municipality_report.py (GM0794)" in message
-    assert "RuntimeError: kapot voor GM0794" in message
-    assert re.search(r"failed in cell \d+ \(In \[\d+\]\)", message)
-    assert 'if municipality == "GM0794":' in message  # the failing cell's source
-    assert (folder / "GM0794.html").read_text() == "OLD"
-    assert (out / "index.html").read_text() == "OLD INDEX"
-    kept = nbformat.read(project / ".meting" / "failed" / "GM0794.ipynb", as_version=4)
-    assert not (out / "_failed").exists()
-    errors = [
-        o
-        for c in kept.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type == "error"
-    ]
-    assert errors and errors[0].ename == "RuntimeError"
-    assert not [p for p in folder.iterdir() if p.name.startswith(".tmp")]
+# A failing notebook (the build stops, the old report and index stay, the message names the
+# notebook, cell and source, the notebook is kept in .meting/failed): one render in
+# test_report_faults.py::test_failed_notebook_is_kept_outside_reports_without_ids checks it all.
 
 
 def test_broken_parameter_file_fails_before_rendering(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from stub_project import make_project
 
@@ -138,6 +140,11 @@ def test_sigkill_mid_run_then_rerun_is_complete_and_clean(tmp_path: Path) -> Non
 
 
 def test_failed_notebook_is_kept_outside_reports_without_ids(tmp_path: Path) -> None:
+    """A notebook that fails stops the build, leaves the earlier report and index in place, names
+    the notebook, cell and source, and is kept outside ``reports/`` without respondent ids.
+
+    (Also the failing-notebook case of test_report_build.py: one render checks both.)
+    """
     project = make_project(tmp_path, LOADING_STUB)
     rows = GOOD.read_text(encoding="utf-8").splitlines()
     rows[5] = "R0002" + rows[5][5:]  # a duplicate respondent id on line 6
@@ -147,6 +154,10 @@ def test_failed_notebook_is_kept_outside_reports_without_ids(tmp_path: Path) -> 
     nb = project / "notebooks" / "30_municipality_report.py"
     nb.write_text(LOADING_STUB.replace('data = ""', f"data = {str(data)!r}"))
     out = project / "reports"
+    folder = out / LATEST / "gemeenten"
+    folder.mkdir(parents=True)
+    (folder / "GM0505.html").write_text("OLD")
+    (out / "index.html").write_text("OLD INDEX")
     with pytest.raises(ReportError) as info:
         report_command(
             ["GM0505"],
@@ -158,14 +169,28 @@ def test_failed_notebook_is_kept_outside_reports_without_ids(tmp_path: Path) -> 
             emit=lambda _: None,
         )
     message = str(info.value)
+    assert "30_municipality_report.py (GM0505)" in message
+    assert re.search(r"failed in cell \d+ \(In \[\d+\]\)", message)
+    assert "load_wave(data, registry=load_registry(params_dir))" in message  # the cell's source
     assert "must be unique within the wave" in message and "lines 3, 6" in message
     assert "R0002" not in message
+    assert (folder / "GM0505.html").read_text() == "OLD"
+    assert (out / "index.html").read_text() == "OLD INDEX"
     kept = project / ".meting" / "failed" / "GM0505.ipynb"
     assert kept.is_file()
     assert "R0002" not in kept.read_text(encoding="utf-8")
     assert "must be unique within the wave" in kept.read_text(encoding="utf-8")
-    served = [p for p in out.rglob("*") if p.is_file() and p.name != ".meting-report.lock"]
-    assert served == []
+    errors = [
+        o
+        for c in nbformat.read(kept, as_version=4).cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors and errors[0].ename == "ProblemsError"  # the loader's error, in the notebook
+    assert not (out / "_failed").exists()
+    served = sorted(p for p in out.rglob("*") if p.is_file() and p.name != ".meting-report.lock")
+    assert served == sorted([folder / "GM0505.html", out / "index.html"])  # only the old ones
     assert debris(out) == []
 
 
