@@ -54,7 +54,7 @@ def test_municipality_report_header_escapes_name_and_province() -> None:
         "mun": SimpleNamespace(name=EVIL_NAME, province=EVIL_PROVINCE),
         "municipality": "GM0505",
         "wave": "2010<b>x</b>",
-        "an": SimpleNamespace(wave=SimpleNamespace(reference_date=datetime.date(2010, 3, 1))),
+        "wave_info": SimpleNamespace(reference_date=datetime.date(2010, 3, 1)),
         "cells": pd.DataFrame({"n": [3, 4]}),
     }
     out = eval(compile(_header_cell("30_municipality_report.py"), "cell", "eval"), namespace)

@@ -70,7 +70,8 @@ class _Cells(HTMLParser):
 
 def _printed(table: object) -> pd.DataFrame:
     parser = _Cells()
-    parser.feed(str(table))
+    # compare the text a reader sees: no-break spaces as spaces, word joiners dropped
+    parser.feed(str(table).replace("\xa0", " ").replace("\u2060", ""))
     return pd.DataFrame(parser.rows, columns=parser.header)
 
 

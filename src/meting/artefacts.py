@@ -101,7 +101,7 @@ def _key_parts(registry: Registry, wave: str) -> dict[str, Any]:
         "wave": wave,
         "data": {role: sha256_file(path) for role, path in sorted(files.items()) if path.is_file()},
         "params": {
-            p.relative_to(params_dir).as_posix(): sha256_file(p)
+            Path(os.path.relpath(p, params_dir)).as_posix(): sha256_file(p)
             for p in list_parameter_files(params_dir)
         },
         "versions": dict(package_versions()),
