@@ -8,9 +8,15 @@ PyMC and Jupyter).
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from meting.lazy import lazy_getattr
+
+# PyTensor's BLAS probe warns on machines without libopenblas-dev; the small-area models have no
+# large matrix products, so the warning is noise in every process that imports PyTensor through
+# meting (report kernels, Dask workers, the CLI). Filtered once here, before any such import.
+warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*", category=UserWarning)
 
 #: Public name -> the module that defines it. Imported on first use (PEP 562), so a command such
 #: as ``meting validate`` does not pay for SciPy, statsmodels or the estimators at start-up.
