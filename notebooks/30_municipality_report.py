@@ -253,8 +253,14 @@ else:
 
 # %%
 agenda = tabs.agenda
-if agenda.empty:
-    display(HTML("<p>Geen levensgebeurtenissen met genoeg respondenten voor een agenda.</p>"))
+if agenda.empty or ("onderdrukt" in agenda and agenda["onderdrukt"].astype(bool).all()):
+    display(
+        HTML(
+            f"<p>Geen levensgebeurtenis in deze gemeente heeft ten minste "
+            f"{fmt_int(s.min_cell_size)} respondenten, dus er is geen verbeteragenda uit directe "
+            "schattingen. Tabel 1 geeft per levensgebeurtenis de modelschatting en het oordeel.</p>"
+        )
+    )
 else:
     display(HTML(f"<p>{html_text(EXPLANATIONS['agenda'])}</p>"))
     display(
