@@ -28,6 +28,7 @@ from meting import pipeline
 from meting.errors import ParameterError
 from meting.registry import Registry
 from meting.sae.aggregate import weighted_aggregate
+from meting.sae.result import SaeResult
 
 __all__ = ["REASON_PREDICTION", "VERDICTS", "change_verdicts", "linked_changes"]
 
@@ -71,6 +72,7 @@ def linked_changes(
     by: str | None,
     *,
     var: str = C.SCORE_CHAIN,
+    sae: SaeResult | None = None,
 ) -> pd.DataFrame:
     """The change from the first to the last of ``waves`` (by year) in the linked model.
 
@@ -80,7 +82,8 @@ def linked_changes(
     (``estimate``), sd, 95 % and 90 % intervals, ``prob_improved``, ``n_earlier, n_later``
     (respondents), ``wave_earlier, wave_later``, ``verdict, reason`` (:func:`change_verdicts`)
     and ``naam`` (the Dutch name of the municipality or life event), in registry order.
-    The fit comes from the fit cache when it was computed before.
+    The fit comes from the fit cache when it was computed before; ``sae`` passes a fit of
+    :func:`meting.pipeline.fit_linked_small_areas` over ``waves`` already at hand.
     """
     from meting.trends import registry_order
 
@@ -89,7 +92,10 @@ def linked_changes(
             f"by must be None, {C.MUNICIPALITY!r} or {C.LIFE_EVENT!r}; got {by!r}."
         )
     order = sorted(waves, key=lambda w: (registry.waves[w].year, w))
-    sae = pipeline.fit_linked_small_areas(registry, order, var)
+    if sae is None:
+        sae = pipeline.fit_linked_small_areas(registry, order, var)
+    elif sorted(sae.waves) != sorted(order):
+        raise ParameterError(f"sae must be a linked fit over {order}; got one over {sae.waves}.")
     first, last = order[0], order[-1]
     cells = sae.change(first, last)
     s = registry.settings
