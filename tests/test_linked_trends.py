@@ -144,3 +144,24 @@ def test_table_and_sentence_agree_with_the_verdicts(changes) -> None:
     assert f"van de {n - 1} gemeenten 1 verbeterd, 1 verslechterd en {n - 3}" in text
     assert "1 gemeente alleen als modelvoorspelling" in text
     assert f"{table.loc[0, 'naam']} (" in text
+
+
+def test_wave_artefacts_carry_the_linked_changes_of_a_municipality(
+    registry: Registry, changes, sampling_mock
+) -> None:
+    from meting.artefacts import wave_artefacts
+
+    with sampling_mock():
+        art = wave_artefacts(registry, WAVES[-1])
+    code = str(changes[C.MUNICIPALITY][C.MUNICIPALITY].iloc[0])
+    linked = art.municipality(code).linked
+    assert linked is not None
+    total = changes[C.MUNICIPALITY].set_index(C.MUNICIPALITY).loc[code]
+    assert linked.loc[0, C.LIFE_EVENT] == "" and linked.loc[0, "naam"] == total["naam"]
+    np.testing.assert_allclose(linked.loc[0, "estimate"], total["estimate"], rtol=1e-12)
+    cells = changes[None]
+    mine = cells[cells[C.MUNICIPALITY] == code].set_index(C.LIFE_EVENT)
+    rest = linked.iloc[1:].set_index(C.LIFE_EVENT)
+    assert set(rest.index) == set(mine.index)
+    np.testing.assert_allclose(rest["estimate"], mine.loc[rest.index, "estimate"], rtol=1e-12)
+    assert rest["verdict"].isna().tolist() == mine.loc[rest.index, "verdict"].isna().tolist()
