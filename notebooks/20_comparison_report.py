@@ -15,16 +15,18 @@ tables_dir = ""  # where the published tables go (set by `meting report`); empty
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
 
-from meting import pipeline
+from meting import linked_trends, pipeline
 from meting.registry import load_registry
 from meting.report import (
     collect_provenance,
+    fmt_pct,
     html_text,
     plots,
     setup_notebook,
     summary,
     tables,
     to_html,
+    trend_tables,
 )
 from meting.report import sections as KT
 from meting.report.export import Tables
@@ -54,6 +56,12 @@ changes = {
 }
 level_changes, event_changes = changes["levels"], changes["events"]
 short = {w: str(registry.waves[w].year) for w in order}
+# the model linked over the waves (from the fit cache once computed): its changes first -> last
+linked_fit = pipeline.fit_linked_small_areas(registry, order)
+linked = {
+    by: linked_trends.linked_changes(registry, order, by, sae=linked_fit)
+    for by in ("municipality", "life_event")
+}
 # the Samenvatting and the Verantwoording say once that differences are computed before rounding
 trend = dict(
     waves=order, min_n=s.min_cell_size, short=short, adjustment=s.multiple_testing,
@@ -91,6 +99,13 @@ summary.summary_box(
             ("trim", "gemeente", "TRI*M-index", "rij", "rijen", "score"),
         )
         if any(len(t) for t in changes[f].values())
+    ]
+    + [
+        CT.linked_sentence(
+            [(linked["municipality"], "gemeente", "gemeenten"),
+             (linked["life_event"], "levensgebeurtenis", "levensgebeurtenissen")],
+            short=short,
+        )
     ],
     [
         "Een verschil heet 'verbeterd' of 'verslechterd' als de toets (met correctie voor "
@@ -99,6 +114,9 @@ summary.summary_box(
         "cijfers per meting.",
         "De metingen zijn onafhankelijke steekproeven; gemeenten die fuseerden zijn op de "
         "indeling van de latere meting vergeleken.",
+        "Het model over de metingen oordeelt op de kans op verbetering: verbeterd bij ten "
+        f"minste {fmt_pct(s.prob_above)}, verslechterd bij ten hoogste {fmt_pct(s.prob_below)} "
+        "(zie paragraaf 6b).",
     ],
 )  # fmt: skip
 
@@ -215,6 +233,43 @@ published.publish(
     ),
     "gemeenten",
 )
+
+# %% [markdown]
+# ## 6b. Verandering per gemeente en levensgebeurtenis (model over de metingen)
+#
+# De directe schattingen hierboven gebruiken per gemeente alleen haar eigen respondenten. Het
+# small-area-model over de metingen schat alle cellen (levensgebeurtenis x gemeente) van alle
+# metingen samen: een cel houdt over de metingen een blijvend eigen effect, zodat ook een gemeente
+# met weinig respondenten een verandering met een eerlijk interval krijgt. Een gemeente of
+# levensgebeurtenis is het naar bevolking gewogen gemiddelde van haar cellen. Het oordeel volgt
+# uit de kans op verbetering; zonder respondenten in een van beide metingen is de verandering een
+# modelvoorspelling, zonder oordeel.
+
+# %%
+first_last = f"{registry.waves[order[0]].year}_{registry.waves[order[-1]].year}"
+rule = dict(upper=s.prob_above, lower=s.prob_below, short=short)
+display(
+    published.publish(
+        trend_tables.linked_change_table(
+            linked["life_event"], "levensgebeurtenis",
+            caption=f"Tabel 5a. Verandering per levensgebeurtenis, {order[0]} → {order[-1]} "
+            "(model over de metingen)",
+            **rule,
+        ),
+        f"model_gebeurtenissen_{first_last}",
+    )
+)  # fmt: skip
+
+# %%
+published.publish(
+    trend_tables.linked_change_table(
+        linked["municipality"], "gemeente",
+        caption=f"Tabel 5b. Verandering per gemeente, {order[0]} → {order[-1]} "
+        "(model over de metingen, gewogen over de levensgebeurtenissen)",
+        **rule,
+    ),
+    f"model_gemeenten_{first_last}",
+)  # fmt: skip
 
 # %% [markdown]
 # ## 7. TRI*M-index

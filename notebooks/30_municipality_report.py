@@ -31,6 +31,7 @@ from meting.report import (
     summary,
     suppression_note,
     tables,
+    trend_tables,
     warning_box,
 )
 from meting.report import sections as KT
@@ -176,6 +177,28 @@ if trend_changes:
             rounding_note=False,  # said once, under table 2
         )
     )  # fmt: skip
+
+# %% [markdown]
+# Daarnaast de verandering volgens het small-area-model over de metingen (zoals in de vergelijking
+# van de metingen, paragraaf 6b): het schat alle gemeenten en metingen samen en geeft ook bij
+# weinig respondenten een verandering met interval. Eerst de gemeente als geheel (naar bevolking
+# gewogen over de levensgebeurtenissen), dan per levensgebeurtenis.
+
+# %%
+(
+    published.publish(
+        trend_tables.linked_change_table(
+            tabs.linked.assign(naam=tabs.linked["naam"].where(
+                tabs.linked["life_event"] != "", "Alle levensgebeurtenissen")),
+            "levensgebeurtenis", upper=s.prob_above, lower=s.prob_below,
+            short=short, caption="Tabel 2d. Verandering volgens het model over de metingen",
+        ),
+        "model_verandering",
+    )
+    if tabs.linked is not None and len(tabs.linked)
+    else HTML("<p>Geen eerdere meting (of de gemeente bestaat niet in het model over de "
+              "metingen): geen verandering volgens het model.</p>")
+)  # fmt: skip
 
 # %% [markdown]
 # ## 3. De gemeente als geheel

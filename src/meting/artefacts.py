@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: Bump when the stored tables change meaning (part of the key).
-ARTEFACT_FORMAT = 1
+ARTEFACT_FORMAT = 2
 META = "meta.json"
 #: The stored tables, one Parquet file each.
 TABLES = (
@@ -67,6 +67,7 @@ TABLES = (
     "trim",
     "chain",
     "agenda",
+    "linked",
 )
 #: Columns no stored table may carry (respondent level).
 _FORBIDDEN = {C.RESPONDENT_ID}
@@ -94,12 +95,17 @@ def _key_parts(registry: Registry, wave: str) -> dict[str, Any]:
     from meting.pipeline import wave_data_files
     from meting.report.provenance import list_parameter_files, package_versions, sha256_file
 
-    files = wave_data_files(registry, wave)
     params_dir = Path(registry.params_dir)
+    data = {  # every wave the linked model uses, this one included
+        f"{w}/{role}": sha256_file(path)
+        for w in linked_waves(registry, wave)
+        for role, path in sorted(wave_data_files(registry, w).items())
+        if path.is_file()
+    }
     return {
         "format": ARTEFACT_FORMAT,
         "wave": wave,
-        "data": {role: sha256_file(path) for role, path in sorted(files.items()) if path.is_file()},
+        "data": data,
         "params": {
             Path(os.path.relpath(p, params_dir)).as_posix(): sha256_file(p)
             for p in list_parameter_files(params_dir)
@@ -107,6 +113,26 @@ def _key_parts(registry: Registry, wave: str) -> dict[str, Any]:
         "versions": dict(package_versions()),
         "source": _source_digest(),
     }
+
+
+def linked_waves(registry: Registry, wave: str) -> list[str]:
+    """The waves up to ``wave`` (by year) whose respondents file exists, ``wave`` itself always:
+    those of its linked small-area model."""
+    from meting.pipeline import wave_data_files
+
+    year = registry.waves[wave].year
+    return sorted(
+        (
+            w
+            for w in registry.waves
+            if w == wave
+            or (
+                registry.waves[w].year <= year
+                and wave_data_files(registry, w)["respondents"].is_file()
+            )
+        ),
+        key=lambda w: (registry.waves[w].year, w),
+    )
 
 
 def artefact_key(registry: Registry, wave: str) -> str:
@@ -129,6 +155,10 @@ class MunicipalityTables:
     trim: pd.DataFrame | None
     chain: pd.DataFrame | None
     agenda: pd.DataFrame
+    #: The linked model's change first wave -> this wave (:func:`meting.linked_trends.linked_changes`):
+    #: the municipality's life events, its population-weighted aggregate first (``naam`` is
+    #: then the municipality's name, ``life_event`` empty); None when there is no earlier wave.
+    linked: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +216,9 @@ class WaveArtefacts:
             if self.meta.get("has_chain")
             else None,
             agenda=select(self.tables["agenda"], C.MUNICIPALITY, code),
+            linked=select(self.tables["linked"], C.MUNICIPALITY, code).reset_index(drop=True)
+            if self.meta.get("has_linked")
+            else None,
         )
 
 
@@ -236,7 +269,22 @@ def _compute(registry: Registry, wave: str) -> tuple[dict[str, pd.DataFrame], di
     tables["agenda"] = agenda.assign(
         levensgebeurtenis=agenda[C.LIFE_EVENT].astype(str).map(event_names)
     ).reset_index(drop=True)
+    upto = linked_waves(registry, wave)
+    has_linked = len(upto) >= 2
+    if has_linked:
+        from meting.linked_trends import linked_changes
+
+        fit = pipeline.fit_linked_small_areas(registry, upto)
+        total = linked_changes(registry, upto, C.MUNICIPALITY, sae=fit)
+        tables["linked"] = pd.concat(
+            [total.assign(**{C.LIFE_EVENT: ""}), linked_changes(registry, upto, None, sae=fit)],
+            ignore_index=True,
+            join="inner",
+        ).sort_values(C.MUNICIPALITY, kind="stable", ignore_index=True)
+    else:
+        tables["linked"] = pd.DataFrame({C.MUNICIPALITY: pd.Series([], dtype="str")})
     meta = {
+        "has_linked": has_linked,
         "warning_nl": sae.diagnostics.warning_nl or "",
         "data_files": [str(p) for p in an.data.paths.values()],
         "has_trim": has_trim,

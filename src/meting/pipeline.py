@@ -42,6 +42,7 @@ __all__ = [
     "fit_linked_small_areas",
     "fit_small_areas",
     "level_estimates",
+    "linked_population",
     "life_event_estimates",
     "load_wave_data",
     "organisation_estimates",
@@ -346,7 +347,7 @@ def fit_linked_small_areas(
     (:func:`life_event_estimates`, additive, :meth:`~meting.sae.SaeResult.benchmarked`) with the
     cell populations of :func:`cell_population` (summed over merged municipalities) as weights.
     """
-    from meting.comparison import map_municipality_codes, remap_design_municipalities
+    from meting.comparison import remap_design_municipalities
     from meting.sae import fit_area_level
 
     if len(waves) < 2 or len(set(waves)) != len(waves):
@@ -382,16 +383,24 @@ def fit_linked_small_areas(
     )
     if not benchmark:
         return result
-    population = cell_population(registry)
-    population[C.MUNICIPALITY] = map_municipality_codes(population[C.MUNICIPALITY], registry, on)
-    weights = population.groupby([C.LIFE_EVENT, C.MUNICIPALITY])["population"].sum().reset_index()
     return result.benchmarked(
         pd.concat(directs, ignore_index=True),
-        weights,
+        linked_population(registry, on),
         by=C.LIFE_EVENT,
         random_seed=s.seed_for(registry.waves[latest]),
         publication=s.publication_rule(),
     )
+
+
+def linked_population(registry: Registry, on: dt.date) -> pd.DataFrame:
+    """:func:`cell_population` on the municipal division of ``on`` (the latest wave of a linked
+    fit): a merged municipality's populations summed under its new code."""
+    from meting.comparison import map_municipality_codes
+
+    population = cell_population(registry)
+    population[C.MUNICIPALITY] = map_municipality_codes(population[C.MUNICIPALITY], registry, on)
+    keys = [C.LIFE_EVENT, C.MUNICIPALITY]
+    return population.groupby(keys)["population"].sum().reset_index()
 
 
 def cell_population(registry: Registry, on: dt.date | None = None) -> pd.DataFrame:

@@ -26,7 +26,13 @@ from meting.report.summary import (
     join_names,
 )
 
-__all__ = ["comparison_methods", "family_sentence", "fmt_change", "trend_sentence"]
+__all__ = [
+    "comparison_methods",
+    "family_sentence",
+    "fmt_change",
+    "linked_sentence",
+    "trend_sentence",
+]
 
 
 def fmt_change(x: float, kind: str = "score") -> str:
@@ -90,6 +96,52 @@ def family_sentence(
     if steps:
         text += " Tussen opeenvolgende metingen: " + "; ".join(steps) + "."
     return text
+
+
+def linked_sentence(
+    tables: Sequence[tuple[pd.DataFrame, str, str]],
+    *,
+    short: Mapping[str, str] | None = None,
+) -> str:
+    """The Samenvatting line of the model over the waves: per ``(table, singular, plural)`` (from
+    :func:`meting.linked_trends.linked_changes`) how many rows improved, worsened or show no
+    demonstrable difference, naming those that changed; model predictions are counted apart."""
+    short = dict(short or {})
+    if not tables or tables[0][0].empty:
+        return "Model over de metingen: geen veranderingen."
+    first = tables[0][0]
+    a, b = str(first["wave_earlier"].iloc[0]), str(first["wave_later"].iloc[0])
+    parts = []
+    for table, singular, plural in tables:
+        d = table["verdict"].map(direction)
+        up, down = table[d == ABOVE], table[d == BELOW]
+        same, none = int((d == NEUTRAL).sum()), int((d == NONE).sum())
+        text = (
+            f"van de {count_noun(len(up) + len(down) + same, singular, plural)} "
+            f"{fmt_int(len(up))} verbeterd, {fmt_int(len(down))} verslechterd en "
+            f"{fmt_int(same)} zonder aantoonbaar verschil"
+        )
+        named = [
+            f"{label} "
+            + join_names(
+                [
+                    f"{n} ({fmt_change(float(e))})"
+                    for n, e in zip(rows["naam"], rows["estimate"], strict=True)
+                ]
+            )
+            for label, rows in (("verbeterd:", up), ("verslechterd:", down))
+            if 0 < len(rows) <= 5
+        ]
+        if named:
+            text += " (" + "; ".join(named) + ")"
+        if none:
+            text += f", {count_noun(none, singular, plural)} alleen als modelvoorspelling"
+        parts.append(text)
+    return (
+        f"Model over de metingen, van {short.get(a, a)} naar {short.get(b, b)}: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def trend_sentence(

@@ -111,6 +111,8 @@ COLUMN_DOCS: dict[str, str] = {
     "n_later": "aantal respondenten in de latere meting",
     "later": "de waarde in de latere meting",
     "verschil": "verschil (later min eerder, of gemeente min vergelijking), vóór afronding",
+    "verschil_90": "verschil volgens het model over de metingen, met 90%-interval",
+    "kans_verbeterd": "posterior kans dat het cijfer in de latere meting hoger is (model)",
     "gebruik": "aandeel respondenten dat het kanaal gebruikte (0-1)",
     "goed": "aandeel dat de norm 'goed' of 'zeer goed' (4-5) vond (0-1)",
     "niet_goed": "aandeel dat de norm 'niet goed' of 'slecht' (1-2) vond (0-1)",

@@ -9,10 +9,18 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from meting.errors import ReportError
-from meting.report.export import ExportTable, slug
-from meting.report.formatting import EMPTY, DutchTable, Formatter, fmt_diff, fmt_int, to_html
+from meting.report.export import ExportTable, export_table, slug
+from meting.report.formatting import (
+    EMPTY,
+    DutchTable,
+    Formatter,
+    fmt_diff,
+    fmt_int,
+    fmt_pct,
+    to_html,
+)
 
-__all__ = ["CHANGE_LEGEND", "CHANGE_MARKS", "change_mark", "trend_table"]
+__all__ = ["CHANGE_LEGEND", "CHANGE_MARKS", "change_mark", "linked_change_table", "trend_table"]
 
 
 def _verdict_only(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -161,3 +169,78 @@ def _trend_export(
         "n_later": "aantal",
     }
     return ExportTable(frame, kinds)
+
+
+def linked_change_table(
+    changes: pd.DataFrame,
+    heading: str,
+    *,
+    upper: float,
+    lower: float,
+    short: Mapping[str, str] | None = None,
+    caption: str | None = None,
+) -> DutchTable:
+    """The changes of the model linked over the waves (:func:`meting.linked_trends.linked_changes`):
+    per row its name (``naam``), the change with two decimals and its mark, the 90 % interval,
+    the probability of improvement and the verdict (``upper``/``lower``: the thresholds of the
+    rule, for the note), and the respondents in both waves. A row without respondents in one of
+    the waves is a model prediction: its change is shown, without verdict. The model discloses
+    no respondent, so no row is suppressed; the counts are those of the direct estimates."""
+    short = dict(short or {})
+    if changes.empty:
+        raise ReportError("linked_change_table needs at least one row; got an empty table.")
+    a, b = str(changes["wave_earlier"].iloc[0]), str(changes["wave_later"].iloc[0])
+    ea, eb = short.get(a, a), short.get(b, b)
+    verdict = (
+        changes["verdict"]
+        .astype(object)
+        .where(changes["verdict"].notna(), "geen (modelvoorspelling)")
+    )
+    out = pd.DataFrame(
+        {
+            heading: changes["naam"].astype(str),
+            f"verandering {ea} → {eb}": [
+                f"{fmt_diff(d, 2)} {change_mark(v)}".strip()
+                for d, v in zip(changes["estimate"], changes["verdict"], strict=True)
+            ],
+            "90%-interval": [
+                f"{fmt_diff(lo, 2)} – {fmt_diff(hi, 2)}"
+                for lo, hi in zip(changes["lower_90"], changes["upper_90"], strict=True)
+            ],
+            "kans verbeterd": changes["prob_improved"],
+            "oordeel": verdict,
+            f"n {ea}": changes["n_earlier"],
+            f"n {eb}": changes["n_later"],
+        }
+    )
+    formats: dict[str, Formatter | str | int] = {
+        "kans verbeterd": "pct",
+        "oordeel": "text",
+        f"n {ea}": "int",
+        f"n {eb}": "int",
+    }
+    note = (
+        f"{CHANGE_LEGEND}. Model over de metingen (Fay-Herriot, per levensgebeurtenis x gemeente, "
+        "gekoppeld door een blijvend celeffect); een totaal is het naar bevolking gewogen "
+        "gemiddelde van zijn cellen. Oordeel: verbeterd bij een kans op verbetering van ten "
+        f"minste {fmt_pct(upper)}, verslechterd bij ten hoogste {fmt_pct(lower)}, anders geen "
+        "aantoonbaar verschil; zonder respondenten in een van beide metingen een "
+        "modelvoorspelling zonder oordeel."
+    )
+    reason = changes["reason"].astype(object)
+    data = export_table(
+        {
+            slug(heading): (changes["naam"].astype(str), "tekst"),
+            "meting_eerder": (pd.Series(a, index=changes.index), "tekst"),
+            "meting_later": (pd.Series(b, index=changes.index), "tekst"),
+            "verschil": (changes["estimate"], "verschil2"),
+            "verschil_90_ondergrens": (changes["lower_90"], "verschil2"),
+            "verschil_90_bovengrens": (changes["upper_90"], "verschil2"),
+            "kans_verbeterd": (changes["prob_improved"], "aandeel"),
+            "oordeel": (changes["verdict"].astype(object), "tekst"),
+            "oordeel_reden": (reason, "tekst"),
+            "n_eerder": (changes["n_earlier"], "aantal"),
+            "n_later": (changes["n_later"], "aantal"),
+        }
+    )
+    return to_html(out, formats, caption=caption, note=note, data=data)

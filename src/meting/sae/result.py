@@ -108,9 +108,7 @@ class SaeResult:
                 )
         t = len(waves)
         i, j = waves.index(from_wave), waves.index(to_wave)
-        draws = self.draws()
-        draws = draws.reshape(draws.shape[0], -1, t)
-        diff = draws[:, :, j] - draws[:, :, i]
+        diff = self.change_draws(from_wave, to_wave)
         summary = summarise_draws(diff, 0.0)
         cells = self.cells
         before = cells.iloc[i::t].reset_index(drop=True)
@@ -143,6 +141,19 @@ class SaeResult:
             method="linked-difference",
             extra=extra,  # type: ignore[arg-type]
         )
+
+    def change_draws(self, from_wave: str, to_wave: str) -> np.ndarray:
+        """Draws of the change ``to_wave - from_wave`` per cell of a linked fit (draws x cells,
+        cells in the row order of :meth:`change`), e.g. to aggregate changes per draw."""
+        waves = self.waves
+        if self.wave is None or from_wave not in waves or to_wave not in waves:
+            raise ParameterError(
+                f"change_draws() needs a linked fit and two of its waves {waves}; got "
+                f"{from_wave!r} and {to_wave!r}."
+            )
+        draws = self.draws()
+        draws = draws.reshape(draws.shape[0], -1, len(waves))
+        return draws[:, :, waves.index(to_wave)] - draws[:, :, waves.index(from_wave)]
 
     def _cell_weights(self, weights: pd.DataFrame, weight: str) -> np.ndarray:
         """The weight of every row of ``cells`` from a table keyed by the group columns (for a

@@ -1,0 +1,167 @@
+"""linked_trends: changes first -> last wave from the linked small-area model, per cell and
+aggregated per municipality and life event, with the verdict rule; the report table and the
+Samenvatting line (mocked NUTS: plumbing; the model itself is tested in tests/test_sae_linked.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from meting import columns as C
+from meting import linked_trends as L
+from meting import pipeline as A
+from meting.errors import ParameterError
+from meting.registry import Registry, load_registry
+from meting.report import comparison_text as CT
+from meting.report.trend_tables import linked_change_table
+from meting.synthetic import generate_command
+
+PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params"
+WAVES = ["2008-nulmeting", "2010-vervolgmeting"]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(PROJECT_PARAMS, root / "params")
+    generate_command(WAVES, out_dir=root / "data" / "synthetic", params_dir=root / "params")
+    return load_registry(root / "params")
+
+
+@pytest.fixture(scope="module")
+def changes(registry: Registry, sampling_mock) -> dict[str | None, pd.DataFrame]:
+    with sampling_mock():
+        # waves given out of order: the change is still first -> last by year
+        return {
+            by: L.linked_changes(registry, WAVES[::-1], by)
+            for by in (None, C.MUNICIPALITY, C.LIFE_EVENT)
+        }
+
+
+def _respondents(registry: Registry, wave: str) -> pd.DataFrame:
+    raw = A.load_wave_data(registry, wave).respondents
+    on = registry.waves[WAVES[-1]].reference_date
+    raw = raw.loc[raw[C.SCORE_CHAIN].notna()].copy()
+    raw["code"] = [registry.map_code(str(m), on=on) for m in raw[C.MUNICIPALITY]]
+    return raw
+
+
+def test_aggregate_is_the_population_weighted_mean_of_the_cell_changes(
+    registry: Registry, changes
+) -> None:
+    cells = changes[None]
+    # weights computed here from the registry's population, mapped to the latest division
+    on = registry.waves[WAVES[-1]].reference_date
+    pop = A.cell_population(registry)
+    pop["code"] = [registry.map_code(str(m), on=on) for m in pop[C.MUNICIPALITY]]
+    pop = pop.groupby([C.LIFE_EVENT, "code"])["population"].sum()
+    w = np.array(
+        [pop[(e, m)] for e, m in zip(cells[C.LIFE_EVENT], cells[C.MUNICIPALITY], strict=True)]
+    )
+    for by in (C.MUNICIPALITY, C.LIFE_EVENT):
+        key = cells[by].astype(str)
+        expected = (cells["estimate"] * w).groupby(key).sum() / pd.Series(w).groupby(
+            key.to_numpy()
+        ).sum().reindex((cells["estimate"] * w).groupby(key).sum().index)
+        got = changes[by].set_index(changes[by][by].astype(str))["estimate"]
+        np.testing.assert_allclose(got.loc[expected.index], expected, rtol=1e-9)
+        agg = changes[by]
+        assert agg["prob_improved"].between(0, 1).all()
+        assert (agg["lower_90"] <= agg["estimate"]).all()
+        assert (agg["estimate"] <= agg["upper_90"]).all()
+        assert (agg["lower"] <= agg["lower_90"]).all()
+        assert set(agg["method"]) == {"linked-difference"}
+        assert agg["naam"].notna().all()
+
+
+def test_respondent_counts_per_municipality_come_from_the_data(registry: Registry, changes) -> None:
+    table = changes[C.MUNICIPALITY].set_index(C.MUNICIPALITY)
+    for side, wave in (("earlier", WAVES[0]), ("later", WAVES[1])):
+        counts = _respondents(registry, wave).groupby("code").size()
+        got = table[f"n_{side}"]
+        np.testing.assert_array_equal(
+            got.to_numpy(), counts.reindex(got.index).fillna(0).to_numpy()
+        )
+    assert set(table["wave_earlier"]) == {WAVES[0]} and set(table["wave_later"]) == {WAVES[1]}
+
+
+def test_cells_without_respondents_in_a_wave_get_no_verdict(changes) -> None:
+    cells = changes[None]
+    both = cells["observed_earlier"].astype(bool) & cells["observed_later"].astype(bool)
+    assert (~both).any() and both.any()  # the synthetic waves have empty cells
+    assert cells.loc[~both, "verdict"].isna().all()
+    assert (cells.loc[~both, "reason"] == L.REASON_PREDICTION).all()
+    assert cells.loc[both, "verdict"].isin(L.VERDICTS).all()
+    assert cells.loc[~both, "estimate"].notna().all()  # a prediction still has a change
+
+
+def test_verdict_rule_uses_the_thresholds() -> None:
+    table = pd.DataFrame(
+        {
+            "prob_improved": [0.95, 0.9499, 0.05, 0.0501, 0.5, 0.999],
+            "n_earlier": [10, 10, 10, 10, 10, 0],
+            "n_later": [10, 10, 10, 10, 10, 10],
+        }
+    )
+    out = L.change_verdicts(table, upper=0.95, lower=0.05)
+    same = "geen aantoonbaar verschil"
+    assert out["verdict"].tolist()[:5] == ["verbeterd", same, "verslechterd", same, same]
+    assert out["verdict"].iloc[5] is None and out["reason"].iloc[5] == L.REASON_PREDICTION
+    assert out["reason"].iloc[:5].isna().all()
+    with pytest.raises(ParameterError, match="lower < upper"):
+        L.change_verdicts(table, upper=0.05, lower=0.95)
+
+
+def test_linked_changes_rejects_an_unknown_grouping(registry: Registry) -> None:
+    with pytest.raises(ParameterError, match="by must be"):
+        L.linked_changes(registry, WAVES, "organisation")
+
+
+def test_table_and_sentence_agree_with_the_verdicts(changes) -> None:
+    table = changes[C.MUNICIPALITY].copy()
+    # fix three verdicts so the counts are known
+    table["verdict"] = "geen aantoonbaar verschil"
+    table.loc[0, "verdict"], table.loc[1, "verdict"] = "verbeterd", "verslechterd"
+    table.loc[2, ["verdict", "reason"]] = [None, L.REASON_PREDICTION]
+    short = {w: w[:4] for w in WAVES}
+    html = linked_change_table(
+        table, "gemeente", upper=0.95, lower=0.05, short=short, caption="Tabel"
+    )._repr_html_()
+    html = html.replace("\xa0", " ").replace("\u2060", "")  # the text a reader sees
+    assert "verandering 2008 → 2010" in html and "geen (modelvoorspelling)" in html
+    assert "95%" in html and "5%" in html
+    data = linked_change_table(table, "gemeente", upper=0.95, lower=0.05, short=short).data
+    assert data is not None
+    assert list(data.frame.columns[:3]) == ["gemeente", "meting_eerder", "meting_later"]
+    np.testing.assert_array_equal(data.frame["verschil"], table["estimate"])
+    text = CT.linked_sentence([(table, "gemeente", "gemeenten")], short=short)
+    n = len(table)
+    assert text.startswith("Model over de metingen, van 2008 naar 2010:")
+    assert f"van de {n - 1} gemeenten 1 verbeterd, 1 verslechterd en {n - 3}" in text
+    assert "1 gemeente alleen als modelvoorspelling" in text
+    assert f"{table.loc[0, 'naam']} (" in text
+
+
+def test_wave_artefacts_carry_the_linked_changes_of_a_municipality(
+    registry: Registry, changes, sampling_mock
+) -> None:
+    from meting.artefacts import wave_artefacts
+
+    with sampling_mock():
+        art = wave_artefacts(registry, WAVES[-1])
+    code = str(changes[C.MUNICIPALITY][C.MUNICIPALITY].iloc[0])
+    linked = art.municipality(code).linked
+    assert linked is not None
+    total = changes[C.MUNICIPALITY].set_index(C.MUNICIPALITY).loc[code]
+    assert linked.loc[0, C.LIFE_EVENT] == "" and linked.loc[0, "naam"] == total["naam"]
+    np.testing.assert_allclose(linked.loc[0, "estimate"], total["estimate"], rtol=1e-12)
+    cells = changes[None]
+    mine = cells[cells[C.MUNICIPALITY] == code].set_index(C.LIFE_EVENT)
+    rest = linked.iloc[1:].set_index(C.LIFE_EVENT)
+    assert set(rest.index) == set(mine.index)
+    np.testing.assert_allclose(rest["estimate"], mine.loc[rest.index, "estimate"], rtol=1e-12)
+    assert rest["verdict"].isna().tolist() == mine.loc[rest.index, "verdict"].isna().tolist()
