@@ -15,11 +15,10 @@ tables_dir = ""  # where the published tables go (set by `meting report`); empty
 # %% tags=["remove-cell"]
 from IPython.display import HTML, display
 
-from meting import linked_trends, pipeline
+from meting.comparison_analysis import analyse_comparison
 from meting.registry import load_registry
 from meting.report import (
     collect_provenance,
-    fmt_pct,
     html_text,
     plots,
     setup_notebook,
@@ -36,32 +35,15 @@ setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
 published = Tables(tables_dir, min_n=s.min_cell_size)
-order = sorted(registry.waves, key=lambda w: (registry.waves[w].year, w))
-waves = {label: pipeline.analyse_wave(registry, label) for label in order}
+# every wave analysed and compared once (meting.comparison_analysis)
+comparison = analyse_comparison(registry)
+order, waves, pairs, short = comparison.order, comparison.waves, comparison.pairs, comparison.short
 
 # %% tags=["remove-cell"]
-import pandas as pd
-
 from meting.report import comparison_text as CT
 
-levels = pd.concat(
-    [pipeline.level_estimates(an).assign(meting=label) for label, an in waves.items()]
-)
-pairs = [(registry.waves[w].previous, w) for w in order if registry.waves[w].previous in waves]
-if len(order) > 2 and (order[0], order[-1]) not in pairs:
-    pairs.append((order[0], order[-1]))  # the whole period: nulmeting -> latest wave
-families = ("levels", "events", "organisations", "norms", "municipalities", "trim")
-changes = {
-    f: {p: pipeline.wave_changes(waves[p[0]], waves[p[1]], f) for p in pairs} for f in families
-}
+levels, changes, linked = comparison.levels, comparison.changes, comparison.linked
 level_changes, event_changes = changes["levels"], changes["events"]
-short = {w: str(registry.waves[w].year) for w in order}
-# the model linked over the waves (from the fit cache once computed): its changes first -> last
-linked_fit = pipeline.fit_linked_small_areas(registry, order)
-linked = {
-    by: linked_trends.linked_changes(registry, order, by, sae=linked_fit)
-    for by in ("municipality", "life_event")
-}
 # the Samenvatting and the Verantwoording say once that differences are computed before rounding
 trend = dict(
     waves=order, min_n=s.min_cell_size, short=short, adjustment=s.multiple_testing,
@@ -80,45 +62,7 @@ HTML(
 summary.synthetic_notice(registry.waves[order[-1]].source)
 
 # %%
-summary.summary_box(
-    [
-        summary.change_sentence(level_changes[p], name="niveau", earlier=p[0], later=p[1])
-        for p in pairs
-    ]
-    + [
-        CT.family_sentence(changes[f], name=name, subject=subject, singular=one, plural=many,
-                           kind=kind, short=short)
-        for f, name, subject, one, many, kind in (
-            ("events", "levensgebeurtenis", "Keten per levensgebeurtenis", "levensgebeurtenis",
-             "levensgebeurtenissen", "score"),
-            ("organisations", "organisatie", "Organisaties", "organisatie", "organisaties",
-             "score"),
-            ("norms", "norm", "Aandeel 'goed' per norm", "norm", "normen", "share"),
-            ("municipalities", "gemeente", "Keten per gemeente", "gemeente", "gemeenten",
-             "score"),
-            ("trim", "gemeente", "TRI*M-index", "rij", "rijen", "score"),
-        )
-        if any(len(t) for t in changes[f].values())
-    ]
-    + [
-        CT.linked_sentence(
-            [(linked["municipality"], "gemeente", "gemeenten"),
-             (linked["life_event"], "levensgebeurtenis", "levensgebeurtenissen")],
-            short=short,
-        )
-    ],
-    [
-        "Een verschil heet 'verbeterd' of 'verslechterd' als de toets (met correctie voor "
-        "meervoudig toetsen) significant is; anders 'geen aantoonbaar verschil'.",
-        "Verschillen zijn berekend vóór afronding en staan daarom met één decimaal meer dan de "
-        "cijfers per meting.",
-        "De metingen zijn onafhankelijke steekproeven; gemeenten die fuseerden zijn op de "
-        "indeling van de latere meting vergeleken.",
-        "Het model over de metingen oordeelt op de kans op verbetering: verbeterd bij ten "
-        f"minste {fmt_pct(s.prob_above)}, verslechterd bij ten hoogste {fmt_pct(s.prob_below)} "
-        "(zie paragraaf 6b).",
-    ],
-)  # fmt: skip
+CT.comparison_summary(comparison, prob_above=s.prob_above, prob_below=s.prob_below)
 
 # %% [markdown]
 # ## 1. De niveaus door de tijd

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from meting.report import Note
+
+if TYPE_CHECKING:
+    from meting.comparison_analysis import Comparison
+
 from meting.report.formatting import fmt_ci, fmt_diff, fmt_int, fmt_number, fmt_score
 from meting.report.summary import (
     ABOVE,
@@ -240,3 +245,61 @@ def comparison_methods(
         f"<li><strong>{html.escape(k)}.</strong> {html.escape(v)}</li>" for k, v in items
     )
     return Note(f'<section class="meting-methods"><ul>{body}</ul></section>')
+
+
+#: Per family of the comparison: the label column, the subject of its sentence, the noun
+#: (singular, plural) and the kind of figure.
+FAMILY_SENTENCES: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("events", "levensgebeurtenis", "Keten per levensgebeurtenis", "levensgebeurtenis",
+     "levensgebeurtenissen", "score"),
+    ("organisations", "organisatie", "Organisaties", "organisatie", "organisaties", "score"),
+    ("norms", "norm", "Aandeel 'goed' per norm", "norm", "normen", "share"),
+    ("municipalities", "gemeente", "Keten per gemeente", "gemeente", "gemeenten", "score"),
+    ("trim", "gemeente", "TRI*M-index", "rij", "rijen", "score"),
+)  # fmt: skip
+
+
+def comparison_summary(comparison: Comparison, *, prob_above: float, prob_below: float) -> Note:
+    """The comparison report's *Samenvatting*: per pair the levels, per family its changes, the
+    linked model's changes, and the caveats (the test rule, rounding, independent samples and
+    mergers, the model's rule with ``prob_above`` / ``prob_below``)."""
+    from meting.report.formatting import fmt_pct
+    from meting.report.summary import change_sentence, summary_box
+
+    c = comparison
+    sentences = [
+        change_sentence(c.changes["levels"][p], name="niveau", earlier=p[0], later=p[1])
+        for p in c.pairs
+    ]
+    sentences += [
+        family_sentence(
+            c.changes[f], name=name, subject=subject, singular=one, plural=many, kind=kind,
+            short=c.short,
+        )
+        for f, name, subject, one, many, kind in FAMILY_SENTENCES
+        if any(len(t) for t in c.changes[f].values())
+    ]  # fmt: skip
+    caveats = [
+        "Een verschil heet 'verbeterd' of 'verslechterd' als de toets (met correctie voor "
+        "meervoudig toetsen) significant is; anders 'geen aantoonbaar verschil'.",
+        "Verschillen zijn berekend vóór afronding en staan daarom met één decimaal meer dan de "
+        "cijfers per meting.",
+        "De metingen zijn onafhankelijke steekproeven; gemeenten die fuseerden zijn op de "
+        "indeling van de latere meting vergeleken.",
+    ]
+    if c.linked:
+        sentences.append(
+            linked_sentence(
+                [
+                    (c.linked["municipality"], "gemeente", "gemeenten"),
+                    (c.linked["life_event"], "levensgebeurtenis", "levensgebeurtenissen"),
+                ],
+                short=c.short,
+            )
+        )
+        caveats.append(
+            "Het model over de metingen oordeelt op de kans op verbetering: verbeterd bij ten "
+            f"minste {fmt_pct(prob_above)}, verslechterd bij ten hoogste {fmt_pct(prob_below)} "
+            "(zie paragraaf 6b)."
+        )
+    return summary_box(sentences, caveats)
