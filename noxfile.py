@@ -20,6 +20,8 @@ import nox
 
 ROOT = Path(__file__).parent
 LOCK = ROOT / "requirements" / "lock.txt"
+#: Transitive packages left out of every install (why: in the file).
+OVERRIDES = ROOT / "requirements" / "overrides.txt"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
@@ -50,7 +52,7 @@ def _digest(paths: list[Path]) -> str:
 
 
 def _lock_digest() -> str:
-    return _digest([LOCK, ROOT / "pyproject.toml"])
+    return _digest([LOCK, OVERRIDES, ROOT / "pyproject.toml"])
 
 
 def _generator_digest() -> str:
@@ -82,15 +84,24 @@ REPORT_REUSE = _stamp_matches(REPORT_ENV / STAMP, _lock_digest())
 
 def _install(session: nox.Session, extras: str = "") -> None:
     target = f".[{extras}]" if extras else "."
-    session.install("-c", str(LOCK), "-e", target)
+    # uv applies the overrides; pip (the virtualenv fallback) has no such option and installs the
+    # left-out packages too, which only costs import time
+    overrides = ["--override", str(OVERRIDES)] if session.venv_backend == "uv" else []
+    session.install("-c", str(LOCK), *overrides, "-e", target)
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (fast tests; slow MCMC checks sit behind `-m slow`)."""
+    """Run the test suite: the fast suite (plain `pytest`), then the integration tests that
+    render real notebooks or start a Dask cluster (`-m integration`); the slow MCMC checks sit
+    behind `-m slow` (`nox -s tests_slow`). With arguments, runs `pytest ARGS` once instead."""
     _install(session, "test")
     workers = os.environ.get("METING_TEST_WORKERS", "auto")
-    session.run("pytest", "-n", workers, *session.posargs, env=ENV)
+    if session.posargs:
+        session.run("pytest", "-n", workers, *session.posargs, env=ENV)
+        return
+    session.run("pytest", "-n", workers, env=ENV)
+    session.run("pytest", "-n", workers, "-m", "integration", env=ENV)
 
 
 @nox.session(python=PYTHON)
@@ -146,6 +157,8 @@ def lock(session: nox.Session) -> None:
         "test",
         "--python-version",
         PYTHON,
+        "--override",
+        str(OVERRIDES),
         "-o",
         str(LOCK),
     )

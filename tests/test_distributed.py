@@ -20,6 +20,8 @@ from meting.errors import ParameterError, ReportError
 from meting.report.build import report_command
 from meting.report.distributed import scheduler_address
 
+pytestmark = pytest.mark.integration  # a real scheduler and workers: `pytest -m integration`
+
 LATEST = "2010-vervolgmeting"
 CODES = ["GM0505", "GM0014"]
 DASK = Path(sys.executable).with_name("dask")
@@ -32,6 +34,7 @@ municipality = ""
 
 # %%
 import os
+
 if municipality == "GM0794":
     raise RuntimeError("kapot voor " + municipality)
 print("gemeente", municipality, "werker", os.getppid())

@@ -209,6 +209,7 @@ print("gemeente", municipality, "meting", wave)
 """
 
 
+@pytest.mark.integration  # renders real notebooks
 def test_report_national_renders_into_its_own_folder(tmp_path) -> None:
     """`meting report --national --limit 2 gemeenten` on a copy of params/ with stand-in
     notebooks: the reports land in the set's folder, not in reports/."""

@@ -17,6 +17,8 @@ from meting.pipeline import wave_data_files
 from meting.registry import load_registry
 from meting.report.build import plan_reports, report_command
 
+pytestmark = pytest.mark.integration  # real renders: `pytest -m integration`
+
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params"
 LATEST = "2010-vervolgmeting"
 

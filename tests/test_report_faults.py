@@ -44,6 +44,8 @@ data = ""
 # %%
 from meting.loaders import load_wave
 from meting.registry import load_registry
+
+pytestmark = pytest.mark.integration  # real renders: `pytest -m integration`
 load_wave(data, registry=load_registry(params_dir))
 """
 

@@ -29,6 +29,8 @@ from meting.report.render import (
     render,
 )
 
+pytestmark = pytest.mark.integration  # real renders: `pytest -m integration`
+
 SELFTEST = Path(__file__).parent / "notebooks" / "selftest_report.py"
 
 

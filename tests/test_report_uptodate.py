@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from stub_project import make_project
 
 from meting.report.build import report_command
+
+pytestmark = pytest.mark.integration  # real renders: `pytest -m integration`
 
 LATEST = "2010-vervolgmeting"
 STUB = """# %% tags=["parameters"]
