@@ -20,6 +20,8 @@ from meting.errors import ReportError
 from meting.report.build import report_command
 from meting.report.render import recover
 
+pytestmark = pytest.mark.integration  # real renders: `pytest -m integration`
+
 GOOD = Path(__file__).parent / "data" / "good" / "respondents.csv"
 LATEST = "2010-vervolgmeting"
 CODES = ["GM0505", "GM0014", "GM0114", "GM0153"]
@@ -45,7 +47,6 @@ data = ""
 from meting.loaders import load_wave
 from meting.registry import load_registry
 
-pytestmark = pytest.mark.integration  # real renders: `pytest -m integration`
 load_wave(data, registry=load_registry(params_dir))
 """
 
