@@ -43,6 +43,13 @@ def waves(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A.WaveAnalysis]
     return {w: A.analyse_wave(registry, w) for w in WAVES}
 
 
+@pytest.fixture(scope="module")
+def family_changes(waves: dict[str, A.WaveAnalysis]) -> dict[str, pd.DataFrame]:
+    """``wave_changes`` of every family, computed once for the module (each test copies)."""
+    a, b = (waves[w] for w in WAVES)
+    return {family: A.wave_changes(a, b, family) for family in trends.FAMILIES}
+
+
 def _rule(changes: pd.DataFrame, min_n: int, alpha: float = 0.05) -> list[str | None]:
     """The verdicts by the rule, from the per-wave columns only."""
     diff = changes["estimate_later"] - changes["estimate_earlier"]
@@ -65,9 +72,11 @@ def _rule(changes: pd.DataFrame, min_n: int, alpha: float = 0.05) -> list[str | 
 
 
 @pytest.mark.parametrize("family", trends.FAMILIES)
-def test_family_verdicts_follow_the_one_rule(waves: dict[str, A.WaveAnalysis], family: str) -> None:
-    a, b = (waves[w] for w in WAVES)
-    changes = A.wave_changes(a, b, family)
+def test_family_verdicts_follow_the_one_rule(
+    waves: dict[str, A.WaveAnalysis], family_changes: dict[str, pd.DataFrame], family: str
+) -> None:
+    a = waves[WAVES[0]]
+    changes = family_changes[family].copy()
     assert len(changes) > 0
     label = trends.family_label(family)
     assert changes[label].notna().all()  # every row named in Dutch
@@ -76,21 +85,22 @@ def test_family_verdicts_follow_the_one_rule(waves: dict[str, A.WaveAnalysis], f
     assert got == expected
 
 
-def test_family_rows_in_registry_order(waves: dict[str, A.WaveAnalysis]) -> None:
-    a, b = (waves[w] for w in WAVES)
-    reg = b.registry
-    events = A.wave_changes(a, b, "events")[C.LIFE_EVENT].astype(str).tolist()
+def test_family_rows_in_registry_order(
+    waves: dict[str, A.WaveAnalysis], family_changes: dict[str, pd.DataFrame]
+) -> None:
+    reg = waves[WAVES[1]].registry
+    events = family_changes["events"][C.LIFE_EVENT].astype(str).tolist()
     assert events == [e for e in reg.life_events if e in events]
     assert len(events) == len(reg.life_events)
-    orgs = A.wave_changes(a, b, "organisations")[C.ORGANISATION].astype(str).tolist()
+    orgs = family_changes["organisations"][C.ORGANISATION].astype(str).tolist()
     assert orgs == [o for o in reg.organisations if o in orgs]
-    norms = A.wave_changes(a, b, "norms")["variable"].astype(str).tolist()
+    norms = family_changes["norms"]["variable"].astype(str).tolist()
     assert norms == list(C.BSC_NORMS)
-    muns = A.wave_changes(a, b, "municipalities")[C.MUNICIPALITY].astype(str).tolist()
+    muns = family_changes["municipalities"][C.MUNICIPALITY].astype(str).tolist()
     assert muns == sorted(muns) == [m for m in reg.municipalities if m in muns]
-    trim = A.wave_changes(a, b, "trim")[C.MUNICIPALITY].astype(str).tolist()
+    trim = family_changes["trim"][C.MUNICIPALITY].astype(str).tolist()
     assert trim[0] == trends.NATIONAL and trim[1:] == muns
-    levels = A.wave_changes(a, b, "levels")["variable"].astype(str).tolist()
+    levels = family_changes["levels"]["variable"].astype(str).tolist()
     assert levels == [C.SCORE_GOVERNMENT, C.SCORE_CHAIN, C.SCORE_COOPERATION, "organisations"]
 
 
@@ -129,9 +139,8 @@ def test_municipality_trend_maps_codes_to_the_current_one(
     assert (alone["n"].to_numpy() < est["n"].to_numpy()).all()
 
 
-def test_trend_table_marks_are_the_verdicts(waves: dict[str, A.WaveAnalysis]) -> None:
-    a, b = (waves[w] for w in WAVES)
-    changes = {WAVES: A.wave_changes(a, b, "events")}
+def test_trend_table_marks_are_the_verdicts(family_changes: dict[str, pd.DataFrame]) -> None:
+    changes = {WAVES: family_changes["events"].copy()}
     html = str(
         tables.trend_table(changes, "levensgebeurtenis", waves=list(WAVES), min_n=30,
                            short={"2008-nulmeting": "2008", "2009-vervolgmeting": "2009"})
