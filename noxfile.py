@@ -96,12 +96,14 @@ def tests(session: nox.Session) -> None:
     render real notebooks or start a Dask cluster (`-m integration`); the slow MCMC checks sit
     behind `-m slow` (`nox -s tests_slow`). With arguments, runs `pytest ARGS` once instead."""
     _install(session, "test")
-    workers = os.environ.get("METING_TEST_WORKERS", "auto")
+    # loadfile: a module's tests stay on one worker, so its module-scoped fixtures (generated
+    # waves, weighted analyses, mocked fits) are computed once, not once per worker
+    xdist = ["-n", os.environ.get("METING_TEST_WORKERS", "auto"), "--dist", "loadfile"]
     if session.posargs:
-        session.run("pytest", "-n", workers, *session.posargs, env=ENV)
+        session.run("pytest", *xdist, *session.posargs, env=ENV)
         return
-    session.run("pytest", "-n", workers, env=ENV)
-    session.run("pytest", "-n", workers, "-m", "integration", env=ENV)
+    session.run("pytest", *xdist, env=ENV)
+    session.run("pytest", *xdist, "-m", "integration", env=ENV)
 
 
 @nox.session(python=PYTHON)
