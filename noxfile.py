@@ -103,7 +103,7 @@ def tests(session: nox.Session) -> None:
         session.run("pytest", *xdist, *session.posargs, env=ENV)
         return
     session.run("pytest", *xdist, env=ENV)
-    session.run("pytest", *xdist, "-m", "integration", env=ENV)
+    session.run("pytest", *xdist, "-m", "integration and not slow", env=ENV)
 
 
 @nox.session(python=PYTHON)
