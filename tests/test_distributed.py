@@ -179,8 +179,11 @@ def test_municipality_reports_through_scheduler_cli(
     address, _ = cluster
     params = Path(__file__).resolve().parents[1] / "params"
     shutil.copytree(params, tmp_path / "params")
+    # every wave: the municipality report's trend covers the waves up to this one
     generate_command(
-        [LATEST], out_dir=tmp_path / "data" / "synthetic", params_dir=tmp_path / "params"
+        list(load_registry(tmp_path / "params").waves),
+        out_dir=tmp_path / "data" / "synthetic",
+        params_dir=tmp_path / "params",
     )
     with sampling_mock():  # the workers find the stored whole-wave tables and compute nothing
         wave_artefacts(load_registry(tmp_path / "params"), LATEST)
