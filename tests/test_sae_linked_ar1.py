@@ -319,3 +319,90 @@ def test_ar1_fit_recovers_rho_and_covers_on_ar1_data():
     keyed = result.cells.merge(sim.truth, on=KEYS)
     covered = (keyed["lower_90"] <= keyed["true_mean"]) & (keyed["true_mean"] <= keyed["upper_90"])
     assert 0.82 <= covered.mean() <= 0.96
+
+
+def _fabricated_calibration():
+    """Calibration frames with known figures: every structure's estimate is off by a constant."""
+    from meting.sae.calibration_structure import StructureCalibration
+
+    cells, changes, fits = [], [], []
+    for g in ("compound", "ar1"):
+        for s, err in (("compound", 0.1), ("ar1", 0.2)):
+            tag = {"generator": g, "structure": s, "dataset": 0}
+            n = np.array([0.0, 1.0, 4.0, 8.0, 15.0, 40.0])
+            cells.append(
+                pd.DataFrame(
+                    {**tag, "n": n, "truth": 1.0, "estimate": 1.0 + err, "covered90": n > 2}
+                )
+            )
+            changes.append(
+                pd.DataFrame(
+                    {
+                        **tag,
+                        "n_from": n,
+                        "n_to": n[::-1],
+                        "truth": 0.0,
+                        "estimate": -err,
+                        "width90": 4 * err,
+                        "covered90": [True, False, True, True, False, True],
+                        "covered95": True,
+                    }
+                )
+            )
+            fits.append(
+                {**tag, "trustworthy": True, "divergences": 1, "max_rhat": 1.0, "seconds": 2.0}
+                | {"rho": 0.5 if s == "ar1" else np.nan}
+            )
+    return StructureCalibration(pd.concat(cells), pd.concat(changes), pd.DataFrame(fits))
+
+
+def test_structure_calibration_tables_have_the_known_figures():
+    result = _fabricated_calibration()
+    summary = result.summary()
+    assert list(summary["generator"]) == ["compound", "compound", "ar1", "ar1"]
+    assert list(summary["structure"]) == ["compound", "ar1", "compound", "ar1"]
+    np.testing.assert_allclose(summary["cells_rmse"], [0.1, 0.2, 0.1, 0.2])
+    np.testing.assert_allclose(summary["cells_coverage90"], 4 / 6)
+    np.testing.assert_allclose(summary["change_coverage90"], 4 / 6)
+    np.testing.assert_allclose(summary["change_width90"], [0.4, 0.8, 0.4, 0.8])
+    by_size = result.by_size()
+    cell = by_size[(by_size["quantity"] == "cell") & (by_size["structure"] == "ar1")]
+    assert list(cell["size"].astype(str))[:6] == ["0", "1-2", "3-5", "6-10", "11-20", ">20"]
+    assert list(cell["coverage90"])[:6] == [0, 0, 1, 1, 1, 1]
+    change = by_size[(by_size["quantity"] == "change") & (by_size["generator"] == "compound")]
+    # the smaller of the two waves: 0, 1, 4, 4, 1, 0 respondents
+    assert change.groupby("size", observed=True)["rows"].first().to_dict() == {
+        "0": 2,
+        "1-2": 2,
+        "3-5": 2,
+    }
+    text = result.text()
+    assert "coverage90_ar1" in text and "rmse_compound" in text
+
+
+def test_structure_calibration_runs_both_structures_on_the_same_data(mock_sampling):
+    from meting.sae.calibration_structure import run_structure_calibration
+
+    result = run_structure_calibration(
+        1,
+        generator="ar1",
+        seed=5,
+        n_municipalities=4,
+        n_events=3,
+        respondents_per_wave=120,
+        chains=1,
+        draws=30,
+        tune=10,
+        log=False,
+    )
+    assert [c["seed"] for c in mock_sampling.calls] == [5, 5]
+    fits = result.fits
+    assert list(fits["structure"]) == ["compound", "ar1"]
+    assert fits["rho"].isna().tolist() == [True, False]
+    by = result.cells.groupby(["dataset", "structure"])["truth"].apply(list)
+    assert by[(0, "compound")] == by[(0, "ar1")]  # the same data sets for both structures
+    assert len(result.changes) == 2 * 12
+    with pytest.raises(ParameterError, match="generator"):
+        run_structure_calibration(1, generator="ar2")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="structures"):
+        run_structure_calibration(1, structures=("ar2",))
