@@ -145,7 +145,7 @@ class StructureCalibration:
                 values=["coverage90", "rmse"],
                 observed=True,
             )
-            wide.columns = [f"{a}_{b}" for a, b in wide.columns]
+            wide.columns = ["_".join(map(str, pair)) for pair in wide.columns.to_list()]
             rows = self.by_size().drop_duplicates(["quantity", "generator", "size"])
             wide = wide.join(rows.set_index(["quantity", "generator", "size"])["rows"])
             lines.append("By cell size (respondents; change: the smaller of the two waves):")
