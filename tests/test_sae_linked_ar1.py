@@ -406,3 +406,15 @@ def test_structure_calibration_runs_both_structures_on_the_same_data(mock_sampli
         run_structure_calibration(1, generator="ar2")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="structures"):
         run_structure_calibration(1, structures=("ar2",))
+
+
+def test_the_structure_can_be_set_in_the_analysis_settings():
+    from meting.registry import load_registry
+    from meting.settings.analysis import SaePriors
+
+    settings = load_registry().settings
+    assert settings.priors().wave_structure == "compound"
+    assert settings.priors().wave_rho == RhoPrior()
+    fields = settings.sae_priors.model_dump() | {"wave_structure": "ar1", "rho_alpha": 2.0}
+    priors = SaePriors(**fields).to_priors()
+    assert priors.wave_structure == "ar1" and priors.wave_rho == RhoPrior(2.0, 1.5)
