@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "HalfNormal": "meting.sae.spec",
     "ModelSpec": "meting.sae.spec",
     "Priors": "meting.sae.spec",
+    "RhoPrior": "meting.sae.spec",
     "SampleSettings": "meting.sae.spec",
     "ScalePrior": "meting.sae.spec",
 }
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         HalfNormal,
         ModelSpec,
         Priors,
+        RhoPrior,
         SampleSettings,
         ScalePrior,
     )
@@ -75,6 +77,7 @@ __all__ = [
     "HalfNormal",
     "ModelSpec",
     "Priors",
+    "RhoPrior",
     "SampleSettings",
     "SaeResult",
     "ScalePrior",

@@ -202,7 +202,8 @@ def fit_area_level(
     wave
         The column with the wave label: ``cells`` then has one row per cell x wave and the
         waves are linked (a persistent cell effect plus a deviation per wave, see
-        :mod:`meting.sae.linked_model`); the result has one row per cell x wave and
+        :mod:`meting.sae.linked_model`; with ``Priors(wave_structure="ar1")`` an AR(1) cell
+        effect, :mod:`meting.sae.linked_ar1`); the result has one row per cell x wave and
         :meth:`~meting.sae.result.SaeResult.change`. Covariates are not supported then.
     publication
         The rule of the ``publication`` flag (:mod:`meting.sae.quality`); None: the defaults

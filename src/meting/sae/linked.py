@@ -2,7 +2,8 @@
 
 Called by :func:`meting.sae.fit_area_level` and :func:`meting.sae.fit_unit_level` when they get
 ``wave=``; the model is in :mod:`meting.sae.linked_model`, the draws of the cell means in
-:mod:`meting.sae.linked_conditional`. The cell table has one row per cell x wave over the full grid
+:mod:`meting.sae.linked_conditional` (with ``Priors(wave_structure="ar1")`` both in
+:mod:`meting.sae.linked_ar1`). The cell table has one row per cell x wave over the full grid
 of cells and waves (a cell missing from a wave is a prediction there), and the result's
 :meth:`~meting.sae.result.SaeResult.change` gives the change between two waves per cell.
 """
@@ -28,6 +29,7 @@ from meting.sae.data import (
     check_groups,
 )
 from meting.sae.fit import SampleSettings
+from meting.sae.linked_ar1 import ar1_shrinkage, build_ar1_model, draw_ar1_cell_means, is_ar1
 from meting.sae.linked_conditional import draw_linked_cell_means, linked_shrinkage
 from meting.sae.linked_model import LinkedData, build_linked_model
 from meting.sae.quality import PublicationRule, add_quality
@@ -66,6 +68,13 @@ def _grid(
             "Aggregate them first."
         )
     return index, waves, row_cell, row_wave
+
+
+def _structure(spec: ModelSpec):
+    """The model builder and the conditional draws of the spec's wave structure."""
+    if is_ar1(spec):
+        return build_ar1_model, draw_ar1_cell_means
+    return build_linked_model, draw_linked_cell_means
 
 
 def _scatter(shape: tuple[int, int], cell: np.ndarray, wave: np.ndarray, values: np.ndarray, fill):
@@ -110,7 +119,8 @@ def _finish(
             "observed": mask.ravel(),
         },
     )
-    shrink = linked_shrinkage(idata.posterior, mask, variance=data.variance, n=data.n)
+    shrinkage = ar1_shrinkage if is_ar1(idata.posterior) else linked_shrinkage
+    shrink = shrinkage(idata.posterior, mask, variance=data.variance, n=data.n)
     table = add_quality(table, shrink.ravel(), publication)
     return SaeResult(cells=table, diagnostics=diagnostics, idata=idata, target=target, wave=wave)
 
@@ -193,13 +203,13 @@ def fit_area_linked(
     key_parts = {"data": _cache.frame_digest(frame), "spec": spec_fingerprint(spec)}
 
     def complete(post: xr.Dataset) -> xr.Dataset:
-        return draw_linked_cell_means(
+        return _structure(spec)[1](
             post, y, variance=data.variance, random_seed=sampling.random_seed
         )
 
     idata, diagnostics = _run(
         "linked-area",
-        lambda: build_linked_model(spec, index, data),
+        lambda: _structure(spec)[0](spec, index, data),
         key_parts,
         sampling,
         index,
@@ -279,11 +289,11 @@ def fit_unit_linked(
     key_parts = {"data": _cache.frame_digest(frame), "spec": spec_fingerprint(spec)}
 
     def complete(post: xr.Dataset) -> xr.Dataset:
-        return draw_linked_cell_means(post, y, n=n_grid, random_seed=sampling.random_seed)
+        return _structure(spec)[1](post, y, n=n_grid, random_seed=sampling.random_seed)
 
     idata, diagnostics = _run(
         "linked-unit",
-        lambda: build_linked_model(spec, index, data),
+        lambda: _structure(spec)[0](spec, index, data),
         key_parts,
         sampling,
         index,

@@ -188,6 +188,7 @@ def simulate_linked_waves(
     sd_cell: float = 0.3,
     sd_deviation: float = 0.08,
     sigma: float = 1.2,
+    cell_rho: float | None = None,
 ) -> SimulatedWaves:
     """Simulate waves with a known truth, linked through a persistent cell effect::
 
@@ -203,6 +204,13 @@ def simulate_linked_waves(
     respondents in all, half the cell-waves with five respondents or fewer). The cell statistics
     are drawn directly: ``mean ~ N(theta, sigma / sqrt(n))`` and ``sumsq ~ sigma^2 chi2(n - 1)``,
     the distribution of the statistics of ``n`` normal scores.
+
+    With ``cell_rho`` the cell effect is an AR(1) across the waves instead of persistent (the
+    generator of the AR(1) structure, :mod:`meting.sae.linked_ar1`): ``c_{e,m,1} ~ N(0,
+    sd_cell)``, ``c_{e,m,w} = rho c_{e,m,w-1} + sqrt(1 - rho^2) N(0, sd_cell)``, so every wave's
+    cell effects have sd ``sd_cell`` and waves ``k`` apart correlate ``rho^k``; the deviations
+    ``d`` are added as before (pass ``sd_deviation=0`` for a pure AR(1)). Without ``cell_rho``
+    the random stream is the one of the persistent model.
     """
     rng = np.random.default_rng(seed)
     events = np.array([f"LE{e + 1:02d}" for e in range(n_events)])
@@ -217,7 +225,17 @@ def simulate_linked_waves(
     prevalence = rng.lognormal(0.0, 0.7, n_events)
     noise = rng.lognormal(0.0, 0.5, (n_events, n_municipalities))
     people = np.rint(1_000 * size[None, :] * prevalence[:, None] * noise) + 1
-    theta = mu + a[:, None, None] + t[:, None, :] + b[None, :, None] + c[:, :, None] + d
+    if cell_rho is None:
+        cell = np.broadcast_to(c[:, :, None], d.shape)
+    else:
+        if not -1.0 < cell_rho < 1.0:
+            raise ValueError(f"cell_rho must lie in (-1, 1); got {cell_rho!r}.")
+        steps = [c]
+        shocks = rng.normal(0.0, sd_cell, (n_waves - 1, n_events, n_municipalities))
+        for shock in shocks:
+            steps.append(cell_rho * steps[-1] + np.sqrt(1.0 - cell_rho**2) * shock)
+        cell = np.stack(steps, axis=2)
+    theta = mu + a[:, None, None] + t[:, None, :] + b[None, :, None] + cell + d
     lam = people / people.sum() * respondents_per_wave
     n = rng.poisson(np.broadcast_to(lam[:, :, None], theta.shape))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -253,4 +271,6 @@ def simulate_linked_waves(
         "sd_deviation": sd_deviation,
         "sigma": sigma,
     }
+    if cell_rho is not None:
+        parameters["cell_rho"] = cell_rho
     return SimulatedWaves(stats, truth, parameters)

@@ -16,6 +16,8 @@ from meting.errors import ParameterError
 ScaleFamily = Literal["halfnormal", "halfcauchy", "halfstudentt", "exponential"]
 _SCALE_FAMILIES: tuple[str, ...] = ("halfnormal", "halfcauchy", "halfstudentt", "exponential")
 Sampler = Literal["nutpie", "pymc"]
+WaveStructure = Literal["compound", "ar1"]
+WAVE_STRUCTURES: tuple[str, ...] = ("compound", "ar1")
 SAMPLERS: tuple[str, ...] = ("nutpie", "pymc")
 
 
@@ -91,6 +93,30 @@ class ScalePrior:
             raise ParameterError(f"ScalePrior.nu must be > 0; got {self.nu!r}. Give nu > 0.")
 
 
+@dataclass(frozen=True)
+class RhoPrior:
+    """Prior of the autocorrelation ``rho`` of the AR(1) cell effect (linked waves only).
+
+    ``(1 + rho) / 2 ~ Beta(alpha, beta)``, so ``rho`` lies in (-1, 1). The default ``Beta(4,
+    1.5)`` has its mode at ``rho = 0.71``, its median at 0.51 and 90 % of its mass between -0.21
+    and 0.92 (``tests/test_sae_linked_ar1.py`` checks these figures): a cell that scores above
+    its life event and municipality in one wave probably does so in the next, but how strongly
+    is left to the data (hundreds of cells with three waves each); the density vanishes at
+    ``rho = 1`` (a fixed cell effect), so the sampler does not run into the boundary.
+    """
+
+    alpha: float = 4.0
+    beta: float = 1.5
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "beta"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ParameterError(
+                    f"RhoPrior.{name} must be > 0; got {value!r}. Give a positive Beta shape."
+                )
+
+
 def HalfNormal(scale: float) -> ScalePrior:
     """A half-normal prior with the given scale."""
     return ScalePrior("halfnormal", scale)
@@ -129,6 +155,15 @@ class Priors:
         Linked waves only: prior of the sd of the wave-specific deviation of a cell from its
         persistent effect (``sd_wave``). Default ``HalfNormal(0.25)``: a cell's own change between
         waves, beyond the change of its life event, is a priori a fraction of a mark.
+    wave_structure
+        Linked waves only: how the cell effect moves across waves. ``"compound"`` (default): a
+        persistent cell effect (``cell_sd``) plus an independent deviation per wave
+        (``wave_sd``), :mod:`meting.sae.linked_model`. ``"ar1"``: a stationary AR(1) cell effect
+        with sd ``cell_sd`` and autocorrelation ``rho`` between consecutive waves
+        (:mod:`meting.sae.linked_ar1`; ``wave_sd`` is then unused). The calibration that chose
+        the default is in :mod:`meting.sae.calibration_structure`.
+    wave_rho
+        Linked waves with ``wave_structure="ar1"`` only: the prior of ``rho`` (:class:`RhoPrior`).
     sigma
         Prior of the unit-level residual sd (``fit_unit_level`` only). Default ``HalfNormal(3)``:
         the sd of individual marks is typically 1-2.
@@ -152,6 +187,8 @@ class Priors:
     group_sd: ScalePrior | dict[str, ScalePrior] = field(default_factory=lambda: HalfNormal(1.0))
     cell_sd: ScalePrior = field(default_factory=lambda: HalfNormal(0.5))
     wave_sd: ScalePrior = field(default_factory=lambda: HalfNormal(0.25))
+    wave_structure: WaveStructure = "compound"
+    wave_rho: RhoPrior = field(default_factory=RhoPrior)
     sigma: ScalePrior = field(default_factory=lambda: HalfNormal(3.0))
     beta_scale: float = 1.0
     strata_scale: float = 0.5
@@ -164,6 +201,11 @@ class Priors:
                 raise ParameterError(
                     f"Priors.{name} must be > 0; got {value!r}. Give a positive scale."
                 )
+        if self.wave_structure not in WAVE_STRUCTURES:
+            raise ParameterError(
+                f"Priors.wave_structure must be one of {list(WAVE_STRUCTURES)}; got "
+                f"{self.wave_structure!r}. Use 'compound' (default) or 'ar1'."
+            )
         if self.centred is not None and isinstance(self.centred, str):
             raise ParameterError(
                 f"Priors.centred must be a tuple of group names or None; got {self.centred!r}. "
@@ -226,11 +268,20 @@ class ModelSpec:
 def spec_fingerprint(spec: ModelSpec) -> str:
     """A canonical JSON text of the specification (for the cache key).
 
-    A fit on one wave leaves out what only the linked model reads (``wave``, ``priors.wave_sd``),
-    so the keys of the single-wave fits cached before the linked model existed still hold.
+    A fit on one wave leaves out what only the linked model reads (``wave``, ``priors.wave_sd``,
+    the wave structure and its ``rho`` prior), so the keys of the single-wave fits cached before
+    the linked model existed still hold; a linked fit of the default (compound) structure leaves
+    out the structure and ``wave_rho``, so its keys from before the AR(1) option hold too (an
+    AR(1) fit leaves out ``wave_sd``, which it does not read).
     """
     payload = asdict(spec)
+    structure = payload["priors"].pop("wave_structure")
+    rho = payload["priors"].pop("wave_rho")
     if spec.wave is None:
         payload.pop("wave")
         payload["priors"].pop("wave_sd")
+    elif structure == "ar1":
+        payload["priors"].pop("wave_sd")
+        payload["priors"]["wave_structure"] = structure
+        payload["priors"]["wave_rho"] = rho
     return json.dumps(payload, sort_keys=True, default=str)

@@ -53,12 +53,24 @@ class SaePriors(Frozen):
         description="Half-normal scale of sd_wave, a cell's own deviation per wave in the model "
         "linked across waves (its persistent effect has sigma_cell).",
     )
+    wave_structure: Literal["compound", "ar1"] = Field(
+        default="compound",
+        description="How the model linked across waves moves a cell's effect: 'compound' (a "
+        "persistent effect plus a deviation per wave, the default chosen by the calibration "
+        "meting.sae.calibration_structure) or 'ar1' (a stationary AR(1) across waves).",
+    )
+    rho_alpha: Scale = Field(
+        default=4.0, description="AR(1) only: (1 + rho) / 2 ~ Beta(rho_alpha, rho_beta)."
+    )
+    rho_beta: Scale = Field(
+        default=1.5, description="AR(1) only: (1 + rho) / 2 ~ Beta(rho_alpha, rho_beta)."
+    )
 
     def to_priors(self) -> Priors:
         """The :class:`~meting.sae.spec.Priors` of these settings (groups ``life_event`` and
         ``municipality``; other groups get the default HalfNormal(1))."""
         from meting import columns as C
-        from meting.sae.spec import HalfNormal, Priors
+        from meting.sae.spec import HalfNormal, Priors, RhoPrior
 
         return Priors(
             mu_loc=self.intercept_mu,
@@ -69,6 +81,8 @@ class SaePriors(Frozen):
             },
             cell_sd=HalfNormal(self.sigma_cell),
             wave_sd=HalfNormal(self.sigma_wave),
+            wave_structure=self.wave_structure,
+            wave_rho=RhoPrior(self.rho_alpha, self.rho_beta),
             sigma=HalfNormal(self.sigma_unit),
             beta_scale=self.beta_sigma,
             strata_scale=self.strata_sigma,
