@@ -13,6 +13,7 @@ params_dir = ""  # empty: the project's params/
 tables_dir = ""  # where the published tables go (set by `meting report`); empty: not written
 
 # %% tags=["remove-cell"]
+import pandas as pd
 from IPython.display import HTML, display
 
 from meting.comparison_analysis import analyse_comparison
@@ -268,6 +269,23 @@ CT.comparison_methods(
     waves=order,
     synthetic=registry.waves[order[-1]].source == "synthetic",
 )
+
+# %% [markdown]
+# ### Het model over de metingen (paragraaf 6b)
+
+# %%
+from meting.report import linked_text as LT
+
+(
+    LT.linked_methods(
+        comparison.linked_parameters, priors=s.priors(), publication=s.publication_rule(),
+        benchmarked=LT.benchmark_status(pd.concat(list(linked.values()))),
+        prob_above=s.prob_above, prob_below=s.prob_below,
+        converged=comparison.linked_converged,
+    )
+    if comparison.linked_parameters is not None
+    else HTML("<p>Geen model over de metingen (minder dan twee metingen).</p>")
+)  # fmt: skip
 
 # %%
 collect_provenance(

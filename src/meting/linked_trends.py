@@ -80,8 +80,8 @@ def linked_changes(
     (one row per life event x municipality cell). Returns a result table (:mod:`meting.results`,
     method ``linked-difference``): the group column(s), the change's posterior mean
     (``estimate``), sd, 95 % and 90 % intervals, ``prob_improved``, ``n_earlier, n_later``
-    (respondents), ``wave_earlier, wave_later``, ``verdict, reason`` (:func:`change_verdicts`)
-    and ``naam`` (the Dutch name of the municipality or life event), in registry order.
+    (respondents), ``wave_earlier, wave_later``, ``benchmarked`` (for a benchmarked fit),
+    ``verdict, reason`` (:func:`change_verdicts`) and ``naam`` (the Dutch name of the municipality or life event), in registry order.
     The fit comes from the fit cache when it was computed before; ``sae`` passes a fit of
     :func:`meting.pipeline.fit_linked_small_areas` over ``waves`` already at hand.
     """
@@ -119,6 +119,9 @@ def linked_changes(
             counts = cells[f"n_{side}"].fillna(0).groupby(key).sum()
             table[f"n_{side}"] = table[by].astype(str).map(counts).to_numpy(dtype=np.int64)
         table["wave_earlier"], table["wave_later"] = first, last
+        if "benchmarked" in cells.columns:  # an aggregate of benchmarked cells
+            flags = cells["benchmarked"].astype(bool).groupby(key).all()
+            table["benchmarked"] = table[by].astype(str).map(flags).fillna(False).to_numpy(bool)
     table = change_verdicts(table, upper=s.prob_above, lower=s.prob_below)
     if by is None:
         names = {k: v.name for k, v in registry.life_events.items()}

@@ -20,16 +20,21 @@ from meting.report import Note
 from meting.report.formatting import fmt_int, fmt_number, fmt_pct
 
 if TYPE_CHECKING:
+    from meting.report.formatting import DutchTable
     from meting.sae.quality import PublicationRule
     from meting.sae.spec import Priors, ScalePrior
 
 __all__ = [
     "BENCHMARKED",
     "NOT_BENCHMARKED",
+    "PARAMETER_DOCS",
+    "PARAMETER_NAMES",
+    "benchmark_label",
     "benchmark_note",
     "benchmark_status",
     "linked_methods",
     "parameter_interval",
+    "parameter_table",
 ]
 
 #: The note under a table of benchmarked model estimates.
@@ -84,6 +89,13 @@ def benchmark_note(table: pd.DataFrame, *, rows: tuple[str, str] = ("rij", "rije
         return f"{fmt_int(k)} {one if k == 1 else many}"
 
     return _PARTLY.format(benchmarked=count(int(flags.sum())), other=count(int((~flags).sum())))
+
+
+def benchmark_label(table: pd.DataFrame) -> str:
+    """``gebenchmarkt``, ``niet gebenchmarkt`` or ``deels gebenchmarkt``: for the title of a
+    figure of model estimates (its table carries :func:`benchmark_note`)."""
+    status = benchmark_status(table)
+    return {True: "gebenchmarkt", False: "niet gebenchmarkt", None: "deels gebenchmarkt"}[status]
 
 
 def _prior(p: ScalePrior) -> str:
@@ -213,3 +225,80 @@ def linked_methods(
         f"<li><strong>{html.escape(k)}.</strong> {html.escape(v)}</li>" for k, v in items
     )
     return Note(f'<section class="meting-methods meting-linked-methods"><ul>{body}</ul></section>')
+
+
+#: The Dutch description of every scale parameter of the small-area models.
+PARAMETER_NAMES: Final = {
+    "sd_cell": "spreiding van de blijvende celeffecten (sd_cell)",
+    "sd_wave": "spreiding van de afwijking van een cel per meting (sd_wave)",
+    "sd_life_event": "spreiding van de levensgebeurtenissen per meting (sd_life_event)",
+    "sd_municipality": "spreiding van de gemeenten (sd_municipality)",
+    "sigma": "spreiding van de oordelen binnen een cel (sigma)",
+}
+#: The columns of :func:`parameter_table` as published (``docs=`` of ``Tables.publish``).
+PARAMETER_DOCS: Final = {
+    "parameter": "parameter van het model (naam in het model tussen haakjes)",
+    "gemiddelde": "posterior gemiddelde van de parameter, in rapportcijferpunten",
+    "ondergrens_90": "ondergrens van het 90%-interval van de posterior",
+    "bovengrens_90": "bovengrens van het 90%-interval van de posterior",
+    "rhat": "R-hat (rank-genormaliseerd, gesplitste ketens): overeenstemming tussen de ketens, "
+    "ten hoogste 1,01",
+    "ess_bulk": "effectieve steekproefomvang, midden van de verdeling (ten minste 400)",
+    "ess_staart": "effectieve steekproefomvang, staarten van de verdeling (ten minste 400)",
+    "voldoet": "voldoet aan de convergentieregel (R-hat ten hoogste 1,01, beide ESS ten minste 400)",
+}
+
+
+def parameter_table(parameters: pd.DataFrame, *, caption: str | None = None) -> DutchTable:
+    """The scale parameters of a fit (:func:`meting.sae.checks.scale_parameters`) in Dutch: the
+    parameter, posterior mean, 90 % interval, R-hat, bulk and tail ESS and whether it meets the
+    rule (``ja``/``nee``); a note says which do not."""
+    from meting.report.export import export_table
+    from meting.report.formatting import fmt_ci, to_html
+
+    names = parameters["parameter"].astype(str)
+    label = names.map(lambda n: PARAMETER_NAMES.get(n, n))
+    ok = parameters["converged"].astype(bool)
+    out = pd.DataFrame(
+        {
+            "parameter": label,
+            "gemiddelde": parameters["estimate"],
+            "90%-interval": [
+                fmt_ci(lo, hi, 2)
+                for lo, hi in zip(parameters["lower"], parameters["upper"], strict=True)
+            ],
+            "R-hat": parameters["rhat"],
+            "ESS midden": parameters["ess_bulk"],
+            "ESS staarten": parameters["ess_tail"],
+            "voldoet": np.where(ok, "ja", "nee"),
+        }
+    )
+    bad = list(names[~ok.to_numpy()])
+    note = (
+        "Alle parameters voldoen aan de regel (R-hat ten hoogste 1,01, ESS ten minste 400)."
+        if not bad
+        else "Voldoet niet aan de regel (R-hat ten hoogste 1,01, ESS ten minste 400): "
+        + ", ".join(bad)
+        + "; de modelschattingen zijn dan niet betrouwbaar."
+    )
+    data = export_table(
+        {
+            "parameter": (label, "tekst"),
+            "gemiddelde": (parameters["estimate"], "getal3"),
+            "ondergrens_90": (parameters["lower"], "getal3"),
+            "bovengrens_90": (parameters["upper"], "getal3"),
+            "rhat": (parameters["rhat"], "getal3"),
+            "ess_bulk": (parameters["ess_bulk"], "aantal"),
+            "ess_staart": (parameters["ess_tail"], "aantal"),
+            "voldoet": (ok, "janee"),
+        }
+    )
+    formats = {
+        "gemiddelde": 2,
+        "90%-interval": "text",
+        "R-hat": 3,
+        "ESS midden": "int",
+        "ESS staarten": "int",
+        "voldoet": "text",
+    }
+    return to_html(out, formats, caption=caption, note=note, data=data)

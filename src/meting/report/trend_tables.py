@@ -19,6 +19,7 @@ from meting.report.formatting import (
     fmt_pct,
     to_html,
 )
+from meting.report.linked_text import benchmark_note
 
 __all__ = ["CHANGE_LEGEND", "CHANGE_MARKS", "change_mark", "linked_change_table", "trend_table"]
 
@@ -225,7 +226,7 @@ def linked_change_table(
         "gemiddelde van zijn cellen. Oordeel: verbeterd bij een kans op verbetering van ten "
         f"minste {fmt_pct(upper)}, verslechterd bij ten hoogste {fmt_pct(lower)}, anders geen "
         "aantoonbaar verschil; zonder respondenten in een van beide metingen een "
-        "modelvoorspelling zonder oordeel."
+        "modelvoorspelling zonder oordeel. " + benchmark_note(changes)
     )
     reason = changes["reason"].astype(object)
     data = export_table(
