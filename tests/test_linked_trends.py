@@ -151,11 +151,21 @@ def test_wave_artefacts_carry_the_linked_changes_of_a_municipality(
 ) -> None:
     from meting.artefacts import wave_artefacts
 
+    from meting import pipeline
+    from meting.artefacts import linked_waves
+
     with sampling_mock():
         art = wave_artefacts(registry, WAVES[-1])
+        # the artefacts hold the benchmarked fit (the reports publish benchmarked estimates)
+        upto = linked_waves(registry, WAVES[-1])
+        fit = pipeline.fit_linked_small_areas(registry, upto, benchmark=True)
+    changes = {by: L.linked_changes(registry, upto, by, sae=fit) for by in (C.MUNICIPALITY, None)}
     code = str(changes[C.MUNICIPALITY][C.MUNICIPALITY].iloc[0])
-    linked = art.municipality(code).linked
-    assert linked is not None
+    tabs = art.municipality(code)
+    linked = tabs.linked
+    assert linked is not None and linked["benchmarked"].all()
+    assert tabs.linked_parameters is not None
+    assert list(tabs.linked_parameters["parameter"][:2]) == ["sd_cell", "sd_wave"]
     total = changes[C.MUNICIPALITY].set_index(C.MUNICIPALITY).loc[code]
     assert linked.loc[0, C.LIFE_EVENT] == "" and linked.loc[0, "naam"] == total["naam"]
     np.testing.assert_allclose(linked.loc[0, "estimate"], total["estimate"], rtol=1e-12)

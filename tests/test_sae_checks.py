@@ -247,3 +247,24 @@ def test_parameter_interval_and_benchmark_notes():
     )  # fmt: skip
     assert "niet betrouwbaar" in unconverged and "niet gebenchmarkt" in unconverged
     assert "0,31 (90%-interval 0,25 – 0,40)" in unconverged
+
+
+def test_parameter_table_says_which_parameters_fail_the_rule():
+    params = pd.DataFrame(
+        {
+            "parameter": ["sd_cell", "sd_wave"],
+            "estimate": [0.31, 0.08],
+            "lower": [0.27, 0.02],
+            "upper": [0.35, 0.15],
+            "rhat": [1.002, 1.03],
+            "ess_bulk": [1500.0, 210.0],
+            "ess_tail": [1200.0, 380.0],
+            "converged": [True, False],
+        }
+    )
+    table = linked_text.parameter_table(params, caption="Tabel 6")
+    html = str(table._repr_html_()).replace("\xa0", " ").replace("\u2060", "")
+    assert "blijvende celeffecten (sd_cell)" in html and "1,030" in html
+    assert "0,27 – 0,35" in html
+    assert "Voldoet niet aan de regel" in html and "sd_wave" in html
+    assert list(table.data.frame["voldoet"]) == [True, False]
