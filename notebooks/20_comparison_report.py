@@ -186,9 +186,12 @@ published.publish(
 # small-area-model over de metingen schat alle cellen (levensgebeurtenis x gemeente) van alle
 # metingen samen: een cel houdt over de metingen een blijvend eigen effect, zodat ook een gemeente
 # met weinig respondenten een verandering met een eerlijk interval krijgt. Een gemeente of
-# levensgebeurtenis is het naar bevolking gewogen gemiddelde van haar cellen. Het oordeel volgt
-# uit de kans op verbetering; zonder respondenten in een van beide metingen is de verandering een
-# modelvoorspelling, zonder oordeel.
+# levensgebeurtenis is het naar bevolking gewogen gemiddelde van haar cellen. De schattingen zijn
+# gebenchmarkt: per levensgebeurtenis en meting is het gewogen gemiddelde van de cellen gelijk aan
+# de directe schatting. De verandering van een levensgebeurtenis in tabel 5a is daardoor die van
+# de directe schattingen (paragraaf 3), met hun oordeel; het model voegt vooral iets toe per
+# gemeente (tabel 5b). Het oordeel van het model volgt uit de kans op verbetering; zonder
+# respondenten in een van beide metingen is de verandering een modelvoorspelling, zonder oordeel.
 
 # %%
 first_last = f"{registry.waves[order[0]].year}_{registry.waves[order[-1]].year}"

@@ -208,11 +208,13 @@ for label, fit in fits.items():
 #
 # Per cel met respondenten trekt het model nieuwe directe schattingen: een trekking van het
 # celgemiddelde plus een steekproeffout met de standaardfout van de cel. Bij een passend model
-# ligt ongeveer 90% van de werkelijke directe schattingen binnen hun 90%-voorspellingsinterval;
-# omdat het model op dezelfde schattingen is geschat, is iets meer dan 90% te verwachten, veel
-# minder wijst op een model dat niet past. De PIT-waarde is de kans dat een voorspelde directe
-# schatting hoogstens de werkelijke is; bij een passend model zijn die waarden ongeveer
-# gelijkmatig verdeeld over 0 tot 1.
+# ligt ongeveer 90% van de werkelijke directe schattingen binnen hun 90%-voorspellingsinterval.
+# De PIT-waarde is de kans dat een voorspelde directe schatting hoogstens de werkelijke is; bij een
+# passend model zijn die waarden ongeveer gelijkmatig verdeeld over 0 tot 1. Omdat het model op
+# dezelfde directe schattingen is geschat, liggen ze er iets dichter bij dan nieuwe gegevens
+# zouden doen: iets meer dan 90% ligt binnen het interval, en de PIT-waarden liggen wat vaker in
+# het midden dan bij een gelijkmatige verdeling. Veel minder dan 90%, of PIT-waarden opgehoopt bij
+# 0 of 1, wijst op een model dat niet past.
 
 # %%
 if linked_fit is None:
@@ -248,8 +250,11 @@ else:
 # ### 5b. Krimp per cel
 #
 # De krimp is het deel van de schatting van een cel dat uit het model komt in plaats van uit de
-# eigen respondenten (1 − γ, met γ het gewicht van de eigen directe schatting). Een cel zonder
-# respondenten is een modelvoorspelling (krimp 100%); hoe meer respondenten, hoe kleiner de krimp.
+# eigen directe schatting in die meting (1 − γ, met γ het gewicht van die directe schatting). Een
+# cel zonder respondenten is een modelvoorspelling (krimp 100%); hoe meer respondenten, hoe kleiner
+# de krimp. In het model over de metingen telt ook dezelfde cel in de andere metingen als 'model':
+# via haar blijvende effect leunt zelfs een cel met veel respondenten voor een flink deel op haar
+# eigen andere metingen, zodat de krimp hier hoger is dan in een model per meting.
 
 # %%
 if linked_fit is not None:

@@ -13,7 +13,9 @@ correlation between the cells.
 thresholds of ``params/settings.yaml``), else "geen aantoonbaar verschil". A row without
 respondents in one of the two waves (a cell not observed in both, an aggregate with no respondents
 in a wave) is a model prediction: it keeps its change and interval but gets no verdict (reason
-:data:`REASON_PREDICTION`).
+:data:`REASON_PREDICTION`). A life event of a fit benchmarked per life event and wave has exactly
+the change of its direct estimates, so it gets no verdict of its own either (reason
+:data:`REASON_BENCHMARKED`): the test of the direct estimates gives it, once.
 """
 
 from __future__ import annotations
@@ -30,12 +32,21 @@ from meting.registry import Registry
 from meting.sae.aggregate import weighted_aggregate
 from meting.sae.result import SaeResult
 
-__all__ = ["REASON_PREDICTION", "VERDICTS", "change_verdicts", "linked_changes"]
+__all__ = [
+    "REASON_BENCHMARKED",
+    "REASON_PREDICTION",
+    "VERDICTS",
+    "change_verdicts",
+    "linked_changes",
+]
 
 #: The verdicts of :func:`change_verdicts` (read by :func:`meting.report.summary.direction`).
 VERDICTS = ("verbeterd", "verslechterd", "geen aantoonbaar verschil")
 #: Why a row gets no verdict.
 REASON_PREDICTION = "modelvoorspelling (geen respondenten in beide metingen)"
+#: Why a life event of a benchmarked fit gets no verdict of its own: its change is that of the
+#: direct estimates, whose test gives the verdict (one verdict per estimate).
+REASON_BENCHMARKED = "gebenchmarkt: gelijk aan de directe schatting, die het oordeel geeft"
 
 
 def change_verdicts(table: pd.DataFrame, *, upper: float, lower: float) -> pd.DataFrame:
@@ -123,6 +134,12 @@ def linked_changes(
             flags = cells["benchmarked"].astype(bool).groupby(key).all()
             table["benchmarked"] = table[by].astype(str).map(flags).fillna(False).to_numpy(bool)
     table = change_verdicts(table, upper=s.prob_above, lower=s.prob_below)
+    if by == C.LIFE_EVENT and "benchmarked" in table.columns:
+        # benchmarked per life event and wave: the change is the direct estimates' change, whose
+        # test (meting.pipeline.wave_changes) gives its verdict
+        same = table["benchmarked"].to_numpy(dtype=bool) & table["verdict"].notna().to_numpy()
+        table.loc[same, "verdict"] = None
+        table.loc[same, "reason"] = REASON_BENCHMARKED
     if by is None:
         names = {k: v.name for k, v in registry.life_events.items()}
         table.insert(0, "naam", table[C.LIFE_EVENT].astype(str).map(names))

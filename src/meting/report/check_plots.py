@@ -12,8 +12,9 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
-from meting.report.formatting import count_noun, fmt_pct
+from meting.report.formatting import count_noun, fmt_int, fmt_pct
 from meting.report.plots import (
     COLORS,
     FIG_WIDTH_IN,
@@ -86,7 +87,7 @@ def shrinkage_plot(cells: pd.DataFrame, *, title: str | None = None) -> ReportFi
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("respondenten in de cel (logaritmische schaal)")
         ax.set_ylabel("krimp (aandeel model)")
-        ax.xaxis.set_major_formatter(DutchScalarFormatter())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: fmt_int(x)))
         ax.yaxis.set_major_formatter(DutchPercentFormatter(1.0, decimals=0))
         if title:
             ax.set_title(title)

@@ -169,8 +169,8 @@ def linked_methods(
             "Spreiding",
             "De spreiding van de blijvende celeffecten (sd_cell) is "
             f"{parameter_interval(parameters, 'sd_cell')}, die van de afwijking per meting "
-            f"(sd_wave) {parameter_interval(parameters, 'sd_wave')} rapportcijferpunt "
-            "(gemiddelde en 90%-interval van de posterior).",
+            f"(sd_wave) {parameter_interval(parameters, 'sd_wave')}, in rapportcijferpunten "
+            "(posterior gemiddelde met 90%-interval).",
         ),
         (
             "Priors",
@@ -185,8 +185,8 @@ def linked_methods(
             "Schatting",
             "De niveaus, de gemeente-effecten en de spreidingen worden met MCMC (NUTS) geschat, "
             "met de celeffecten exact weggeïntegreerd; de celeffecten worden daarna per trekking "
-            "uit hun exacte voorwaardelijke (normale) verdeling getrokken. Zo heeft elke trekking "
-            "van een cel en van een verandering de gezamenlijke posterior."
+            "uit hun exacte voorwaardelijke (normale) verdeling getrokken. Zo komt elke trekking "
+            "van een cel en van een verandering uit de gezamenlijke posterior."
             + (
                 ""
                 if converged
@@ -200,7 +200,14 @@ def linked_methods(
             "Oordeel",
             "Een verandering heet verbeterd bij een kans op verbetering van ten minste "
             f"{fmt_pct(prob_above)}, verslechterd bij ten hoogste {fmt_pct(prob_below)}, anders "
-            "geen aantoonbaar verschil.",
+            "geen aantoonbaar verschil."
+            + (
+                " Een gebenchmarkte levensgebeurtenis heeft precies de verandering van haar "
+                "directe schattingen en krijgt daarom geen eigen oordeel: dat geeft de toets van "
+                "de directe schattingen."
+                if benchmarked is not False
+                else ""
+            ),
         ),
         (
             "Kwaliteit en publicatie",
