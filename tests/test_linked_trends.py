@@ -147,18 +147,15 @@ def test_table_and_sentence_agree_with_the_verdicts(changes) -> None:
 
 
 def test_wave_artefacts_carry_the_linked_changes_of_a_municipality(
-    registry: Registry, changes, sampling_mock
+    registry: Registry, sampling_mock
 ) -> None:
-    from meting.artefacts import wave_artefacts
-
-    from meting import pipeline
-    from meting.artefacts import linked_waves
+    from meting.artefacts import linked_waves, wave_artefacts
 
     with sampling_mock():
         art = wave_artefacts(registry, WAVES[-1])
         # the artefacts hold the benchmarked fit (the reports publish benchmarked estimates)
         upto = linked_waves(registry, WAVES[-1])
-        fit = pipeline.fit_linked_small_areas(registry, upto, benchmark=True)
+        fit = A.fit_linked_small_areas(registry, upto, benchmark=True)
     changes = {by: L.linked_changes(registry, upto, by, sae=fit) for by in (C.MUNICIPALITY, None)}
     code = str(changes[C.MUNICIPALITY][C.MUNICIPALITY].iloc[0])
     tabs = art.municipality(code)
