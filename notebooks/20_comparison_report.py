@@ -284,7 +284,7 @@ from meting.report import linked_text as LT
         comparison.linked_parameters, priors=s.priors(), publication=s.publication_rule(),
         benchmarked=LT.benchmark_status(pd.concat(list(linked.values()))),
         prob_above=s.prob_above, prob_below=s.prob_below,
-        converged=comparison.linked_converged,
+        converged=comparison.linked_converged, life_event_totals=True,
     )
     if comparison.linked_parameters is not None
     else HTML("<p>Geen model over de metingen (minder dan twee metingen).</p>")

@@ -215,7 +215,7 @@ def test_checks_of_a_linked_fit(linked):
         linked_text.linked_methods(
             params, priors=Priors(cell_sd=HalfNormal(0.5), wave_sd=HalfNormal(0.25)),
             publication=PublicationRule(), benchmarked=True, prob_above=0.95, prob_below=0.05,
-            converged=linked.diagnostics.trustworthy,
+            converged=linked.diagnostics.trustworthy, life_event_totals=True,
         )
     )  # fmt: skip
     row = params.set_index("parameter").loc["sd_wave"]
@@ -223,6 +223,7 @@ def test_checks_of_a_linked_fit(linked):
     assert f"{row['estimate']:.2f}".replace(".", ",") in note
     assert "halfnormaal met schaal 0,25" in note and "cv van hoogstens 4%" in note
     assert "Gebenchmarkt" not in note and "zijn gebenchmarkt" in note
+    assert "geen eigen oordeel" in note
 
 
 def test_parameter_interval_and_benchmark_notes():
@@ -246,6 +247,7 @@ def test_parameter_interval_and_benchmark_notes():
         )
     )  # fmt: skip
     assert "niet betrouwbaar" in unconverged and "niet gebenchmarkt" in unconverged
+    assert "geen eigen oordeel" not in unconverged
     assert "0,31 (90%-interval 0,25 – 0,40)" in unconverged
 
 

@@ -129,6 +129,7 @@ def linked_methods(
     prob_above: float,
     prob_below: float,
     converged: bool,
+    life_event_totals: bool = False,
 ) -> Note:
     """The *Verantwoording* of the model linked across the waves, as a list of short items.
 
@@ -136,7 +137,9 @@ def linked_methods(
     interval of ``sd_cell`` and ``sd_wave``); ``priors`` and ``publication``: the settings of
     ``params/analysis.yaml``; ``benchmarked``: :func:`benchmark_status` of the estimates shown;
     ``prob_above`` / ``prob_below``: the verdict thresholds; ``converged``: the fit meets the
-    strict convergence rule (else the text says its estimates are not reliable).
+    strict convergence rule (else the text says its estimates are not reliable);
+    ``life_event_totals``: the report shows life-event totals of the model (the comparison
+    report's table 5a), which, benchmarked, take the verdict of the direct estimates.
     """
     from meting import columns as C
 
@@ -205,7 +208,7 @@ def linked_methods(
                 " Een gebenchmarkte levensgebeurtenis heeft precies de verandering van haar "
                 "directe schattingen en krijgt daarom geen eigen oordeel: dat geeft de toets van "
                 "de directe schattingen."
-                if benchmarked is not False
+                if benchmarked is not False and life_event_totals
                 else ""
             ),
         ),
