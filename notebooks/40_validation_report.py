@@ -285,8 +285,8 @@ if linked_fit is not None:
 # ### 5c. De parameters die de metingen koppelen
 #
 # De spreiding van de blijvende celeffecten (sd_cell) en van de afwijking per meting (sd_wave)
-# bepalen hoeveel een cel in de ene meting zegt over dezelfde cel in een andere; de spreiding van
-# de levensgebeurtenissen en gemeenten volgt. Per parameter het gemiddelde en het 90%-interval van
+# bepalen hoeveel een cel in de ene meting zegt over dezelfde cel in een andere; daaronder staan
+# de spreiding van de levensgebeurtenissen en die van de gemeenten. Per parameter het gemiddelde en het 90%-interval van
 # de posterior, R-hat en de effectieve steekproefgrootte (ESS); de regel is R-hat ten hoogste 1,01
 # en ESS ten minste 400.
 
