@@ -303,7 +303,7 @@ def parameter_table(parameters: pd.DataFrame, *, caption: str | None = None) -> 
             "voldoet": (ok, "janee"),
         }
     )
-    formats = {
+    formats: dict[str, str | int] = {
         "gemiddelde": 2,
         "90%-interval": "text",
         "R-hat": 3,
