@@ -392,6 +392,7 @@ summary.methods_note(
     respondents=an.weighting.n,
     municipalities=an.data.respondents[C.MUNICIPALITY].nunique(),
     synthetic=an.wave.source == "synthetic",
+    benchmark=LT.benchmark_note(sae.cells),
 )
 
 # %%
