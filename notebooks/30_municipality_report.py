@@ -314,7 +314,7 @@ HTML(
 (
     LT.linked_methods(
         tabs.linked_parameters, priors=s.priors(), publication=s.publication_rule(),
-        benchmarked=LT.benchmark_status(tabs.linked), prob_above=s.prob_above,
+        benchmarked=LT.benchmark_status(art.tables["linked"]), prob_above=s.prob_above,
         prob_below=s.prob_below, converged=tabs.linked_converged,
     )
     if tabs.linked_parameters is not None and tabs.linked is not None
