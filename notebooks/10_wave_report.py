@@ -33,6 +33,7 @@ from meting.report import (
     to_html,
     warning_box,
 )
+from meting.report import linked_text as LT
 from meting.report import sections as KT
 from meting.report.export import Tables
 from meting.report.provenance import notebook_file, wave_seeds
@@ -42,7 +43,7 @@ setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings
 an = pipeline.analyse_wave(registry, wave)
-sae = pipeline.fit_small_areas(an)
+sae = pipeline.fit_small_areas(an, benchmark=True)  # benchmarked per life event
 T = s.target
 published = Tables(tables_dir, min_n=s.min_cell_size)
 event_names = {k: v.name for k, v in registry.life_events.items()}
@@ -328,7 +329,7 @@ plots.forest_plot(
     n=None,
     target=T,
     what="gemeenten",
-    title="Keten per gemeente (modelschatting, 95%-interval)",
+    title=f"Keten per gemeente (modelschatting, {LT.benchmark_label(by_mun)}, 95%-interval)",
 )
 
 # %% [markdown]
@@ -338,7 +339,7 @@ plots.forest_plot(
 # %%
 maps.municipality_map(
     by_mun, registry=registry, wave=wave, target=T, min_n=s.min_cell_size,
-    unreliable=not sae.diagnostics.trustworthy, title="Keten per gemeente (modelschatting), kaart",
+    unreliable=not sae.diagnostics.trustworthy, title=f"Keten per gemeente (modelschatting, {LT.benchmark_label(by_mun)}), kaart",
 )  # fmt: skip
 
 # %% [markdown]
@@ -391,6 +392,7 @@ summary.methods_note(
     respondents=an.weighting.n,
     municipalities=an.data.respondents[C.MUNICIPALITY].nunique(),
     synthetic=an.wave.source == "synthetic",
+    benchmark=LT.benchmark_note(sae.cells),
 )
 
 # %%

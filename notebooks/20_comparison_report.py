@@ -13,6 +13,7 @@ params_dir = ""  # empty: the project's params/
 tables_dir = ""  # where the published tables go (set by `meting report`); empty: not written
 
 # %% tags=["remove-cell"]
+import pandas as pd
 from IPython.display import HTML, display
 
 from meting.comparison_analysis import analyse_comparison
@@ -185,9 +186,12 @@ published.publish(
 # small-area-model over de metingen schat alle cellen (levensgebeurtenis x gemeente) van alle
 # metingen samen: een cel houdt over de metingen een blijvend eigen effect, zodat ook een gemeente
 # met weinig respondenten een verandering met een eerlijk interval krijgt. Een gemeente of
-# levensgebeurtenis is het naar bevolking gewogen gemiddelde van haar cellen. Het oordeel volgt
-# uit de kans op verbetering; zonder respondenten in een van beide metingen is de verandering een
-# modelvoorspelling, zonder oordeel.
+# levensgebeurtenis is het naar bevolking gewogen gemiddelde van haar cellen. De schattingen zijn
+# gebenchmarkt: per levensgebeurtenis en meting is het gewogen gemiddelde van de cellen gelijk aan
+# de directe schatting. De verandering van een levensgebeurtenis in tabel 5a is daardoor die van
+# de directe schattingen (paragraaf 3), met hun oordeel; het model voegt vooral iets toe per
+# gemeente (tabel 5b). Het oordeel van het model volgt uit de kans op verbetering; zonder
+# respondenten in een van beide metingen is de verandering een modelvoorspelling, zonder oordeel.
 
 # %%
 first_last = f"{registry.waves[order[0]].year}_{registry.waves[order[-1]].year}"
@@ -268,6 +272,23 @@ CT.comparison_methods(
     waves=order,
     synthetic=registry.waves[order[-1]].source == "synthetic",
 )
+
+# %% [markdown]
+# ### Het model over de metingen (paragraaf 6b)
+
+# %%
+from meting.report import linked_text as LT
+
+(
+    LT.linked_methods(
+        comparison.linked_parameters, priors=s.priors(), publication=s.publication_rule(),
+        benchmarked=LT.benchmark_status(pd.concat(list(linked.values()))),
+        prob_above=s.prob_above, prob_below=s.prob_below,
+        converged=comparison.linked_converged, life_event_totals=True,
+    )
+    if comparison.linked_parameters is not None
+    else HTML("<p>Geen model over de metingen (minder dan twee metingen).</p>")
+)  # fmt: skip
 
 # %%
 collect_provenance(

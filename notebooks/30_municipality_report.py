@@ -56,6 +56,7 @@ overall = tabs.overall.iloc[0]
 # the municipality over the waves up to this one (direct estimates, codes mapped to this division)
 from meting import pipeline, trends
 from meting.report import comparison_text as CT
+from meting.report import linked_text as LT
 
 upto = sorted(
     (w for w in registry.waves if registry.waves[w].year <= wave_info.year),
@@ -121,7 +122,7 @@ plots.forest_plot(
     n=None,
     target=s.target,
     what="levensgebeurtenissen",
-    title=f"{mun.name}: keten per levensgebeurtenis",
+    title=f"{mun.name}: keten per levensgebeurtenis (modelschatting, {LT.benchmark_label(cells)})",
 )
 
 # %% [markdown]
@@ -305,6 +306,20 @@ HTML(
     f"<p>{html_text(suppression_note(len(small), s.min_cell_size) or 'Geen cellen onderdrukt.')} "
     f"Het gaat om: {html_text(', '.join(small['levensgebeurtenis']) or 'geen')}.</p>"
 )
+
+# %% [markdown]
+# ## 9. Verantwoording van het model over de metingen (tabel 2d)
+
+# %%
+(
+    LT.linked_methods(
+        tabs.linked_parameters, priors=s.priors(), publication=s.publication_rule(),
+        benchmarked=LT.benchmark_status(art.tables["linked"]), prob_above=s.prob_above,
+        prob_below=s.prob_below, converged=tabs.linked_converged,
+    )
+    if tabs.linked_parameters is not None and tabs.linked is not None
+    else HTML("<p>Geen eerdere meting: geen model over de metingen.</p>")
+)  # fmt: skip
 
 # %%
 collect_provenance(

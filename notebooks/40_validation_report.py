@@ -65,6 +65,23 @@ problems = [
     if fit.diagnostics.warning_nl
 ]
 
+# %% tags=["remove-cell"]
+# the model linked across the waves, as fitted (not benchmarked: the check is of the model itself)
+from meting.report import check_plots
+from meting.report import linked_text as LT
+from meting.sae import checks as SC
+
+linked_fit = pipeline.fit_linked_small_areas(registry, labels) if len(labels) >= 2 else None
+if linked_fit is not None:
+    ppc = SC.predictive_check(
+        linked_fit, level=0.90, random_seed=s.seed_for(registry.waves[labels[-1]])
+    )
+    ppc_by_wave = SC.predictive_summary(ppc, "wave").rename(columns={"wave": "meting"})
+    linking = SC.scale_parameters(linked_fit, level=0.90)
+    shrink_by_size = SC.shrinkage_by_size(linked_fit.cells)
+    if linked_fit.diagnostics.warning_nl:
+        problems.append(f"model over de metingen: {linked_fit.diagnostics.warning_nl}")
+
 # %%
 HTML(
     "<h1>Validatie van de schattingen</h1>"
@@ -164,6 +181,126 @@ for label, fit in fits.items():
                 fit.diagnostics, caption=f"Convergentie van het model, {label}"
             ),
             f"convergentie_{registry.waves[label].year}",
+        )
+    )
+
+# %% [markdown]
+# ## 5. Het model over de metingen
+#
+# Het small-area-model dat de metingen koppelt (een blijvend effect per cel levensgebeurtenis x
+# gemeente plus een afwijking per meting) levert de veranderingen in de vergelijking van de
+# metingen en in de gemeenterapporten. Hier wordt het model zelf gecontroleerd, zoals het is
+# geschat, zonder benchmarking: past het bij de directe schattingen, hoeveel leunt elke cel op
+# het model, en zijn de koppelende parameters goed geschat?
+
+# %%
+(
+    warning_box(
+        [linked_fit.diagnostics.warning_nl],
+        "Let op: het model over de metingen is niet geconvergeerd",
+    )
+    if linked_fit is not None and not linked_fit.diagnostics.trustworthy
+    else HTML("")
+)
+
+# %% [markdown]
+# ### 5a. Voorspellende controle van de directe schattingen
+#
+# Per cel met respondenten trekt het model nieuwe directe schattingen: een trekking van het
+# celgemiddelde plus een steekproeffout met de standaardfout van de cel. Bij een passend model
+# ligt ongeveer 90% van de werkelijke directe schattingen binnen hun 90%-voorspellingsinterval.
+# De PIT-waarde is de kans dat een voorspelde directe schatting hoogstens de werkelijke is; bij een
+# passend model zijn die waarden ongeveer gelijkmatig verdeeld over 0 tot 1. Omdat het model op
+# dezelfde directe schattingen is geschat, liggen ze er iets dichter bij dan nieuwe gegevens
+# zouden doen: iets meer dan 90% ligt binnen het interval, en de PIT-waarden liggen wat vaker in
+# het midden dan bij een gelijkmatige verdeling. Veel minder dan 90%, of PIT-waarden opgehoopt bij
+# 0 of 1, wijst op een model dat niet past.
+
+# %%
+if linked_fit is None:
+    display(HTML("<p>Minder dan twee synthetische metingen: geen model over de metingen.</p>"))
+else:
+    display(
+        published.publish(
+            to_html(
+                ppc_by_wave,
+                {"cellen": "int", "binnen": "int", "aandeel binnen": "pct1", "gemiddelde PIT": 2},
+                caption="Tabel 4. Directe schattingen binnen hun 90%-voorspellingsinterval, per "
+                "meting (model over de metingen, niet gebenchmarkt)",
+            ),
+            "voorspellende_controle",
+            docs={
+                "binnen": "cellen waarvan de directe schatting binnen het 90%-voorspellingsinterval "
+                "van het model ligt",
+                "aandeel_binnen": "aandeel cellen waarvan de directe schatting binnen het "
+                "90%-voorspellingsinterval van het model ligt (bij een passend model ongeveer 90%)",
+                "gemiddelde_pit": "gemiddelde PIT-waarde: de kans dat een door het model "
+                "voorspelde directe schatting hoogstens de werkelijke is (ongeveer 0,5)",
+            },
+        )
+    )
+    display(
+        check_plots.pit_plot(
+            ppc.rename(columns={"wave": "meting"}), "meting",
+            title="PIT-waarden van de directe schattingen per meting",
+        )
+    )  # fmt: skip
+
+# %% [markdown]
+# ### 5b. Krimp per cel
+#
+# De krimp is het deel van de schatting van een cel dat uit het model komt in plaats van uit de
+# eigen directe schatting in die meting (1 − γ, met γ het gewicht van die directe schatting). Een
+# cel zonder respondenten is een modelvoorspelling (krimp 100%); hoe meer respondenten, hoe kleiner
+# de krimp. In het model over de metingen telt ook dezelfde cel in de andere metingen als 'model':
+# via haar blijvende effect leunt zelfs een cel met veel respondenten voor een flink deel op haar
+# eigen andere metingen, zodat de krimp hier hoger is dan in een model per meting.
+
+# %%
+if linked_fit is not None:
+    display(
+        published.publish(
+            to_html(
+                shrink_by_size,
+                {"cellen": "int", "gemiddelde krimp": "pct1", "laagste": "pct1", "hoogste": "pct1"},
+                caption="Tabel 5. Krimp naar aantal respondenten per cel en meting (model over de "
+                "metingen)",
+            ),
+            "krimp_naar_celgrootte",
+            docs={
+                "gemiddelde_krimp": "gemiddeld aandeel van de schatting dat uit het model komt "
+                "(1 - gamma) over de cellen van de klasse",
+                "laagste": "laagste krimp in de klasse",
+                "hoogste": "hoogste krimp in de klasse",
+            },
+        )
+    )
+    display(
+        check_plots.shrinkage_plot(
+            linked_fit.cells, title="Krimp per cel tegen het aantal respondenten"
+        )
+    )
+
+# %% [markdown]
+# ### 5c. De parameters die de metingen koppelen
+#
+# De spreiding van de blijvende celeffecten (sd_cell) en van de afwijking per meting (sd_wave)
+# bepalen hoeveel een cel in de ene meting zegt over dezelfde cel in een andere; daaronder staan
+# de spreiding van de levensgebeurtenissen en die van de gemeenten. Per parameter het gemiddelde en het 90%-interval van
+# de posterior, R-hat en de effectieve steekproefgrootte (ESS); de regel is R-hat ten hoogste 1,01
+# en ESS ten minste 400.
+
+# %%
+if linked_fit is not None:
+    display(
+        published.publish(
+            LT.parameter_table(
+                linking,
+                caption="Tabel 6. Parameters van het model over de metingen, met 90%-interval "
+                "en convergentie",
+            ),
+            "koppelparameters",
+            docs=LT.PARAMETER_DOCS,
         )
     )
 

@@ -147,15 +147,22 @@ def test_table_and_sentence_agree_with_the_verdicts(changes) -> None:
 
 
 def test_wave_artefacts_carry_the_linked_changes_of_a_municipality(
-    registry: Registry, changes, sampling_mock
+    registry: Registry, sampling_mock
 ) -> None:
-    from meting.artefacts import wave_artefacts
+    from meting.artefacts import linked_waves, wave_artefacts
 
     with sampling_mock():
         art = wave_artefacts(registry, WAVES[-1])
+        # the artefacts hold the benchmarked fit (the reports publish benchmarked estimates)
+        upto = linked_waves(registry, WAVES[-1])
+        fit = A.fit_linked_small_areas(registry, upto, benchmark=True)
+    changes = {by: L.linked_changes(registry, upto, by, sae=fit) for by in (C.MUNICIPALITY, None)}
     code = str(changes[C.MUNICIPALITY][C.MUNICIPALITY].iloc[0])
-    linked = art.municipality(code).linked
-    assert linked is not None
+    tabs = art.municipality(code)
+    linked = tabs.linked
+    assert linked is not None and linked["benchmarked"].all()
+    assert tabs.linked_parameters is not None
+    assert list(tabs.linked_parameters["parameter"][:2]) == ["sd_cell", "sd_wave"]
     total = changes[C.MUNICIPALITY].set_index(C.MUNICIPALITY).loc[code]
     assert linked.loc[0, C.LIFE_EVENT] == "" and linked.loc[0, "naam"] == total["naam"]
     np.testing.assert_allclose(linked.loc[0, "estimate"], total["estimate"], rtol=1e-12)
@@ -165,3 +172,32 @@ def test_wave_artefacts_carry_the_linked_changes_of_a_municipality(
     assert set(rest.index) == set(mine.index)
     np.testing.assert_allclose(rest["estimate"], mine.loc[rest.index, "estimate"], rtol=1e-12)
     assert rest["verdict"].isna().tolist() == mine.loc[rest.index, "verdict"].isna().tolist()
+
+
+def test_benchmarked_life_events_have_the_direct_change_and_no_verdict_of_their_own(
+    registry: Registry, sampling_mock
+) -> None:
+    with sampling_mock():
+        fit = A.fit_linked_small_areas(registry, WAVES, benchmark=True)
+    events = L.linked_changes(registry, WAVES, C.LIFE_EVENT, sae=fit)
+    assert events["benchmarked"].all()
+    assert events["verdict"].isna().all()
+    assert (events["reason"] == L.REASON_BENCHMARKED).all()
+    # the design-based estimates of each wave (independent of the model): their difference
+    direct = {
+        w: A.life_event_estimates(A.analyse_wave(registry, w)).set_index(C.LIFE_EVENT)
+        for w in WAVES
+    }
+    key = events[C.LIFE_EVENT].astype(str)
+    expected = key.map(direct[WAVES[1]]["estimate"] - direct[WAVES[0]]["estimate"])
+    np.testing.assert_allclose(events["estimate"], expected.to_numpy(dtype=float), atol=1e-9)
+    # the municipalities keep the model's own verdicts
+    towns = L.linked_changes(registry, WAVES, C.MUNICIPALITY, sae=fit)
+    assert towns["benchmarked"].all() and towns["verdict"].notna().any()
+    html = linked_change_table(events, "levensgebeurtenis", upper=0.95, lower=0.05)._repr_html_()
+    assert "zie de directe schatting" in html and "Gebenchmarkt" in html
+    text = CT.linked_sentence(
+        [(towns, "gemeente", "gemeenten"), (events, "levensgebeurtenis", "levensgebeurtenissen")]
+    )
+    assert "de levensgebeurtenissen zijn gebenchmarkt" in text
+    assert "levensgebeurtenissen alleen als modelvoorspelling" not in text

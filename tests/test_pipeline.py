@@ -172,6 +172,26 @@ def test_small_area_fit_is_cached_and_tabled(an: A.WaveAnalysis, mock_sampling) 
     assert by_mun["naam"].notna().all()
 
 
+def test_benchmarked_fit_aggregates_to_the_design_based_life_event_estimates(
+    an: A.WaveAnalysis, mock_sampling
+) -> None:
+    sae = A.fit_small_areas(an, benchmark=True)
+    assert sae.cells["benchmarked"].all()
+    events = A.sae_by(an, sae, C.LIFE_EVENT).set_index(C.LIFE_EVENT)
+    assert events["benchmarked"].all()
+    # the design-based estimates (SurveyDesign.mean by life event), not the model
+    direct = an.design.mean(C.SCORE_CHAIN, by=C.LIFE_EVENT).set_index(C.LIFE_EVENT)
+    direct.index = direct.index.astype(str)
+    events.index = events.index.astype(str)
+    np.testing.assert_allclose(
+        events["estimate"], direct.loc[events.index, "estimate"], rtol=0, atol=1e-9
+    )
+    np.testing.assert_allclose(events["se"], direct.loc[events.index, "se"], rtol=1e-6)
+    towns = A.sae_by(an, sae, C.MUNICIPALITY)
+    assert towns["benchmarked"].all()
+    assert "benchmarked" not in A.fit_small_areas(an).cells.columns
+
+
 @pytest.mark.slow
 def test_small_area_fit_and_municipality_table(an: A.WaveAnalysis) -> None:
     sae = A.fit_small_areas(an)

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: Bump when the stored tables change meaning (part of the key).
-ARTEFACT_FORMAT = 2
+ARTEFACT_FORMAT = 3
 META = "meta.json"
 #: The stored tables, one Parquet file each.
 TABLES = (
@@ -68,6 +68,7 @@ TABLES = (
     "chain",
     "agenda",
     "linked",
+    "linked_parameters",
 )
 #: Columns no stored table may carry (respondent level).
 _FORBIDDEN = {C.RESPONDENT_ID}
@@ -159,6 +160,10 @@ class MunicipalityTables:
     #: the municipality's life events, its population-weighted aggregate first (``naam`` is
     #: then the municipality's name, ``life_event`` empty); None when there is no earlier wave.
     linked: pd.DataFrame | None = None
+    #: The linked fit's scale parameters (:func:`meting.sae.checks.scale_parameters`) and whether
+    #: it meets the strict convergence rule; None without an earlier wave.
+    linked_parameters: pd.DataFrame | None = None
+    linked_converged: bool = True
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,10 @@ class WaveArtefacts:
             linked=select(self.tables["linked"], C.MUNICIPALITY, code).reset_index(drop=True)
             if self.meta.get("has_linked")
             else None,
+            linked_parameters=self.tables["linked_parameters"]
+            if self.meta.get("has_linked")
+            else None,
+            linked_converged=bool(self.meta.get("linked_converged", True)),
         )
 
 
@@ -230,7 +239,7 @@ def _compute(registry: Registry, wave: str) -> tuple[dict[str, pd.DataFrame], di
 
     s = registry.settings
     an = pipeline.analyse_wave(registry, wave)
-    sae = pipeline.fit_small_areas(an)
+    sae = pipeline.fit_small_areas(an, benchmark=True)
     codes = sorted(registry.municipalities)
     event_names = {k: v.name for k, v in registry.life_events.items()}
     mun_names = {k: v.name for k, v in registry.municipalities.items()}
@@ -273,18 +282,24 @@ def _compute(registry: Registry, wave: str) -> tuple[dict[str, pd.DataFrame], di
     has_linked = len(upto) >= 2
     if has_linked:
         from meting.linked_trends import linked_changes
+        from meting.sae.checks import scale_parameters
 
-        fit = pipeline.fit_linked_small_areas(registry, upto)
+        fit = pipeline.fit_linked_small_areas(registry, upto, benchmark=True)
         total = linked_changes(registry, upto, C.MUNICIPALITY, sae=fit)
         tables["linked"] = pd.concat(
             [total.assign(**{C.LIFE_EVENT: ""}), linked_changes(registry, upto, None, sae=fit)],
             ignore_index=True,
             join="inner",
         ).sort_values(C.MUNICIPALITY, kind="stable", ignore_index=True)
+        tables["linked_parameters"] = scale_parameters(fit)
+        linked_converged = fit.diagnostics.trustworthy
     else:
         tables["linked"] = pd.DataFrame({C.MUNICIPALITY: pd.Series([], dtype="str")})
+        tables["linked_parameters"] = pd.DataFrame({"parameter": pd.Series([], dtype="str")})
+        linked_converged = True
     meta = {
         "has_linked": has_linked,
+        "linked_converged": linked_converged,
         "warning_nl": sae.diagnostics.warning_nl or "",
         "data_files": [str(p) for p in an.data.paths.values()],
         "has_trim": has_trim,

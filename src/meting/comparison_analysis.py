@@ -5,7 +5,7 @@ pairs of waves (each wave against its previous one, plus first -> last for the w
 tests every family of estimates per pair (:func:`meting.pipeline.wave_changes`) and takes the
 changes first -> last from the small-area model linked over the waves
 (:func:`meting.linked_trends.linked_changes` on one :func:`meting.pipeline.fit_linked_small_areas`
-fit). The notebook only displays what it returns.
+fit, benchmarked per life event and wave). The notebook only displays what it returns.
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ class Comparison:
     ``order``: wave labels oldest first; ``waves``: each wave analysed; ``pairs``: the compared
     pairs; ``changes[family][pair]``: the tested changes; ``levels``: the level estimates of
     every wave (column ``meting``); ``linked[by]``: the linked model's changes first -> last per
-    ``"municipality"`` and ``"life_event"``; ``short``: a wave's year as printed in tables.
+    ``"municipality"`` and ``"life_event"`` (benchmarked per life event and wave,
+    :func:`meting.pipeline.fit_linked_small_areas`); ``short``: a wave's year as printed in
+    tables; ``linked_parameters``: the linked fit's scale parameters
+    (:func:`meting.sae.checks.scale_parameters`), None without a linked fit;
+    ``linked_converged``: the linked fit meets the strict convergence rule.
     """
 
     order: list[str]
@@ -44,6 +48,8 @@ class Comparison:
     levels: pd.DataFrame
     linked: dict[str, pd.DataFrame]
     short: dict[str, str]
+    linked_parameters: pd.DataFrame | None = None
+    linked_converged: bool = True
 
 
 def wave_pairs(registry: Registry, order: list[str]) -> list[Pair]:
@@ -73,11 +79,17 @@ def analyse_comparison(registry: Registry, *, linked: bool = True) -> Comparison
         [pipeline.level_estimates(an).assign(meting=label) for label, an in waves.items()]
     )
     model: dict[str, pd.DataFrame] = {}
+    parameters = None
+    converged = True
     if linked:
-        fit = pipeline.fit_linked_small_areas(registry, order)
+        from meting.sae.checks import scale_parameters
+
+        fit = pipeline.fit_linked_small_areas(registry, order, benchmark=True)
         model = {
             by: linked_trends.linked_changes(registry, order, by, sae=fit)
             for by in ("municipality", "life_event")
         }
+        parameters = scale_parameters(fit)
+        converged = fit.diagnostics.trustworthy
     short = {w: str(registry.waves[w].year) for w in order}
-    return Comparison(order, waves, pairs, changes, levels, model, short)
+    return Comparison(order, waves, pairs, changes, levels, model, short, parameters, converged)

@@ -13,7 +13,9 @@ correlation between the cells.
 thresholds of ``params/settings.yaml``), else "geen aantoonbaar verschil". A row without
 respondents in one of the two waves (a cell not observed in both, an aggregate with no respondents
 in a wave) is a model prediction: it keeps its change and interval but gets no verdict (reason
-:data:`REASON_PREDICTION`).
+:data:`REASON_PREDICTION`). A life event of a fit benchmarked per life event and wave has exactly
+the change of its direct estimates, so it gets no verdict of its own either (reason
+:data:`REASON_BENCHMARKED`): the test of the direct estimates gives it, once.
 """
 
 from __future__ import annotations
@@ -30,12 +32,21 @@ from meting.registry import Registry
 from meting.sae.aggregate import weighted_aggregate
 from meting.sae.result import SaeResult
 
-__all__ = ["REASON_PREDICTION", "VERDICTS", "change_verdicts", "linked_changes"]
+__all__ = [
+    "REASON_BENCHMARKED",
+    "REASON_PREDICTION",
+    "VERDICTS",
+    "change_verdicts",
+    "linked_changes",
+]
 
 #: The verdicts of :func:`change_verdicts` (read by :func:`meting.report.summary.direction`).
 VERDICTS = ("verbeterd", "verslechterd", "geen aantoonbaar verschil")
 #: Why a row gets no verdict.
 REASON_PREDICTION = "modelvoorspelling (geen respondenten in beide metingen)"
+#: Why a life event of a benchmarked fit gets no verdict of its own: its change is that of the
+#: direct estimates, whose test gives the verdict (one verdict per estimate).
+REASON_BENCHMARKED = "gebenchmarkt: gelijk aan de directe schatting, die het oordeel geeft"
 
 
 def change_verdicts(table: pd.DataFrame, *, upper: float, lower: float) -> pd.DataFrame:
@@ -80,8 +91,8 @@ def linked_changes(
     (one row per life event x municipality cell). Returns a result table (:mod:`meting.results`,
     method ``linked-difference``): the group column(s), the change's posterior mean
     (``estimate``), sd, 95 % and 90 % intervals, ``prob_improved``, ``n_earlier, n_later``
-    (respondents), ``wave_earlier, wave_later``, ``verdict, reason`` (:func:`change_verdicts`)
-    and ``naam`` (the Dutch name of the municipality or life event), in registry order.
+    (respondents), ``wave_earlier, wave_later``, ``benchmarked`` (for a benchmarked fit),
+    ``verdict, reason`` (:func:`change_verdicts`) and ``naam`` (the Dutch name of the municipality or life event), in registry order.
     The fit comes from the fit cache when it was computed before; ``sae`` passes a fit of
     :func:`meting.pipeline.fit_linked_small_areas` over ``waves`` already at hand.
     """
@@ -119,7 +130,16 @@ def linked_changes(
             counts = cells[f"n_{side}"].fillna(0).groupby(key).sum()
             table[f"n_{side}"] = table[by].astype(str).map(counts).to_numpy(dtype=np.int64)
         table["wave_earlier"], table["wave_later"] = first, last
+        if "benchmarked" in cells.columns:  # an aggregate of benchmarked cells
+            flags = cells["benchmarked"].astype(bool).groupby(key).all()
+            table["benchmarked"] = table[by].astype(str).map(flags).fillna(False).to_numpy(bool)
     table = change_verdicts(table, upper=s.prob_above, lower=s.prob_below)
+    if by == C.LIFE_EVENT and "benchmarked" in table.columns:
+        # benchmarked per life event and wave: the change is the direct estimates' change, whose
+        # test (meting.pipeline.wave_changes) gives its verdict
+        same = table["benchmarked"].to_numpy(dtype=bool) & table["verdict"].notna().to_numpy()
+        table.loc[same, "verdict"] = None
+        table.loc[same, "reason"] = REASON_BENCHMARKED
     if by is None:
         names = {k: v.name for k, v in registry.life_events.items()}
         table.insert(0, "naam", table[C.LIFE_EVENT].astype(str).map(names))

@@ -307,13 +307,22 @@ def _direct_grid(
     return cells
 
 
-def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> SaeResult:
-    """Fay-Herriot fit per life event x municipality (cached in ``data/cache``)."""
+def fit_small_areas(
+    an: WaveAnalysis, var: str = C.SCORE_CHAIN, *, benchmark: bool = False
+) -> SaeResult:
+    """Fay-Herriot fit per life event x municipality (cached in ``data/cache``).
+
+    ``benchmark=True`` benchmarks every life event to its design-based estimate
+    (:func:`life_event_estimates`, additive, :meth:`~meting.sae.SaeResult.benchmarked`) with the
+    cell populations of the wave's reference date (:func:`cell_population`) as weights: the
+    population-weighted mean of a life event's cells is then its direct estimate. The reports
+    publish the benchmarked fit; the validation report checks the model itself.
+    """
     from meting.sae import fit_area_level
 
     s = an.settings
     cells = direct_cells(an, var)
-    return fit_area_level(
+    result = fit_area_level(
         cells,
         "estimate",
         "se_smoothed",
@@ -322,6 +331,15 @@ def fit_small_areas(an: WaveAnalysis, var: str = C.SCORE_CHAIN) -> SaeResult:
         sampling=s.sampling_for(an.wave),
         target=s.target,
         cache_dir=cache_dir(an.registry),
+        publication=s.publication_rule(),
+    )
+    if not benchmark:
+        return result
+    return result.benchmarked(
+        life_event_estimates(an, var),
+        cell_population(an.registry, on=an.wave.reference_date),
+        by=C.LIFE_EVENT,
+        random_seed=s.seed_for(an.wave),
         publication=s.publication_rule(),
     )
 
@@ -425,6 +443,9 @@ def sae_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.DataFrame:
     out = sae.aggregate(by, weights=cell_population(an.registry, on=an.wave.reference_date))
     out = bayes_verdicts(out, upper=s.prob_above, lower=s.prob_below, target=s.target)
     out["shrinkage"] = out[by].astype(str).map(_shrinkage_by(an, sae, by)).to_numpy(dtype=float)
+    if "benchmarked" in sae.cells.columns:  # an aggregate of benchmarked cells
+        flags = sae.cells["benchmarked"].astype(bool).groupby(sae.cells[by].astype(str)).all()
+        out["benchmarked"] = out[by].astype(str).map(flags).fillna(False).to_numpy(dtype=bool)
     from meting.trends import registry_order
 
     source = an.registry.municipalities if by == C.MUNICIPALITY else an.registry.life_events

@@ -12,6 +12,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from meting.report import Note
@@ -111,16 +112,27 @@ def linked_sentence(
     """The Samenvatting line of the model over the waves: per ``(table, singular, plural)`` (from
     :func:`meting.linked_trends.linked_changes`) how many rows improved, worsened or show no
     demonstrable difference, naming those that changed; model predictions are counted apart."""
+    from meting.linked_trends import REASON_BENCHMARKED
+
     short = dict(short or {})
     if not tables or tables[0][0].empty:
         return "Model over de metingen: geen veranderingen."
     first = tables[0][0]
     a, b = str(first["wave_earlier"].iloc[0]), str(first["wave_later"].iloc[0])
-    parts = []
+    parts: list[str] = []
+    skipped = ""
     for table, singular, plural in tables:
         d = table["verdict"].map(direction)
         up, down = table[d == ABOVE], table[d == BELOW]
-        same, none = int((d == NEUTRAL).sum()), int((d == NONE).sum())
+        benchmarked = (
+            table["reason"].eq(REASON_BENCHMARKED).to_numpy(dtype=bool)
+            if "reason" in table.columns
+            else np.zeros(len(table), dtype=bool)
+        )
+        if len(table) and benchmarked.all():
+            skipped = plural  # benchmarked life events: their verdict is the direct test's
+            continue
+        same, none = int((d == NEUTRAL).sum()), int(((d == NONE) & ~benchmarked).sum())
         text = (
             f"van de {count_noun(len(up) + len(down) + same, singular, plural)} "
             f"{fmt_int(len(up))} verbeterd, {fmt_int(len(down))} verslechterd en "
@@ -142,6 +154,11 @@ def linked_sentence(
         if none:
             text += f", {count_noun(none, singular, plural)} alleen als modelvoorspelling"
         parts.append(text)
+    if skipped:
+        parts.append(
+            f"de {skipped} zijn gebenchmarkt: hun verandering en oordeel zijn die van de directe "
+            "schattingen"
+        )
     return (
         f"Model over de metingen, van {short.get(a, a)} naar {short.get(b, b)}: "
         + "; ".join(parts)
@@ -226,8 +243,9 @@ def comparison_methods(
             "Gemeenten",
             "Gemeentecodes van een eerdere meting zijn via de gedateerde codewijzigingen in "
             "params/ omgezet naar de indeling van de latere meting vóór het schatten, zodat een "
-            "samengevoegde gemeente één domein is. Per gemeente de directe (ontwerpgebaseerde) "
-            "schatting van het ketencijfer, niet de modelschatting.",
+            "samengevoegde gemeente één domein is. In tabel 5 per gemeente de directe "
+            "(ontwerpgebaseerde) schatting van het ketencijfer; paragraaf 6b geeft de "
+            "modelschatting.",
         ),
         (
             "Volgorde",

@@ -388,9 +388,12 @@ def methods_note(
     respondents: int,
     municipalities: int,
     synthetic: bool,
+    benchmark: str = "",
 ) -> Note:
     """The *Verantwoording* of a wave report, written from the settings it was made with, so a
-    reviewer can check every number against the rule that produced it."""
+    reviewer can check every number against the rule that produced it; ``benchmark`` is the
+    sentence on the benchmarking of the model estimates
+    (:func:`meting.report.linked_text.benchmark_note` of the fit's cells)."""
     t = fmt_score(target).removesuffix(",0")
     level = f"{confidence:.0%}".replace(".", ",")
     alpha = fmt_number(1 - confidence, 2)
@@ -433,7 +436,8 @@ def methods_note(
             f"{pct(prob_below)} is, anders 'onzeker'. Een cel zonder respondenten is een "
             "modelvoorspelling en krijgt geen oordeel. Het model heet betrouwbaar als voor elke "
             "parameter R-hat hoogstens 1,01 is, de effectieve steekproefomvang (midden en staarten van de verdeling) "
-            "minstens 400, en er geen divergenties zijn; anders staat er bovenaan een waarschuwing.",
+            "minstens 400, en er geen divergenties zijn; anders staat er bovenaan een waarschuwing."
+            + (f" {benchmark}" if benchmark else ""),
         ),
         (
             "Publicatieregel",

@@ -22,6 +22,7 @@ from meting.report.formatting import (
     fmt_pct,
     to_html,
 )
+from meting.report.linked_text import benchmark_note
 from meting.report.privacy import (
     SUPPRESSED,
     suppress_small_cells,
@@ -197,7 +198,8 @@ def sae_table(
     verdict, direct estimate, n and (with a ``shrinkage`` column) the share of the estimate that
     comes from the model. The direct estimate is suppressed below ``min_n``; the model estimate
     is shown for every cell (it borrows strength and discloses no respondent); a cell without
-    respondents is a model prediction without verdict. The note states the publication rule."""
+    respondents is a model prediction without verdict. The note states the publication rule and
+    whether the estimates are benchmarked (:func:`meting.report.linked_text.benchmark_note`)."""
     has_direct = "direct" in cells.columns
     shown = suppress_small_cells(cells, min_n, value_cols=["direct"] if has_direct else [])
     verdict = _model_verdict(shown).replace({REASON_NO_RESPONDENTS: "geen (modelvoorspelling)"})
@@ -231,6 +233,7 @@ def sae_table(
     note = suppression_note(shown) if has_direct else ""
     if note:
         notes.append("Directe schatting: " + note[0].lower() + note[1:])
+    notes.append(benchmark_note(shown))
     formats = {
         "modelschatting": "score",
         "95%-interval": "text",
@@ -449,7 +452,8 @@ def versus_national_table(cells: pd.DataFrame, *, caption: str | None = None) ->
         {"estimate": "score", "landelijk": "score", "verschil": "diff2", "kans_hoger": "pct"},
         rename={"estimate": "gemeente", "kans_hoger": "kans gemeente hoger"},
         caption=caption,
-        note="Het verschil is berekend vóór afronding en staat met twee decimalen.",
+        note="Het verschil is berekend vóór afronding en staat met twee decimalen. "
+        + benchmark_note(cells),
         data=data,
     )
 

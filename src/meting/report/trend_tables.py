@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from meting.errors import ReportError
@@ -19,6 +20,7 @@ from meting.report.formatting import (
     fmt_pct,
     to_html,
 )
+from meting.report.linked_text import benchmark_note
 
 __all__ = ["CHANGE_LEGEND", "CHANGE_MARKS", "change_mark", "linked_change_table", "trend_table"]
 
@@ -191,11 +193,13 @@ def linked_change_table(
         raise ReportError("linked_change_table needs at least one row; got an empty table.")
     a, b = str(changes["wave_earlier"].iloc[0]), str(changes["wave_later"].iloc[0])
     ea, eb = short.get(a, a), short.get(b, b)
-    verdict = (
-        changes["verdict"]
-        .astype(object)
-        .where(changes["verdict"].notna(), "geen (modelvoorspelling)")
+    from meting.linked_trends import REASON_BENCHMARKED
+
+    same = changes["reason"].astype(object).eq(REASON_BENCHMARKED).to_numpy(dtype=bool)
+    missing = pd.Series(
+        np.where(same, "zie de directe schatting", "geen (modelvoorspelling)"), index=changes.index
     )
+    verdict = changes["verdict"].astype(object).where(changes["verdict"].notna(), missing)
     out = pd.DataFrame(
         {
             heading: changes["naam"].astype(str),
@@ -225,8 +229,14 @@ def linked_change_table(
         "gemiddelde van zijn cellen. Oordeel: verbeterd bij een kans op verbetering van ten "
         f"minste {fmt_pct(upper)}, verslechterd bij ten hoogste {fmt_pct(lower)}, anders geen "
         "aantoonbaar verschil; zonder respondenten in een van beide metingen een "
-        "modelvoorspelling zonder oordeel."
+        "modelvoorspelling zonder oordeel. " + benchmark_note(changes)
     )
+    if same.any():
+        note += (
+            " Een gebenchmarkte levensgebeurtenis heeft precies de verandering van haar directe "
+            "schattingen; haar oordeel is dat van de toets van die directe schattingen "
+            "('zie de directe schatting')."
+        )
     reason = changes["reason"].astype(object)
     data = export_table(
         {
