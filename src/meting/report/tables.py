@@ -28,11 +28,10 @@ from meting.report.privacy import (
     suppression_note,
     suppression_reasons,
 )
-from meting.significance import REASON_NO_RESPONDENTS
-from meting.weighting import WeightingReport
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported on use (SciPy, statsmodels): printing stored tables needs neither
     from meting.sae.diagnostics import Diagnostics
+    from meting.weighting import WeightingReport
 
 __all__ = [
     "agenda_table",
@@ -200,6 +199,8 @@ def sae_table(
     respondents is a model prediction without verdict. The note states the publication rule."""
     has_direct = "direct" in cells.columns
     shown = suppress_small_cells(cells, min_n, value_cols=["direct"] if has_direct else [])
+    from meting.significance import REASON_NO_RESPONDENTS
+
     verdict = _model_verdict(shown).replace({REASON_NO_RESPONDENTS: "geen (modelvoorspelling)"})
     columns = {
         heading: shown[label].astype(str),
