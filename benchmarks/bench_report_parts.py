@@ -105,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     registry = load_registry(args.params)
     wave = _latest(registry)
     assert wave is not None
-    code = args.municipality or sorted(registry.municipalities_on(registry.waves[wave].reference_date))[0]
+    code = (
+        args.municipality
+        or sorted(registry.municipalities_on(registry.waves[wave].reference_date))[0]
+    )
     wave_artefacts(registry, wave)  # found, or computed now (not counted)
 
     rows: list[tuple[str, float, float]] = [("parent: imports of the renderer", parent_imports, 0)]
@@ -136,11 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         for attempt in ("first", "second"):
             c0, w0 = _self_cpu(), time.perf_counter()
             html = export_html(nb, title)
-            rows.append((f"html (nbconvert, {attempt})", _self_cpu() - c0, time.perf_counter() - w0))
+            rows.append(
+                (f"html (nbconvert, {attempt})", _self_cpu() - c0, time.perf_counter() - w0)
+            )
         for attempt in ("first", "second"):
             c0, w0 = _self_cpu(), time.perf_counter()
             pages = html_to_pdf(html, Path(tmp) / "report.pdf", base_url=Path(tmp))
-            rows.append((f"pdf (WeasyPrint, {attempt})", _self_cpu() - c0, time.perf_counter() - w0))
+            rows.append(
+                (f"pdf (WeasyPrint, {attempt})", _self_cpu() - c0, time.perf_counter() - w0)
+            )
         c0, w0 = _self_cpu(), time.perf_counter()
         write_workbook(tables, code, title)
         rows.append(("tables (xlsx)", _self_cpu() - c0, time.perf_counter() - w0))

@@ -40,8 +40,7 @@ def _imports(source: str) -> str:
 
 def _loaded(code: str) -> dict[str, bool]:
     script = code + (
-        "\nimport json, sys\n"
-        f"print(json.dumps({{m: m in sys.modules for m in {list(HEAVY)!r}}}))\n"
+        f"\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {list(HEAVY)!r}}}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script],
