@@ -27,6 +27,7 @@ from meting.report import (
     html_text,
     maps,
     plots,
+    selection,
     setup_notebook,
     summary,
     tables,
@@ -310,25 +311,33 @@ else:
 
 # %%
 by_mun = pipeline.sae_by(an, sae, "municipality")
+# a long table (the national waves) is printed as a selection; tabellen/ holds every municipality
+pick = selection.select_municipalities(
+    by_mun, target=T, population=selection.populations(registry, an.wave.reference_date)
+)
+
+
+def mun_table(rows, caption="Tabel 10. Keten per gemeente (modelschatting)"):
+    return tables.sae_table(rows, "naam", "gemeente", min_n=s.min_cell_size, caption=caption)
+
+
 published.publish(
-    tables.sae_table(
-        by_mun,
-        "naam",
-        "gemeente",
-        min_n=s.min_cell_size,
-        caption="Tabel 10. Keten per gemeente (modelschatting)",
+    selection.selected_table(
+        mun_table(by_mun), pick, lambda rows: mun_table(rows, "Tabel 10. Keten per gemeente "
+                                                        "(modelschatting), een selectie")
     ),
     "gemeenten",
-)
+)  # fmt: skip
 
 # %%
 plots.forest_plot(
-    by_mun,
+    pick.rows,
     "naam",
     n=None,
     target=T,
     what="gemeenten",
-    title="Keten per gemeente (modelschatting, 95%-interval)",
+    title="Keten per gemeente (modelschatting, 95%-interval)"
+    + ("" if pick.complete else ", de gemeenten van tabel 10"),
 )
 
 # %% [markdown]
