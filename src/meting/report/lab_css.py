@@ -23,9 +23,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from meting.report.render import TEMPLATE_DIR, TEMPLATE_NAME
+
 __all__ = ["OUTPUT", "distil", "lab_sources", "main", "report_classes"]
 
-OUTPUT = Path(__file__).resolve().parents[1] / "templates" / "meting_report" / "static" / "lab.css"
+#: Where the cut-down stylesheet goes (beside the report template).
+OUTPUT = TEMPLATE_DIR / TEMPLATE_NAME / "static" / "lab.css"
 #: Classes the report's own code and nbconvert's filters put into the HTML (besides the templates).
 OWN_CLASSES = frozenset(
     {
