@@ -294,10 +294,28 @@ else:
 # %%
 if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
     trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=mun_names)
-    display(KT.explanation("trim"), KT.trim_plot(trim, title="TRI*M-index per gemeente"))
+    # a long table (the national waves) is printed as a selection; tabellen/ holds every one
+    trim_pick = selection.select_by_value(
+        trim, "estimate", what="TRI*M-index", name="trim",
+        population=selection.populations(registry, an.wave.reference_date),
+    )  # fmt: skip
     display(
-        published.publish(KT.trim_html(trim, caption="Tabel 9. TRI*M-index per gemeente"), "trim")
+        KT.explanation("trim"),
+        KT.trim_plot(
+            trim_pick.rows,
+            title="TRI*M-index per gemeente" + ("" if trim_pick.complete else ", een selectie"),
+        ),
     )
+    display(
+        published.publish(
+            selection.selected_table(
+                KT.trim_html(trim, caption="Tabel 9. TRI*M-index per gemeente"), trim_pick,
+                lambda rows: KT.trim_html(rows, caption="Tabel 9. TRI*M-index per gemeente, "
+                                          "een selectie"),
+            ),
+            "trim",
+        )
+    )  # fmt: skip
 else:
     display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
 

@@ -80,3 +80,29 @@ def test_a_table_without_verdicts_is_refused() -> None:
     table, pop = _table(50)
     with pytest.raises(ParameterError, match="verdict"):
         SEL.select_municipalities(table.drop(columns="verdict"), target=7.0, population=pop)
+
+
+def test_a_table_without_verdicts_shows_its_extremes_and_the_largest() -> None:
+    table, pop = _table(200)
+    table["estimate"] = table["estimate"] * 10
+    table.loc[table.index[:5], "estimate"] = np.nan  # suppressed cells never count
+    table.attrs["national"] = {"estimate": 70.0}
+    pick = SEL.select_by_value(
+        table, "estimate", what="TRI*M-index", name="trim", population=pop, per_side=5, largest=3
+    )
+    known = table.dropna(subset=["estimate"])
+    expected = (
+        set(known.nsmallest(5, "estimate")["municipality"])
+        | set(known.nlargest(5, "estimate")["municipality"])
+        | set(sorted(pop, key=pop.get, reverse=True)[:3])
+    )
+    assert set(pick.rows["municipality"]) == expected
+    assert pick.rows.attrs["national"] == {"estimate": 70.0}  # the national row stays printable
+    assert pick.note == (
+        f"Deze tabel toont {len(expected)} van de 200 gemeenten: de 5 gemeenten met de laagste "
+        "TRI*M-index; de 5 gemeenten met de hoogste TRI*M-index; de 3 grootste gemeenten naar "
+        "inwonertal. Alle gemeenten staan in de volledige tabel trim.csv (en in het "
+        "Excel-bestand) in de map tabellen/ bij dit rapport."
+    )
+    short = SEL.select_by_value(table.head(20), "estimate", what="x", name="t", population=pop)
+    assert short.complete and short.note == ""

@@ -10,7 +10,9 @@ shown as before), else
 * those *probably at or above* the target, the most certain first, at most :data:`PER_VERDICT`;
 * the :data:`LARGEST` largest municipalities by (adult) population on the wave's reference date;
 
-in the table's own order. :func:`selected_table` prints that selection and publishes the full
+in the table's own order. A table without verdicts (the TRI*M index) is cut the same way by
+:func:`select_by_value`: its lowest and highest values and the largest municipalities.
+:func:`selected_table` prints that selection and publishes the full
 table: the export (``tabellen/<name>.csv`` and the workbook) always holds every municipality,
 and the note under the printed table says how the rows were chosen and where the full table is.
 """
@@ -38,6 +40,7 @@ __all__ = [
     "PER_VERDICT",
     "Selection",
     "populations",
+    "select_by_value",
     "select_municipalities",
     "selected_table",
 ]
@@ -116,10 +119,6 @@ def select_municipalities(
     prob = pd.to_numeric(table["prob_ge_target"], errors="coerce")
     low = prob[verdict == below].sort_values(kind="stable").index[:per_verdict]
     high = prob[verdict == above].sort_values(ascending=False, kind="stable").index[:per_verdict]
-    size = table[C.MUNICIPALITY].astype(str).map(lambda c: population.get(c, 0.0))
-    big = size.sort_values(ascending=False, kind="stable").index[:largest]
-    keep = table.index.isin(low.union(high).union(big))
-    rows = table.loc[keep]
     t = format_number(target)
     parts = [
         _part(
@@ -128,15 +127,74 @@ def select_municipalities(
         _part(
             len(high), int((verdict == above).sum()), above, f"de grootste kans op een {t} of meer"
         ),
-        _the(len(big), "grootste gemeente", "grootste gemeenten") + " naar inwonertal",
     ]
+    return _with_largest(table, low.union(high), parts, population, largest, where, name)
+
+
+def select_by_value(
+    table: pd.DataFrame,
+    value: str,
+    *,
+    what: str,
+    population: Mapping[str, float],
+    max_rows: int = MAX_ROWS,
+    per_side: int = PER_VERDICT,
+    largest: int = LARGEST,
+    where: str = "de map tabellen/ bij dit rapport",
+    name: str,
+) -> Selection:
+    """The rows of a per-municipality table without verdicts to print (e.g. the TRI*M index):
+    at most ``max_rows`` whole, else the ``per_side`` lowest and highest ``value`` (missing
+    values, such as suppressed cells, never count) and the ``largest`` largest municipalities,
+    in the table's order; ``what`` names ``value`` in the note (``"TRI*M-index"``)."""
+    for col in (C.MUNICIPALITY, value):
+        if col not in table.columns:
+            raise ParameterError(
+                f"a municipality table to select from must have column {col!r}; got "
+                f"{list(table.columns)}."
+            )
+    if min(max_rows, per_side, largest) < 0:
+        raise ParameterError(
+            f"max_rows, per_side and largest must be >= 0; got {max_rows}, {per_side}, {largest}."
+        )
+    if len(table) <= max_rows:
+        return Selection(rows=table, total=len(table), note="")
+    values = pd.to_numeric(table[value], errors="coerce").dropna()
+    low = values.sort_values(kind="stable").index[:per_side]
+    high = values.sort_values(ascending=False, kind="stable").index[:per_side]
+    parts = [
+        _the(len(low), f"gemeente met de laagste {what}", f"gemeenten met de laagste {what}"),
+        _the(len(high), f"gemeente met de hoogste {what}", f"gemeenten met de hoogste {what}"),
+    ]
+    return _with_largest(table, low.union(high), parts, population, largest, where, name)
+
+
+def _with_largest(
+    table: pd.DataFrame,
+    chosen: pd.Index,
+    parts: list[str],
+    population: Mapping[str, float],
+    largest: int,
+    where: str,
+    name: str,
+) -> Selection:
+    """``chosen`` plus the ``largest`` largest municipalities, in the table's order, and the note."""
+    size = table[C.MUNICIPALITY].astype(str).map(lambda c: population.get(c, 0.0))
+    big = size.sort_values(ascending=False, kind="stable").index[:largest]
+    rows = table.loc[table.index.isin(chosen.union(big))]
+    rows.attrs = dict(table.attrs)
+    if big.size:
+        parts = [
+            *parts,
+            _the(len(big), "grootste gemeente", "grootste gemeenten") + " naar inwonertal",
+        ]
     note = (
-        f"Deze tabel toont {len(rows)} van de {count_plural(total, 'gemeenten')}: "
+        f"Deze tabel toont {len(rows)} van de {count_plural(len(table), 'gemeenten')}: "
         + "; ".join(p for p in parts if p)
         + f". Alle gemeenten staan in de volledige tabel {name}.csv (en in het Excel-bestand) in "
         + f"{where}."
     )
-    return Selection(rows=rows, total=total, note=note)
+    return Selection(rows=rows, total=len(table), note=note)
 
 
 def _the(n: int, singular: str, plural: str) -> str:
