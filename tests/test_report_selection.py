@@ -87,6 +87,8 @@ def test_a_table_without_verdicts_shows_its_extremes_and_the_largest() -> None:
     table["estimate"] = table["estimate"] * 10
     table.loc[table.index[:5], "estimate"] = np.nan  # suppressed cells never count
     table.attrs["national"] = {"estimate": 70.0}
+    table["onderdrukt"] = table["estimate"].isna()
+    table.attrs["suppressed"] = 5
     pick = SEL.select_by_value(
         table, "estimate", what="TRI*M-index", name="trim", population=pop, per_side=5, largest=3
     )
@@ -98,6 +100,8 @@ def test_a_table_without_verdicts_shows_its_extremes_and_the_largest() -> None:
     )
     assert set(pick.rows["municipality"]) == expected
     assert pick.rows.attrs["national"] == {"estimate": 70.0}  # the national row stays printable
+    # the suppression note under the printed table counts the printed rows only
+    assert pick.rows.attrs["suppressed"] == int(pick.rows["onderdrukt"].sum())
     assert pick.note == (
         f"Deze tabel toont {len(expected)} van de 200 gemeenten: de 5 gemeenten met de laagste "
         "TRI*M-index; de 5 gemeenten met de hoogste TRI*M-index; de 3 grootste gemeenten naar "

@@ -29,6 +29,7 @@ import pandas as pd
 
 from meting import columns as C
 from meting.errors import ParameterError
+from meting.privacy_rules import SUPPRESSED
 from meting.report.formatting import DutchTable, count_plural
 
 if TYPE_CHECKING:
@@ -183,6 +184,9 @@ def _with_largest(
     big = size.sort_values(ascending=False, kind="stable").index[:largest]
     rows = table.loc[table.index.isin(chosen.union(big))]
     rows.attrs = dict(table.attrs)
+    if SUPPRESSED in rows.columns:  # the note under the table counts the rows it shows
+        rows.attrs["suppressed"] = int(rows[SUPPRESSED].astype(bool).sum())
+        rows.attrs["suppressed_secondary"] = 0
     if big.size:
         parts = [
             *parts,
