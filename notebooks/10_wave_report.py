@@ -27,6 +27,7 @@ from meting.report import (
     html_text,
     maps,
     plots,
+    selection,
     setup_notebook,
     summary,
     tables,
@@ -294,10 +295,28 @@ else:
 # %%
 if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
     trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=mun_names)
-    display(KT.explanation("trim"), KT.trim_plot(trim, title="TRI*M-index per gemeente"))
+    # a long table (the national waves) is printed as a selection; tabellen/ holds every one
+    trim_pick = selection.select_by_value(
+        trim, "estimate", what="TRI*M-index", name="trim",
+        population=selection.populations(registry, an.wave.reference_date),
+    )  # fmt: skip
     display(
-        published.publish(KT.trim_html(trim, caption="Tabel 9. TRI*M-index per gemeente"), "trim")
+        KT.explanation("trim"),
+        KT.trim_plot(
+            trim_pick.rows,
+            title="TRI*M-index per gemeente" + ("" if trim_pick.complete else ", een selectie"),
+        ),
     )
+    display(
+        published.publish(
+            selection.selected_table(
+                KT.trim_html(trim, caption="Tabel 9. TRI*M-index per gemeente"), trim_pick,
+                lambda rows: KT.trim_html(rows, caption="Tabel 9. TRI*M-index per gemeente, "
+                                          "een selectie"),
+            ),
+            "trim",
+        )
+    )  # fmt: skip
 else:
     display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
 
@@ -311,25 +330,33 @@ else:
 
 # %%
 by_mun = pipeline.sae_by(an, sae, "municipality")
+# a long table (the national waves) is printed as a selection; tabellen/ holds every municipality
+pick = selection.select_municipalities(
+    by_mun, target=T, population=selection.populations(registry, an.wave.reference_date)
+)
+
+
+def mun_table(rows, caption="Tabel 10. Keten per gemeente (modelschatting)"):
+    return tables.sae_table(rows, "naam", "gemeente", min_n=s.min_cell_size, caption=caption)
+
+
 published.publish(
-    tables.sae_table(
-        by_mun,
-        "naam",
-        "gemeente",
-        min_n=s.min_cell_size,
-        caption="Tabel 10. Keten per gemeente (modelschatting)",
+    selection.selected_table(
+        mun_table(by_mun), pick, lambda rows: mun_table(rows, "Tabel 10. Keten per gemeente "
+                                                        "(modelschatting), een selectie")
     ),
     "gemeenten",
-)
+)  # fmt: skip
 
 # %%
 plots.forest_plot(
-    by_mun,
+    pick.rows,
     "naam",
     n=None,
     target=T,
     what="gemeenten",
-    title=f"Keten per gemeente (modelschatting, {LT.benchmark_label(by_mun)}, 95%-interval)",
+    title=f"Keten per gemeente (modelschatting, {LT.benchmark_label(by_mun)}, 95%-interval)"
+    + ("" if pick.complete else ", de gemeenten van tabel 10"),
 )
 
 # %% [markdown]

@@ -53,8 +53,8 @@ cells = tabs.cells
 overall = tabs.overall.iloc[0]
 
 # %% tags=["remove-cell"]
-# the municipality over the waves up to this one (direct estimates, codes mapped to this division)
-from meting import pipeline, trends
+# the municipality over the waves up to this one (direct estimates, codes mapped to this division),
+# computed once per wave with the other whole-wave tables (meting.artefacts)
 from meting.report import comparison_text as CT
 from meting.report import linked_text as LT
 
@@ -62,9 +62,7 @@ upto = sorted(
     (w for w in registry.waves if registry.waves[w].year <= wave_info.year),
     key=lambda w: (registry.waves[w].year, w),
 )
-# (weighting each wave again: a few seconds; not yet part of the stored whole-wave tables)
-over_time = {w: pipeline.analyse_wave(registry, w) for w in upto}
-trend_est, trend_changes = trends.municipality_trend(over_time, municipality, order=upto)
+trend_est, trend_changes = tabs.trend, tabs.trend_changes
 short = {w: str(registry.waves[w].year) for w in upto}
 trend_line = CT.trend_sentence(
     mun.name, trend_est, trend_changes, min_n=s.min_cell_size, short=short

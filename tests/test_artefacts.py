@@ -146,3 +146,44 @@ def test_unknown_wave_or_municipality_is_refused(project: Path, stored: AR.WaveA
         AR.wave_artefacts(load_registry(project / "params"), "1999-nergens")
     with pytest.raises(ParameterError, match="GM9999"):
         stored.municipality("GM9999")
+
+
+def test_trend_is_stored_as_the_per_report_computation(
+    tmp_path: Path, project: Path, stored: AR.WaveArtefacts
+) -> None:
+    """The municipality's trend comes from the artefacts (no re-weighting per report): stored and
+    read back through Parquet, it equals :func:`meting.trends.municipality_trend` on the waves
+    analysed afresh, for one wave (no changes) and for two waves (a tested change)."""
+    from meting.trends import municipality_trend
+
+    registry = load_registry(project / "params")
+    an = P.analyse_wave(registry, WAVE)
+    mine = stored.municipality(CODE)
+    est, changes = municipality_trend({WAVE: an}, CODE, order=[WAVE])
+    assert not est.empty and changes == {} and mine.trend_changes == {}
+    assert mine.trend is not None
+    pd.testing.assert_frame_equal(mine.trend, est, check_dtype=False)
+
+    earlier = "2009-vervolgmeting"
+    generate_command(
+        [earlier], out_dir=project / "data" / "synthetic", params_dir=project / "params"
+    )
+    try:
+        registry = load_registry(project / "params")
+        waves = [earlier, WAVE]
+        analyses = {w: P.analyse_wave(registry, w) for w in waves}
+        codes = sorted(registry.municipalities)
+        trend, trend_changes = AR._trend_tables(registry, WAVE, analyses[WAVE], waves, codes)
+        trend.to_parquet(tmp_path / "t.parquet", index=False)
+        trend_changes.to_parquet(tmp_path / "c.parquet", index=False)
+        trend, trend_changes = (pd.read_parquet(tmp_path / f) for f in ("t.parquet", "c.parquet"))
+        for code in (CODE, codes[-1]):
+            est, changes = municipality_trend(analyses, code, order=waves)
+            pd.testing.assert_frame_equal(AR._trend(trend, code), est, check_dtype=False)
+            got = AR._trend_changes(trend_changes, code)
+            assert list(got) == list(changes) == [(earlier, WAVE)]
+            for pair, table in changes.items():
+                pd.testing.assert_frame_equal(got[pair], table, check_dtype=False)
+        assert AR._trend(trend, "GM9999").empty and AR._trend_changes(trend_changes, "GM9999") == {}
+    finally:
+        shutil.rmtree(project / "data" / "synthetic" / earlier)

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 #: Bump when the stored tables change meaning (part of the key).
-ARTEFACT_FORMAT = 3
+ARTEFACT_FORMAT = 4  # 4: the linked parameters and the stored trend
 META = "meta.json"
 #: The stored tables, one Parquet file each.
 TABLES = (
@@ -69,7 +69,11 @@ TABLES = (
     "agenda",
     "linked",
     "linked_parameters",
+    "trend",
+    "trend_changes",
 )
+#: The columns of ``trend_changes`` that name a change's municipality and pair of waves.
+_TREND_KEYS = ("trend_code", "trend_pair", "trend_earlier", "trend_later")
 #: Columns no stored table may carry (respondent level).
 _FORBIDDEN = {C.RESPONDENT_ID}
 
@@ -164,6 +168,10 @@ class MunicipalityTables:
     #: it meets the strict convergence rule; None without an earlier wave.
     linked_parameters: pd.DataFrame | None = None
     linked_converged: bool = True
+    #: The municipality's direct estimates per wave up to this one and their tested changes per
+    #: pair of waves (:func:`meting.trends.municipality_trend`, computed once per wave).
+    trend: pd.DataFrame | None = None
+    trend_changes: Mapping[tuple[str, str], pd.DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +236,53 @@ class WaveArtefacts:
             if self.meta.get("has_linked")
             else None,
             linked_converged=bool(self.meta.get("linked_converged", True)),
+            trend=_trend(self.tables["trend"], code),
+            trend_changes=_trend_changes(self.tables["trend_changes"], code),
         )
+
+
+def _trend(table: pd.DataFrame, code: str) -> pd.DataFrame:
+    """The stored trend estimates of one municipality, as :func:`meting.trends.municipality_trend`
+    gives them (an empty frame when it has no respondents in any wave)."""
+    if C.MUNICIPALITY not in table.columns or table.empty:
+        return pd.DataFrame()
+    out = table.loc[table[C.MUNICIPALITY].astype(str) == code].reset_index(drop=True)
+    return out if len(out) else pd.DataFrame()
+
+
+def _trend_changes(table: pd.DataFrame, code: str) -> dict[tuple[str, str], pd.DataFrame]:
+    """The stored trend changes of one municipality by pair of waves, in their computed order."""
+    if "trend_code" not in table.columns:
+        return {}
+    rows = table.loc[table["trend_code"].astype(str) == code]
+    out = {}
+    for _, part in rows.groupby("trend_pair", sort=True):
+        pair = (str(part["trend_earlier"].iloc[0]), str(part["trend_later"].iloc[0]))
+        out[pair] = part.drop(columns=list(_TREND_KEYS)).reset_index(drop=True)
+    return out
+
+
+def _trend_tables(
+    registry: Registry, wave: str, an: Any, waves: list[str], codes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every municipality's trend (:func:`meting.trends.municipality_trends`) as two tables: the
+    estimates per wave and the changes per pair (keyed by ``trend_*`` columns)."""
+    from meting import pipeline
+    from meting.trends import municipality_trends
+
+    analyses = {w: an if w == wave else pipeline.analyse_wave(registry, w) for w in waves}
+    found = municipality_trends(analyses, codes, order=waves)
+    estimates = [e for e, _ in found.values() if len(e)]
+    changes = [
+        t.assign(trend_code=code, trend_pair=i, trend_earlier=a, trend_later=b)
+        for code, (_, pairs) in found.items()
+        for i, ((a, b), t) in enumerate(pairs.items())
+    ]
+    empty = pd.DataFrame({C.MUNICIPALITY: pd.Series([], dtype="str")})
+    return (
+        pd.concat(estimates, ignore_index=True) if estimates else empty,
+        pd.concat(changes, ignore_index=True) if changes else empty,
+    )
 
 
 def _compute(registry: Registry, wave: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -279,6 +333,7 @@ def _compute(registry: Registry, wave: str) -> tuple[dict[str, pd.DataFrame], di
         levensgebeurtenis=agenda[C.LIFE_EVENT].astype(str).map(event_names)
     ).reset_index(drop=True)
     upto = linked_waves(registry, wave)
+    tables["trend"], tables["trend_changes"] = _trend_tables(registry, wave, an, upto, codes)
     has_linked = len(upto) >= 2
     if has_linked:
         from meting.linked_trends import linked_changes

@@ -30,8 +30,6 @@ from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from meting.checks import (  # re-exported: comparison and sae import them from here
     check_adjust,
@@ -111,6 +109,8 @@ def t_test_arrays(
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (estimate - null_value) / se
+    from scipy import stats  # on use: a report that prints stored tests needs no SciPy
+
     p_greater = stats.t.sf(t, df)
     p_less = stats.t.cdf(t, df)
     p_two = np.minimum(1.0, 2.0 * stats.t.sf(np.abs(t), df))
@@ -151,6 +151,8 @@ def adjust_pvalues(
         if adjust == "none":
             adjusted[member] = p[member]
         else:
+            from statsmodels.stats.multitest import multipletests
+
             adjusted[member] = multipletests(p[member], method=_STATSMODELS_METHOD[adjust])[1]
     return adjusted, size
 
@@ -278,6 +280,8 @@ def test_against_target(
 
     out = table.copy()
     out["df"] = df
+    from scipy import stats
+
     half = stats.t.ppf(1.0 - alpha / 2.0, np.where(df > 0, df, np.nan)) * se
     out["lower"] = estimate - half
     out["upper"] = estimate + half

@@ -44,6 +44,7 @@ __all__ = [
     "family_label",
     "municipality_estimates",
     "municipality_trend",
+    "municipality_trends",
     "registry_order",
     "trim_estimates",
 ]
@@ -199,19 +200,33 @@ def municipality_trend(
         out). ``changes``: per pair (consecutive waves and the whole period) the table of
         :func:`meting.comparison.compare_waves` for the two variables (one Holm family per pair).
     """
+    return municipality_trends(waves, [code], order=order)[code]
+
+
+def municipality_trends(
+    waves: Mapping[str, WaveAnalysis],
+    codes: Sequence[str] | None = None,
+    *,
+    order: Sequence[str] | None = None,
+) -> dict[str, tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]]:
+    """:func:`municipality_trend` of many municipalities (default: every municipality of the
+    latest wave's registry), each wave's estimates computed once for all of them (the per-wave
+    work of :mod:`meting.artefacts`)."""
     from meting.comparison import compare_waves
 
     labels = list(order) if order is not None else sorted(waves, key=lambda w: waves[w].wave.year)
     if not labels:
         raise ParameterError("waves must hold at least one analysed wave; got none.")
     latest = waves[labels[-1]]
-    if code not in latest.registry.municipalities:
+    codes = list(codes) if codes is not None else sorted(latest.registry.municipalities)
+    unknown = [c for c in codes if c not in latest.registry.municipalities]
+    if unknown:
         raise ParameterError(
             f"municipality must be a code in {latest.registry.params_dir / 'municipalities'}; "
-            f"got {code!r}."
+            f"got {unknown[0]!r}."
         )
     on = latest.wave.reference_date
-    per_wave: dict[str, pd.DataFrame] = {}
+    all_waves: dict[str, pd.DataFrame] = {}
     for label in labels:
         parts = [
             municipality_estimates(waves[label], on=on, var=v).assign(
@@ -219,36 +234,43 @@ def municipality_trend(
             )
             for v in TREND_VARIABLES
         ]
-        table = pd.concat(parts, ignore_index=True)
-        table = table.loc[table[C.MUNICIPALITY] == code].reset_index(drop=True)
-        if len(table):
-            per_wave[label] = table
-    estimates = (
-        pd.concat([t.assign(meting=label) for label, t in per_wave.items()], ignore_index=True)
-        if per_wave
-        else pd.DataFrame()
-    )
-    present = [w for w in labels if w in per_wave]
-    pairs = list(zip(present, present[1:], strict=False))
-    if len(present) > 2:
-        pairs.append((present[0], present[-1]))
+        all_waves[label] = pd.concat(parts, ignore_index=True)
     s = latest.settings
-    changes = {
-        (a, b): compare_waves(
-            per_wave[a],
-            per_wave[b],
-            keys=["niveau"],
-            registry=latest.registry,
-            earlier_wave=a,
-            later_wave=b,
-            level=s.confidence,
-            adjust=s.multiple_testing,
-            min_n=s.min_cell_size,
+    out: dict[str, tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]] = {}
+    for code in codes:
+        per_wave: dict[str, pd.DataFrame] = {}
+        for label in labels:
+            table = all_waves[label]
+            table = table.loc[table[C.MUNICIPALITY] == code].reset_index(drop=True)
+            if len(table):
+                per_wave[label] = table
+        estimates = (
+            pd.concat([t.assign(meting=label) for label, t in per_wave.items()], ignore_index=True)
+            if per_wave
+            else pd.DataFrame()
         )
-        for a, b in pairs
-    }
-    changes = {p: _by_variable(t) for p, t in changes.items()}
-    return estimates, changes
+        present = [w for w in labels if w in per_wave]
+        pairs = list(zip(present, present[1:], strict=False))
+        if len(present) > 2:
+            pairs.append((present[0], present[-1]))
+        changes = {
+            (a, b): _by_variable(
+                compare_waves(
+                    per_wave[a],
+                    per_wave[b],
+                    keys=["niveau"],
+                    registry=latest.registry,
+                    earlier_wave=a,
+                    later_wave=b,
+                    level=s.confidence,
+                    adjust=s.multiple_testing,
+                    min_n=s.min_cell_size,
+                )
+            )
+            for a, b in pairs
+        }
+        out[code] = (estimates, changes)
+    return out
 
 
 def _by_variable(frame: pd.DataFrame) -> pd.DataFrame:

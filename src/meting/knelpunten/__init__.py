@@ -16,19 +16,46 @@ design-based (Taylor-linearised) uncertainty; each module documents its columns 
 
 from __future__ import annotations
 
-from meting.knelpunten.agenda import improvement_agenda
-from meting.knelpunten.chain import chain_gaps, chain_view
-from meting.knelpunten.channels import channel_scores, channel_shift, channel_use
-from meting.knelpunten.drivers import key_drivers, lmg_from_cov, r2_all_subsets
-from meting.knelpunten.matrix import (
-    QUADRANT_LABELS,
-    assign_quadrants,
-    importance_performance,
-)
-from meting.knelpunten.norms import norm_shares, weakest_norms
+from typing import TYPE_CHECKING
+
 from meting.knelpunten.texts import EXPLANATIONS
-from meting.knelpunten.trim import trim_index, trim_respondent_index
 from meting.labels import NORM_NAMES
+from meting.lazy import lazy_getattr
+
+# the analyses are imported on first use (SciPy, statsmodels): a report that only prints stored
+# tables imports the reading guides (EXPLANATIONS) and nothing heavy
+_EXPORTS = {
+    "improvement_agenda": "meting.knelpunten.agenda",
+    "chain_gaps": "meting.knelpunten.chain",
+    "chain_view": "meting.knelpunten.chain",
+    "channel_scores": "meting.knelpunten.channels",
+    "channel_shift": "meting.knelpunten.channels",
+    "channel_use": "meting.knelpunten.channels",
+    "key_drivers": "meting.knelpunten.drivers",
+    "lmg_from_cov": "meting.knelpunten.drivers",
+    "r2_all_subsets": "meting.knelpunten.drivers",
+    "QUADRANT_LABELS": "meting.knelpunten.matrix",
+    "assign_quadrants": "meting.knelpunten.matrix",
+    "importance_performance": "meting.knelpunten.matrix",
+    "norm_shares": "meting.knelpunten.norms",
+    "weakest_norms": "meting.knelpunten.norms",
+    "trim_index": "meting.knelpunten.trim",
+    "trim_respondent_index": "meting.knelpunten.trim",
+}
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:
+    from meting.knelpunten.agenda import improvement_agenda
+    from meting.knelpunten.chain import chain_gaps, chain_view
+    from meting.knelpunten.channels import channel_scores, channel_shift, channel_use
+    from meting.knelpunten.drivers import key_drivers, lmg_from_cov, r2_all_subsets
+    from meting.knelpunten.matrix import (
+        QUADRANT_LABELS,
+        assign_quadrants,
+        importance_performance,
+    )
+    from meting.knelpunten.norms import norm_shares, weakest_norms
+    from meting.knelpunten.trim import trim_index, trim_respondent_index
 
 __all__ = [
     "EXPLANATIONS",

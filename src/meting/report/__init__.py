@@ -55,6 +55,7 @@ _LAZY = {
     "collect_provenance": "meting.report.provenance",
     "maps": "meting.report.maps",
     "plots": "meting.report.plots",
+    "selection": "meting.report.selection",
     "tables": "meting.report.tables",
 }
 

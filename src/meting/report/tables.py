@@ -29,11 +29,10 @@ from meting.report.privacy import (
     suppression_note,
     suppression_reasons,
 )
-from meting.significance import REASON_NO_RESPONDENTS
-from meting.weighting import WeightingReport
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported on use (SciPy, statsmodels): printing stored tables needs neither
     from meting.sae.diagnostics import Diagnostics
+    from meting.weighting import WeightingReport
 
 __all__ = [
     "agenda_table",
@@ -202,6 +201,8 @@ def sae_table(
     whether the estimates are benchmarked (:func:`meting.report.linked_text.benchmark_note`)."""
     has_direct = "direct" in cells.columns
     shown = suppress_small_cells(cells, min_n, value_cols=["direct"] if has_direct else [])
+    from meting.significance import REASON_NO_RESPONDENTS
+
     verdict = _model_verdict(shown).replace({REASON_NO_RESPONDENTS: "geen (modelvoorspelling)"})
     columns = {
         heading: shown[label].astype(str),

@@ -20,33 +20,73 @@ Every function is also importable from this package (``from meting.report import
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from meting.labels import CHANNEL_LABELS
+from meting.lazy import lazy_getattr
 from meting.report.sections._shared import explanation, norm_label, select
-from meting.report.sections.chain import (
-    chain_headline,
-    chain_html,
-    chain_plot,
-    chain_table,
-    municipality_chain,
-)
-from meting.report.sections.channels import (
-    channel_shift_html,
-    channel_shift_table,
-    channel_table,
-    channel_table_html,
-    channel_use_plot,
-)
-from meting.report.sections.drivers import drivers_html, drivers_note, drivers_plot, drivers_table
-from meting.report.sections.matrix import plot_importance_performance
-from meting.report.sections.norms import (
-    norms_heatmap,
-    norms_html,
-    norms_table,
-    weakest_html,
-    weakest_summary,
-    weakest_table,
-)
-from meting.report.sections.trim import trim_html, trim_plot, trim_table
+
+# each section is imported on first use: a municipality report prints stored tables and needs
+# neither the analyses (SciPy, statsmodels) nor the sections it does not show
+_EXPORTS = {
+    "chain_headline": "meting.report.sections.chain",
+    "chain_html": "meting.report.sections.chain",
+    "chain_plot": "meting.report.sections.chain",
+    "chain_table": "meting.report.sections.chain",
+    "municipality_chain": "meting.report.sections.chain",
+    "channel_shift_html": "meting.report.sections.channels",
+    "channel_shift_table": "meting.report.sections.channels",
+    "channel_table": "meting.report.sections.channels",
+    "channel_table_html": "meting.report.sections.channels",
+    "channel_use_plot": "meting.report.sections.channels",
+    "drivers_html": "meting.report.sections.drivers",
+    "drivers_note": "meting.report.sections.drivers",
+    "drivers_plot": "meting.report.sections.drivers",
+    "drivers_table": "meting.report.sections.drivers",
+    "plot_importance_performance": "meting.report.sections.matrix",
+    "norms_heatmap": "meting.report.sections.norms",
+    "norms_html": "meting.report.sections.norms",
+    "norms_table": "meting.report.sections.norms",
+    "weakest_html": "meting.report.sections.norms",
+    "weakest_summary": "meting.report.sections.norms",
+    "weakest_table": "meting.report.sections.norms",
+    "trim_html": "meting.report.sections.trim",
+    "trim_plot": "meting.report.sections.trim",
+    "trim_table": "meting.report.sections.trim",
+}
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:
+    from meting.report.sections.chain import (
+        chain_headline,
+        chain_html,
+        chain_plot,
+        chain_table,
+        municipality_chain,
+    )
+    from meting.report.sections.channels import (
+        channel_shift_html,
+        channel_shift_table,
+        channel_table,
+        channel_table_html,
+        channel_use_plot,
+    )
+    from meting.report.sections.drivers import (
+        drivers_html,
+        drivers_note,
+        drivers_plot,
+        drivers_table,
+    )
+    from meting.report.sections.matrix import plot_importance_performance
+    from meting.report.sections.norms import (
+        norms_heatmap,
+        norms_html,
+        norms_table,
+        weakest_html,
+        weakest_summary,
+        weakest_table,
+    )
+    from meting.report.sections.trim import trim_html, trim_plot, trim_table
 
 __all__ = [
     "CHANNEL_LABELS",

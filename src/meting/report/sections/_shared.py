@@ -11,7 +11,7 @@ import pandas as pd
 
 from meting.checks import check_columns
 from meting.errors import ParameterError
-from meting.knelpunten import EXPLANATIONS
+from meting.knelpunten.texts import EXPLANATIONS
 from meting.labels import norm_label
 from meting.privacy_rules import SUPPRESSED
 from meting.report import Note

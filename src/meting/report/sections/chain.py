@@ -8,20 +8,16 @@ on fewer than ``min_n`` respondents is blank.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from scipy import stats
 
 from meting import columns as C
 from meting.checks import check_min_n
-from meting.design import SurveyDesign
-from meting.knelpunten import chain_view
-from meting.knelpunten.chain import ITEM_CHAIN, ITEM_COOPERATION, ITEM_ORGANISATIONS
 from meting.privacy_rules import SUPPRESSED
 from meting.report import Note
 from meting.report.export import export_table
@@ -43,6 +39,9 @@ from meting.report.plots import (
 )
 from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
 from meting.report.sections._shared import in_name_order, names_of, select
+
+if TYPE_CHECKING:  # imported on use: a report that only prints the stored tables needs neither
+    from meting.design import SurveyDesign
 
 __all__ = [
     "chain_headline",
@@ -76,6 +75,10 @@ def chain_table(
     """
     min_n = check_min_n(min_n)
     by_cols = [by] if isinstance(by, str) else list(by)
+    from scipy import stats
+
+    from meting.knelpunten.chain import ITEM_CHAIN, ITEM_COOPERATION, ITEM_ORGANISATIONS, chain_view
+
     view = chain_view(design, organisations, by=by_cols, level=level)
     is_org = view["kind"] == "organisatie"
     view = view.loc[~is_org | (view["n"] >= min_n)].copy()
@@ -153,6 +156,10 @@ def chain_headline(
     design: SurveyDesign, organisations: pd.DataFrame, *, level: float = 0.95
 ) -> Note:
     """The national comparison in one Dutch sentence: organisations (pooled) against chains."""
+    from scipy import stats
+
+    from meting.knelpunten.chain import ITEM_CHAIN, ITEM_ORGANISATIONS, chain_view
+
     view = chain_view(design, organisations, by=None, level=level)
     row = view.set_index("item")
     org, chain = row.loc[ITEM_ORGANISATIONS], row.loc[ITEM_CHAIN]

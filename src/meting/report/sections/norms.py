@@ -8,6 +8,7 @@ Cells with fewer than ``min_n`` respondents who judged a norm are blank and are 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
@@ -17,8 +18,6 @@ from matplotlib.patches import Rectangle
 
 from meting import columns as C
 from meting.checks import check_min_n
-from meting.design import SurveyDesign
-from meting.knelpunten import norm_shares, weakest_norms
 from meting.labels import NORM_NUMBERS, norm_label
 from meting.privacy_rules import SUPPRESSED
 from meting.report.export import export_table
@@ -38,6 +37,9 @@ from meting.report.plots import (
 )
 from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
 from meting.report.sections._shared import in_name_order, names_of, pct_interval
+
+if TYPE_CHECKING:  # imported on use (SciPy): printing a stored table needs neither
+    from meting.design import SurveyDesign
 
 __all__ = [
     "norms_heatmap",
@@ -67,6 +69,8 @@ def norms_table(
     """
     min_n = check_min_n(min_n)
     by_cols = [by] if isinstance(by, str) else list(by or [])
+    from meting.knelpunten.norms import norm_shares
+
     shares = norm_shares(design, by=by_cols or None, level=level)
     keys = [*by_cols, "norm"]
     cols = ["estimate", "lower", "upper"]
@@ -167,6 +171,8 @@ def weakest_table(
         upper, n, rank, weakest, onderdrukt``.
     """
     min_n = check_min_n(min_n)
+    from meting.knelpunten.norms import weakest_norms
+
     weak = weakest_norms(design, by=by, alpha=alpha, min_n=min_n, level=level)
     out = weak[[by, "norm", "estimate", "lower", "upper", "n", "rank", "weakest"]].copy()
     out[by] = out[by].astype(str)

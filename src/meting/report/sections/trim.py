@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
@@ -12,8 +13,6 @@ from matplotlib.lines import Line2D
 
 from meting import columns as C
 from meting.checks import check_min_n
-from meting.design import SurveyDesign
-from meting.knelpunten import trim_index
 from meting.privacy_rules import SUPPRESSED
 from meting.report.export import export_table
 from meting.report.formatting import (
@@ -31,6 +30,9 @@ from meting.report.plots import (
 )
 from meting.report.privacy import suppress_small_cells, suppression_note, suppression_reasons
 from meting.report.sections._shared import in_name_order, names_of, score_interval
+
+if TYPE_CHECKING:  # imported on use (SciPy): printing a stored table needs neither
+    from meting.design import SurveyDesign
 
 __all__ = [
     "trim_html",
@@ -55,6 +57,8 @@ def trim_table(
         ``municipality, naam, estimate, lower, upper, n, onderdrukt``, highest first.
     """
     min_n = check_min_n(min_n)
+    from meting.knelpunten.trim import trim_index
+
     per = trim_index(design, by=C.MUNICIPALITY, level=level)
     national = trim_index(design, by=None, level=level)
     out = per[[C.MUNICIPALITY, "estimate", "lower", "upper", "n"]].copy()

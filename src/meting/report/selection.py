@@ -1,0 +1,231 @@
+"""A readable selection of a long municipality table (the national waves: 443 municipalities).
+
+A wave report of the national set would list every municipality in its table and forest plot of
+the small-area estimates. A reader needs a selection: :func:`select_municipalities` keeps every
+row when the table is short (at most :data:`MAX_ROWS`, so the project's 14 municipalities are
+shown as before), else
+
+* the municipalities whose verdict says *probably below* the target, the most certain first
+  (lowest chance of at least the target), at most :data:`PER_VERDICT`;
+* those *probably at or above* the target, the most certain first, at most :data:`PER_VERDICT`;
+* the :data:`LARGEST` largest municipalities by (adult) population on the wave's reference date;
+
+in the table's own order. A table without verdicts (the TRI*M index) is cut the same way by
+:func:`select_by_value`: its lowest and highest values and the largest municipalities.
+:func:`selected_table` prints that selection and publishes the full
+table: the export (``tabellen/<name>.csv`` and the workbook) always holds every municipality,
+and the note under the printed table says how the rows were chosen and where the full table is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import pandas as pd
+
+from meting import columns as C
+from meting.errors import ParameterError
+from meting.privacy_rules import SUPPRESSED
+from meting.report.formatting import DutchTable, count_plural
+
+if TYPE_CHECKING:
+    from meting.registry import Registry
+
+__all__ = [
+    "LARGEST",
+    "MAX_ROWS",
+    "PER_VERDICT",
+    "Selection",
+    "populations",
+    "select_by_value",
+    "select_municipalities",
+    "selected_table",
+]
+
+#: A table of at most this many municipalities is shown whole.
+MAX_ROWS: Final = 40
+#: At most this many municipalities per verdict (below, at or above the target).
+PER_VERDICT: Final = 15
+#: The largest municipalities (by population) that are always shown.
+LARGEST: Final = 10
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows of a municipality table to print and why (``note`` is empty when all are)."""
+
+    rows: pd.DataFrame
+    total: int
+    note: str
+
+    @property
+    def complete(self) -> bool:
+        """Every row of the table is shown."""
+        return len(self.rows) == self.total
+
+
+def populations(registry: Registry, on: dt.date | None = None) -> dict[str, float]:
+    """Adult population per municipality code on ``on`` (the registry's population table)."""
+    pop = registry.population(on=on)
+    return {str(k): float(v) for k, v in pop.groupby(C.MUNICIPALITY)["count"].sum().items()}
+
+
+def select_municipalities(
+    table: pd.DataFrame,
+    *,
+    target: float,
+    population: Mapping[str, float],
+    max_rows: int = MAX_ROWS,
+    per_verdict: int = PER_VERDICT,
+    largest: int = LARGEST,
+    where: str = "de map tabellen/ bij dit rapport",
+    name: str = "gemeenten",
+) -> Selection:
+    """The rows of a per-municipality result table to print (see the module docstring).
+
+    Parameters
+    ----------
+    table
+        One row per municipality: ``municipality`` (code), ``verdict`` (the Bayesian verdict
+        labels of :func:`meting.significance.bayes_verdict_labels`) and ``prob_ge_target``.
+    target
+        The target mark (the verdict labels name it).
+    population
+        Population per code (:func:`populations`); codes without one count as 0.
+    where, name
+        Where the full table is published and its file name (without ``.csv``), for the note.
+    """
+    from meting.significance import bayes_verdict_labels, format_number
+
+    for col in (C.MUNICIPALITY, "verdict", "prob_ge_target"):
+        if col not in table.columns:
+            raise ParameterError(
+                f"a municipality table to select from must have column {col!r}; got "
+                f"{list(table.columns)}. Pass a table of meting.pipeline.sae_by(..., 'municipality')."
+            )
+    if min(max_rows, per_verdict, largest) < 0:
+        raise ParameterError(
+            f"max_rows, per_verdict and largest must be >= 0; got {max_rows}, {per_verdict}, "
+            f"{largest}."
+        )
+    total = len(table)
+    if total <= max_rows:
+        return Selection(rows=table, total=total, note="")
+    above, _, below = bayes_verdict_labels(target)
+    verdict = table["verdict"].astype(str)
+    prob = pd.to_numeric(table["prob_ge_target"], errors="coerce")
+    low = prob[verdict == below].sort_values(kind="stable").index[:per_verdict]
+    high = prob[verdict == above].sort_values(ascending=False, kind="stable").index[:per_verdict]
+    t = format_number(target)
+    parts = [
+        _part(
+            len(low), int((verdict == below).sum()), below, f"de kleinste kans op een {t} of meer"
+        ),
+        _part(
+            len(high), int((verdict == above).sum()), above, f"de grootste kans op een {t} of meer"
+        ),
+    ]
+    return _with_largest(table, low.union(high), parts, population, largest, where, name)
+
+
+def select_by_value(
+    table: pd.DataFrame,
+    value: str,
+    *,
+    what: str,
+    population: Mapping[str, float],
+    max_rows: int = MAX_ROWS,
+    per_side: int = PER_VERDICT,
+    largest: int = LARGEST,
+    where: str = "de map tabellen/ bij dit rapport",
+    name: str,
+) -> Selection:
+    """The rows of a per-municipality table without verdicts to print (e.g. the TRI*M index):
+    at most ``max_rows`` whole, else the ``per_side`` lowest and highest ``value`` (missing
+    values, such as suppressed cells, never count) and the ``largest`` largest municipalities,
+    in the table's order; ``what`` names ``value`` in the note (``"TRI*M-index"``)."""
+    for col in (C.MUNICIPALITY, value):
+        if col not in table.columns:
+            raise ParameterError(
+                f"a municipality table to select from must have column {col!r}; got "
+                f"{list(table.columns)}."
+            )
+    if min(max_rows, per_side, largest) < 0:
+        raise ParameterError(
+            f"max_rows, per_side and largest must be >= 0; got {max_rows}, {per_side}, {largest}."
+        )
+    if len(table) <= max_rows:
+        return Selection(rows=table, total=len(table), note="")
+    values = pd.to_numeric(table[value], errors="coerce").dropna()
+    low = values.sort_values(kind="stable").index[:per_side]
+    high = values.sort_values(ascending=False, kind="stable").index[:per_side]
+    parts = [
+        _the(len(low), f"gemeente met de laagste {what}", f"gemeenten met de laagste {what}"),
+        _the(len(high), f"gemeente met de hoogste {what}", f"gemeenten met de hoogste {what}"),
+    ]
+    return _with_largest(table, low.union(high), parts, population, largest, where, name)
+
+
+def _with_largest(
+    table: pd.DataFrame,
+    chosen: pd.Index,
+    parts: list[str],
+    population: Mapping[str, float],
+    largest: int,
+    where: str,
+    name: str,
+) -> Selection:
+    """``chosen`` plus the ``largest`` largest municipalities, in the table's order, and the note."""
+    size = table[C.MUNICIPALITY].astype(str).map(lambda c: population.get(c, 0.0))
+    big = size.sort_values(ascending=False, kind="stable").index[:largest]
+    rows = table.loc[table.index.isin(chosen.union(big))]
+    rows.attrs = dict(table.attrs)
+    if SUPPRESSED in rows.columns:  # the note under the table counts the rows it shows
+        rows.attrs["suppressed"] = int(rows[SUPPRESSED].astype(bool).sum())
+        rows.attrs["suppressed_secondary"] = 0
+    if big.size:
+        parts = [
+            *parts,
+            _the(len(big), "grootste gemeente", "grootste gemeenten") + " naar inwonertal",
+        ]
+    note = (
+        f"Deze tabel toont {len(rows)} van de {count_plural(len(table), 'gemeenten')}: "
+        + "; ".join(p for p in parts if p)
+        + f". Alle gemeenten staan in de volledige tabel {name}.csv (en in het Excel-bestand) in "
+        + f"{where}."
+    )
+    return Selection(rows=rows, total=len(table), note=note)
+
+
+def _the(n: int, singular: str, plural: str) -> str:
+    """``de gemeente``, ``de 3 gemeenten``."""
+    return f"de {singular}" if n == 1 else f"de {n} {plural}"
+
+
+def _part(shown: int, found: int, label: str, which: str) -> str:
+    """One group of the note: every municipality with verdict ``label``, or the ``shown`` most
+    certain of the ``found``."""
+    if found == 0:
+        return ""
+    if shown == found:
+        return _the(found, "gemeente", "gemeenten") + f" met het oordeel '{label}'"
+    return f"{_the(shown, 'gemeente', 'gemeenten')} met {which} van de {found} met het oordeel '{label}'"
+
+
+def selected_table(
+    full: DutchTable,
+    selection: Selection,
+    shown: Callable[[pd.DataFrame], DutchTable],
+) -> DutchTable:
+    """The printed selection with the full table's export data: publish it under the full
+    table's name and ``tabellen/`` holds every row while the report shows ``selection.rows``
+    (``shown`` prints a table, e.g. ``lambda rows: tables.sae_table(rows, ...)``) and the note."""
+    if selection.complete:
+        return full
+    printed = shown(selection.rows)
+    note = f'<p class="meting-note">{html.escape(selection.note)}</p>'
+    return DutchTable(printed.html + note, data=full.data, caption=full.caption)

@@ -1,0 +1,112 @@
+"""The selection of a long municipality table (meting.report.selection): which rows, the note,
+and the full table in the export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from meting.errors import ParameterError
+from meting.report import selection as SEL
+from meting.report.formatting import to_html
+from meting.significance import bayes_verdict_labels
+
+ABOVE, UNSURE, BELOW = bayes_verdict_labels(7.0)
+
+
+def _table(n: int, seed: int = 1) -> tuple[pd.DataFrame, dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    codes = [f"GM{i:04d}" for i in range(1, n + 1)]
+    prob = rng.uniform(0, 1, n)
+    verdict = np.where(prob >= 0.9, ABOVE, np.where(prob <= 0.1, BELOW, UNSURE))
+    table = pd.DataFrame(
+        {"municipality": codes, "naam": [f"Gemeente {c}" for c in codes], "estimate": 7 + prob - 0.5,
+         "prob_ge_target": prob, "verdict": verdict}
+    )  # fmt: skip
+    return table, {c: float(rng.integers(1_000, 500_000)) for c in codes}
+
+
+def test_a_short_table_is_shown_whole() -> None:
+    table, pop = _table(SEL.MAX_ROWS)
+    pick = SEL.select_municipalities(table, target=7.0, population=pop)
+    assert pick.complete and pick.note == "" and pick.rows.equals(table)
+    full = to_html(table[["naam", "estimate"]], caption="t")
+    assert SEL.selected_table(full, pick, lambda rows: to_html(rows)) is full
+
+
+def test_a_long_table_shows_the_clear_verdicts_and_the_largest() -> None:
+    table, pop = _table(443)
+    pick = SEL.select_municipalities(table, target=7.0, population=pop)
+    below = table.loc[table["verdict"] == BELOW].nsmallest(SEL.PER_VERDICT, "prob_ge_target")
+    above = table.loc[table["verdict"] == ABOVE].nlargest(SEL.PER_VERDICT, "prob_ge_target")
+    largest = sorted(pop, key=pop.get, reverse=True)[: SEL.LARGEST]
+    expected = set(below["municipality"]) | set(above["municipality"]) | set(largest)
+    assert set(pick.rows["municipality"]) == expected
+    assert list(pick.rows.index) == sorted(pick.rows.index)  # the table's own order
+    assert pick.total == 443 and not pick.complete
+    n_below = int((table["verdict"] == BELOW).sum())
+    assert n_below > SEL.PER_VERDICT  # the cap is exercised
+    assert pick.note.startswith(f"Deze tabel toont {len(expected)} van de 443 gemeenten: ")
+    assert f"de 15 gemeenten met de kleinste kans op een 7 of meer van de {n_below}" in pick.note
+    assert "de 10 grootste gemeenten naar inwonertal" in pick.note
+    assert "gemeenten.csv" in pick.note and "tabellen/" in pick.note
+
+
+def test_singular_and_missing_verdict_groups() -> None:
+    table, pop = _table(60)
+    table["verdict"] = UNSURE
+    table.loc[3, "verdict"] = BELOW
+    pick = SEL.select_municipalities(table, target=7.0, population=pop, largest=1)
+    assert "de gemeente met het oordeel 'waarschijnlijk < 7'" in pick.note
+    assert "waarschijnlijk ≥ 7" not in pick.note  # no municipality above: not mentioned
+    assert "de grootste gemeente naar inwonertal" in pick.note
+    assert len(pick.rows) in (1, 2)
+
+
+def test_the_export_holds_every_municipality_the_report_a_selection() -> None:
+    table, pop = _table(100)
+    pick = SEL.select_municipalities(table, target=7.0, population=pop)
+    full = to_html(table[["naam", "estimate"]], caption="Tabel 10.")
+    shown = SEL.selected_table(full, pick, lambda rows: to_html(rows[["naam", "estimate"]]))
+    assert shown.data is full.data and len(shown.data.frame) == 100
+    hidden = sorted(set(table["naam"]) - set(pick.rows["naam"]))
+    assert hidden and not any(f">{name}<" in shown.html for name in hidden)
+    assert all(f">{name}<" in shown.html for name in pick.rows["naam"])
+    assert "Deze tabel toont" in shown.html and shown.caption == "Tabel 10."
+
+
+def test_a_table_without_verdicts_is_refused() -> None:
+    table, pop = _table(50)
+    with pytest.raises(ParameterError, match="verdict"):
+        SEL.select_municipalities(table.drop(columns="verdict"), target=7.0, population=pop)
+
+
+def test_a_table_without_verdicts_shows_its_extremes_and_the_largest() -> None:
+    table, pop = _table(200)
+    table["estimate"] = table["estimate"] * 10
+    table.loc[table.index[:5], "estimate"] = np.nan  # suppressed cells never count
+    table.attrs["national"] = {"estimate": 70.0}
+    table["onderdrukt"] = table["estimate"].isna()
+    table.attrs["suppressed"] = 5
+    pick = SEL.select_by_value(
+        table, "estimate", what="TRI*M-index", name="trim", population=pop, per_side=5, largest=3
+    )
+    known = table.dropna(subset=["estimate"])
+    expected = (
+        set(known.nsmallest(5, "estimate")["municipality"])
+        | set(known.nlargest(5, "estimate")["municipality"])
+        | set(sorted(pop, key=pop.get, reverse=True)[:3])
+    )
+    assert set(pick.rows["municipality"]) == expected
+    assert pick.rows.attrs["national"] == {"estimate": 70.0}  # the national row stays printable
+    # the suppression note under the printed table counts the printed rows only
+    assert pick.rows.attrs["suppressed"] == int(pick.rows["onderdrukt"].sum())
+    assert pick.note == (
+        f"Deze tabel toont {len(expected)} van de 200 gemeenten: de 5 gemeenten met de laagste "
+        "TRI*M-index; de 5 gemeenten met de hoogste TRI*M-index; de 3 grootste gemeenten naar "
+        "inwonertal. Alle gemeenten staan in de volledige tabel trim.csv (en in het "
+        "Excel-bestand) in de map tabellen/ bij dit rapport."
+    )
+    short = SEL.select_by_value(table.head(20), "estimate", what="x", name="t", population=pop)
+    assert short.complete and short.note == ""
