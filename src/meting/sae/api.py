@@ -52,6 +52,7 @@ def _run(
     complete: Callable[[xr.Dataset], xr.Dataset] | None = None,
     reuse: tuple[str, dict[str, object]] | None = None,
     skip: tuple[str, ...] = (),
+    derived: tuple[str, ...] = (),
 ) -> tuple[az.InferenceData, Diagnostics]:
     """Load the fit from the cache or build, sample, diagnose and save it.
 
@@ -59,6 +60,8 @@ def _run(
     cell effects were integrated out); it runs before the cache is written. ``reuse`` is passed
     to :func:`~meting.sae.fit.sample_model` (a compiled model reused on new data), and so is
     ``skip`` (deterministics not stored while sampling; ``complete`` recomputes them).
+    ``derived`` names what ``complete`` draws from an exact conditional, left out of the
+    convergence diagnostics (:func:`~meting.sae.diagnostics.diagnose`).
     """
     start = time.perf_counter()
     path = None
@@ -78,6 +81,7 @@ def _run(
                 sample_s=float(attrs.get("meting_sample_s", 0.0)),
                 total_s=time.perf_counter() - start,
                 from_cache=True,
+                derived=derived,
             )
             return cached, diagnostics
     model = model_builder()
@@ -107,6 +111,7 @@ def _run(
         compile_s=timings.compile_s,
         sample_s=timings.sample_s,
         total_s=time.perf_counter() - start,
+        derived=derived,
     )
     return idata, diagnostics
 

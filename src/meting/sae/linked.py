@@ -223,6 +223,7 @@ def fit_area_linked(
         complete=complete if spec.marginal_cells else None,
         reuse=_reuse("linked-area", spec, index, data),
         skip=("eta",) if spec.marginal_cells else (),
+        derived=("theta",) if spec.marginal_cells else (),
     )
     return _finish(
         index,
@@ -307,6 +308,7 @@ def fit_unit_linked(
         complete=complete if spec.marginal_cells else None,
         reuse=_reuse("linked-unit", spec, index, data),
         skip=("eta",) if spec.marginal_cells else (),
+        derived=("theta",) if spec.marginal_cells else (),
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         direct_se = np.where(n_grid >= 2, np.sqrt(ss / (n_grid - 1) / n_grid), np.nan)
