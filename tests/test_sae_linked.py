@@ -297,6 +297,23 @@ def test_linked_fit_has_one_row_per_cell_and_wave_in_the_common_schema(linked_fi
     assert result.waves == ["2008", "2009", "2010"]
 
 
+def test_linked_fit_stores_no_eta_and_checks_the_sampled_parameters(sampling_mock):
+    cells, _ = _cells()
+    sampling = SampleSettings(chains=2, draws=30, tune=10, random_seed=2, low_rank_mass_matrix=True)
+    with sampling_mock() as mock:
+        result = fit_area_level(
+            cells, "estimate", "se_smoothed", GROUPS, wave="wave", sampling=sampling
+        )
+    (call,) = mock.calls
+    assert call["low_rank_modified_mass_matrix"] is True
+    post = result.idata.posterior
+    assert "eta" not in post and post["theta"].dims == ("chain", "draw", "cell", "wave")
+    assert list(post["cell"].values[:2]) == ["LE01|GM0001", "LE01|GM0002"]
+    # every sampled parameter, not the conditionally drawn cell means
+    sampled = sum(v.size // (2 * 30) for name, v in post.data_vars.items() if name != "theta")
+    assert result.diagnostics.n_parameters == sampled
+
+
 def test_change_has_one_row_per_cell_from_the_draws(linked_fit):
     result, _, _ = linked_fit
     change = result.change("2008", "2010")

@@ -51,8 +51,9 @@ class CellIndex:
     def labels(self) -> np.ndarray:
         """One label per cell, the group values joined by ``|`` (the ``cell`` coordinate);
         computed once (column-wise: a row-wise join takes seconds at national scale)."""
-        columns = [self.table[g].astype(str) for g in self.table.columns]
-        joined = columns[0].str.cat(columns[1:], sep="|") if len(columns) > 1 else columns[0]
+        joined = self.table.iloc[:, 0].astype(str)
+        for column in self.table.columns[1:]:
+            joined = joined + "|" + self.table[column].astype(str)
         return joined.to_numpy(dtype=object).astype(str)
 
 
