@@ -141,8 +141,9 @@ def _bind(real, *args, **kwargs) -> None:
 
 
 class _CompiledModel:
-    def __init__(self, model) -> None:
+    def __init__(self, model, var_names=None) -> None:
         self.model = model
+        self.var_names = var_names  # nutpie keeps only these in the trace (None: all)
 
 
 # the real samplers, remembered before this file patches them
@@ -169,7 +170,7 @@ def _patches(mock: MockSampler):
 
     def fake_compile(model, *args, **kwargs):
         _bind(real_compile, model, *args, **kwargs)
-        return _CompiledModel(model)
+        return _CompiledModel(model, kwargs.get("var_names"))
 
     def fake_nutpie_sample(compiled, *args, **kwargs):
         _bind(real_nutpie_sample, compiled, *args, **kwargs)
@@ -179,6 +180,8 @@ def _patches(mock: MockSampler):
         posterior, stats, _ = _prior_posterior(
             model, chains, draws, kwargs.get("seed"), mock.divergences
         )
+        if compiled.var_names is not None:  # as nutpie: only these variables are stored
+            posterior = posterior[list(compiled.var_names)]
         # nutpie also returns the unconstrained values (sd_log__, ...): sample_model drops them
         for name, value in model.initial_point().items():
             if name.endswith("__"):

@@ -65,6 +65,19 @@ def test_hyperparameters_are_checked_too():
     assert bad.n_parameters == 31
 
 
+def test_derived_variables_are_left_out_and_sampled_ones_are_not():
+    rng = np.random.default_rng(2)
+    idata = _idata(rng, mu_stuck=False)
+    stuck = idata.posterior["theta"].to_numpy() + np.array([-2.0, -1.0, 1.0, 2.0])[:, None, None]
+    idata.posterior["theta"] = (("chain", "draw", "cell"), stuck)
+    assert not diagnose(idata, sampler="test").trustworthy
+    derived = diagnose(idata, sampler="test", derived=("theta",))
+    assert derived.trustworthy and derived.n_parameters == 1
+    # a sampled parameter stays checked whatever derived names
+    bad = diagnose(_idata(rng, mu_stuck=True), sampler="test", derived=("theta",))
+    assert not bad.trustworthy and bad.worst_rhat == "mu"
+
+
 def test_too_few_draws_make_a_fit_untrustworthy():
     """4 chains x 60 independent draws: R-hat fine, but no ESS can reach 400."""
     rng = np.random.default_rng(4)

@@ -29,7 +29,12 @@ from meting.sae import (  # noqa: E402
 )
 from meting.sae.aggregate import benchmark_draws  # noqa: E402
 from meting.sae.linked_conditional import draw_linked_cell_means, linked_shrinkage  # noqa: E402
-from meting.sae.linked_model import linked_loglik  # noqa: E402
+from meting.sae.linked_model import (  # noqa: E402
+    LinkedData,
+    build_linked_model,
+    linked_eta,
+    linked_loglik,
+)
 from meting.sae.quality import PUBLICATION_LABELS, PublicationRule, cell_shrinkage  # noqa: E402
 from meting.sae.simulate import simulate_linked_waves  # noqa: E402
 
@@ -74,6 +79,40 @@ def test_the_model_writes_the_same_likelihood_in_pytensor():
     fn = pytensor.function([r, s, m, t2, o2], linked_loglik(r, s, m, t2, o2, xp=pt))
     got = fn(resid, np.where(mask, variance, 1.0), mask.astype(float), TAU2, OMEGA2)
     assert float(got) == pytest.approx(_brute_force(resid, variance, mask, TAU2, OMEGA2), 1e-10)
+
+
+@pytest.mark.parametrize("centred", [None, ("life_event", "municipality"), ()])
+def test_eta_recomputed_from_the_parameters_is_the_models_eta(centred):
+    """The fit does not store ``eta`` while sampling; NumPy's sum of the sampled parameters must
+    equal the model's own deterministic (PyTensor) in every parameterisation."""
+    import pymc as pm
+
+    from meting.sae.data import build_index
+    from meting.sae.spec import ModelSpec, Priors
+
+    grid = pd.DataFrame(
+        [(e, m) for e in ("A", "B", "C") for m in ("GM01", "GM02", "GM03", "GM04")][:-1],
+        columns=GROUPS,
+    )
+    index, _ = build_index(grid, GROUPS, "cells")
+    rng = np.random.default_rng(5)
+    y = rng.normal(6.5, 0.5, (index.n_cells, 2))
+    y[0, 1] = np.nan
+    data = LinkedData(waves=np.array(["2008", "2010"]), y=y, variance=np.full(y.shape, 0.2))
+    spec = ModelSpec(kind="area", groups=tuple(GROUPS), priors=Priors(centred=centred))
+    model = build_linked_model(spec, index, data)
+    names = [v.name for v in model.free_RVs] + ["eta"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The effect of Potentials")
+        prior = pm.sample_prior_predictive(
+            draws=7,
+            model=model,
+            var_names=names,
+            random_seed=1,
+            compile_kwargs={"mode": "FAST_COMPILE"},
+        ).prior
+    got = linked_eta(prior, spec, index, 0, slice(2, 6))
+    np.testing.assert_allclose(got, prior["eta"].to_numpy()[0, 2:6], rtol=1e-12)
 
 
 def _posterior(eta: np.ndarray) -> xr.Dataset:
@@ -256,6 +295,23 @@ def test_linked_fit_has_one_row_per_cell_and_wave_in_the_common_schema(linked_fi
     keyed = table.merge(cells, on=KEYS, suffixes=("", "_in"))
     np.testing.assert_array_equal(keyed["direct"].isna(), keyed["estimate_in"].isna())
     assert result.waves == ["2008", "2009", "2010"]
+
+
+def test_linked_fit_stores_no_eta_and_checks_the_sampled_parameters(sampling_mock):
+    cells, _ = _cells()
+    sampling = SampleSettings(chains=2, draws=30, tune=10, random_seed=2, low_rank_mass_matrix=True)
+    with sampling_mock() as mock:
+        result = fit_area_level(
+            cells, "estimate", "se_smoothed", GROUPS, wave="wave", sampling=sampling
+        )
+    (call,) = mock.calls
+    assert call["low_rank_modified_mass_matrix"] is True
+    post = result.idata.posterior
+    assert "eta" not in post and post["theta"].dims == ("chain", "draw", "cell", "wave")
+    assert list(post["cell"].values[:2]) == ["LE01|GM0001", "LE01|GM0002"]
+    # every sampled parameter, not the conditionally drawn cell means
+    sampled = sum(v.size // (2 * 30) for name, v in post.data_vars.items() if name != "theta")
+    assert result.diagnostics.n_parameters == sampled
 
 
 def test_change_has_one_row_per_cell_from_the_draws(linked_fit):

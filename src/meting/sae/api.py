@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import arviz as az
@@ -31,7 +30,7 @@ from meting.sae.fit import SampleSettings, sample_model
 from meting.sae.model import UnitRows, build_area_model, build_unit_model
 from meting.sae.quality import PublicationRule, add_quality, cell_shrinkage
 from meting.sae.result import SaeResult
-from meting.sae.spec import ModelSpec, Priors, spec_fingerprint
+from meting.sae.spec import ModelSpec, Priors, settings_fingerprint, spec_fingerprint
 
 
 def _sampling(sampling: SampleSettings) -> SampleSettings:
@@ -52,19 +51,25 @@ def _run(
     cache_dir: Path | None,
     complete: Callable[[xr.Dataset], xr.Dataset] | None = None,
     reuse: tuple[str, dict[str, object]] | None = None,
+    skip: tuple[str, ...] = (),
+    derived: tuple[str, ...] = (),
 ) -> tuple[az.InferenceData, Diagnostics]:
     """Load the fit from the cache or build, sample, diagnose and save it.
 
     ``complete`` turns the sampled posterior into the stored one (it draws ``theta`` when the
     cell effects were integrated out); it runs before the cache is written. ``reuse`` is passed
-    to :func:`~meting.sae.fit.sample_model` (a compiled model reused on new data).
+    to :func:`~meting.sae.fit.sample_model` (a compiled model reused on new data), and so is
+    ``skip`` (deterministics not stored while sampling; ``complete`` recomputes them).
+    ``derived`` names what ``complete`` draws from an exact conditional, left out of the
+    convergence diagnostics (:func:`~meting.sae.diagnostics.diagnose`).
     """
     start = time.perf_counter()
     path = None
     key, payload = "", ""
     if cache_dir is not None:
-        payload = _cache.key_payload(kind, {**key_parts, "settings": asdict(settings)})
-        key = _cache.cache_key(kind, {**key_parts, "settings": asdict(settings)})
+        parts = {**key_parts, "settings": settings_fingerprint(settings)}
+        payload = _cache.key_payload(kind, parts)
+        key = _cache.cache_key(kind, parts)
         path = _cache.cache_path(Path(cache_dir), kind, key)
         cached = _cache.load(path, key)
         if cached is not None:
@@ -76,10 +81,11 @@ def _run(
                 sample_s=float(attrs.get("meting_sample_s", 0.0)),
                 total_s=time.perf_counter() - start,
                 from_cache=True,
+                derived=derived,
             )
             return cached, diagnostics
     model = model_builder()
-    idata, timings, used = sample_model(model, settings, reuse)
+    idata, timings, used = sample_model(model, settings, reuse, skip)
     if complete is not None:
         idata.posterior = complete(idata.posterior)  # type: ignore[attr-defined]
     idata.posterior.attrs.update(  # type: ignore[attr-defined]
@@ -105,6 +111,7 @@ def _run(
         compile_s=timings.compile_s,
         sample_s=timings.sample_s,
         total_s=time.perf_counter() - start,
+        derived=derived,
     )
     return idata, diagnostics
 

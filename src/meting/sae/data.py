@@ -9,6 +9,7 @@ model builder only sees validated, integer-coded data. Also the two helpers user
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -46,10 +47,14 @@ class CellIndex:
     def n_cells(self) -> int:
         return len(self.table)
 
-    @property
+    @cached_property
     def labels(self) -> np.ndarray:
-        """One label per cell, the group values joined by ``|`` (the ``cell`` coordinate)."""
-        return self.table.agg("|".join, axis=1).to_numpy(dtype=object).astype(str)
+        """One label per cell, the group values joined by ``|`` (the ``cell`` coordinate);
+        computed once (column-wise: a row-wise join takes seconds at national scale)."""
+        joined = self.table.iloc[:, 0].astype(str)
+        for column in self.table.columns[1:]:
+            joined = joined + "|" + self.table[column].astype(str)
+        return joined.to_numpy(dtype=object).astype(str)
 
 
 def check_groups(frame: pd.DataFrame, groups: list[str], what: str) -> None:

@@ -41,19 +41,35 @@ _COMPILED: dict[str, object] = {}
 _COMPILED_MAX = 4
 
 
-def _compiled(model: pm.Model, reuse: tuple[str, dict[str, Any]] | None):
+def _stored(model: pm.Model, skip: tuple[str, ...]) -> list[str] | None:
+    """The variables nutpie keeps in the trace: all but the deterministics in ``skip`` (None:
+    all). A deterministic of every cell and wave costs a copy per draw while sampling."""
+    if not skip:
+        return None
+    names = [v.name for v in model.free_RVs]
+    return names + [d.name for d in model.deterministics if d.name not in skip]
+
+
+def _compiled(
+    model: pm.Model, reuse: tuple[str, dict[str, Any]] | None, skip: tuple[str, ...] = ()
+):
     """The nutpie model of ``model``: compiled now, or (with ``reuse``) one compiled earlier in
     this process for the same structure key with its ``pm.Data`` replaced by ``reuse[1]``."""
     import nutpie
 
     # the compiler's identity is part of the key: a patched compiler (the tests' mocked
     # sampling) never receives a model compiled by the real one, nor the other way round
-    key = f"{reuse[0]}|{id(nutpie.compile_pymc_model)}" if reuse is not None else ""
+    key = f"{reuse[0]}|{','.join(skip)}|{id(nutpie.compile_pymc_model)}" if reuse else ""
     if reuse is not None:
         earlier = _COMPILED.get(key)
         if earlier is not None and hasattr(earlier, "with_data"):
             return earlier.with_data(**reuse[1])
-    compiled = nutpie.compile_pymc_model(model)
+    stored = _stored(model, skip)
+    compiled = (
+        nutpie.compile_pymc_model(model)
+        if stored is None
+        else nutpie.compile_pymc_model(model, var_names=stored)
+    )
     if reuse is not None:
         while len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
@@ -65,13 +81,16 @@ def sample_model(
     model: pm.Model,
     settings: SampleSettings,
     reuse: tuple[str, dict[str, Any]] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> tuple[az.InferenceData, Timings, str]:
     """Sample ``model``; return the InferenceData (posterior + sample_stats), timings, sampler used.
 
     Falls back from nutpie to PyMC's NUTS (with a warning) when nutpie is not installed.
     ``reuse`` = (structure key, the model's ``pm.Data`` by name): a nutpie model compiled earlier
     in this process under the same key is sampled on the new data instead of compiling again
-    (the key must fix everything but those data: spec, cell labels, shapes).
+    (the key must fix everything but those data: spec, cell labels, shapes). ``skip`` names
+    deterministics that nutpie does not store (the caller recomputes them from the parameters;
+    PyMC's NUTS stores them anyway).
     """
     sampler = settings.sampler
     if sampler == "nutpie" and not _nutpie_available():
@@ -81,7 +100,7 @@ def sample_model(
     if sampler == "nutpie":
         import nutpie
 
-        compiled = _compiled(model, reuse)
+        compiled = _compiled(model, reuse, skip)
         compiled_at = time.perf_counter()
         idata = nutpie.sample(
             compiled,
@@ -93,6 +112,7 @@ def sample_model(
             target_accept=settings.target_accept,
             progress_bar=False,
             save_warmup=False,
+            **({"low_rank_modified_mass_matrix": True} if settings.low_rank_mass_matrix else {}),
         )
         sampled_at = time.perf_counter()
     else:

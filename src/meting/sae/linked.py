@@ -31,7 +31,7 @@ from meting.sae.data import (
 from meting.sae.fit import SampleSettings
 from meting.sae.linked_ar1 import ar1_shrinkage, build_ar1_model, draw_ar1_cell_means, is_ar1
 from meting.sae.linked_conditional import draw_linked_cell_means, linked_shrinkage
-from meting.sae.linked_model import LinkedData, build_linked_model
+from meting.sae.linked_model import LinkedData, build_linked_model, linked_eta
 from meting.sae.quality import PublicationRule, add_quality
 from meting.sae.result import SaeResult
 from meting.sae.spec import ModelSpec, Priors, spec_fingerprint
@@ -144,6 +144,34 @@ def _reuse(
     return key, dict(data.arrays())
 
 
+def _complete(
+    spec: ModelSpec, index: CellIndex, y: np.ndarray, random_seed: int, **data: np.ndarray | None
+):
+    """The ``complete`` step of a linked fit: ``theta`` drawn from its exact conditional, with
+    ``eta`` recomputed from the sampled parameters where the sampler did not store it."""
+
+    def complete(post: xr.Dataset) -> xr.Dataset:
+        if is_ar1(spec):  # the AR(1) fit stores eta (:func:`_skipped`)
+            out = draw_ar1_cell_means(post, y, random_seed=random_seed, **data)
+            return out.assign_coords(cell=index.labels)
+        eta = None
+        if "eta" not in post:
+
+            def eta(chain: int, draws: slice) -> np.ndarray:
+                return linked_eta(post, spec, index, chain, draws)
+
+        out = draw_linked_cell_means(post, y, random_seed=random_seed, eta=eta, **data)
+        return out.assign_coords(cell=index.labels)
+
+    return complete
+
+
+def _skipped(spec: ModelSpec) -> tuple[str, ...]:
+    """Deterministics not stored while sampling: the compound model's ``eta`` (recomputed in
+    NumPy by :func:`~meting.sae.linked_model.linked_eta`); the AR(1) model keeps it."""
+    return ("eta",) if spec.marginal_cells and not is_ar1(spec) else ()
+
+
 def _theta_draws_linked(idata) -> np.ndarray:
     theta = idata.posterior["theta"]
     if "wave" not in theta.dims:  # pragma: no cover - the linked model always has it
@@ -202,10 +230,7 @@ def fit_area_linked(
     frame = _cell_wave_table(index, waves, wave).assign(_est=y.ravel(), _v=variance.ravel())
     key_parts = {"data": _cache.frame_digest(frame), "spec": spec_fingerprint(spec)}
 
-    def complete(post: xr.Dataset) -> xr.Dataset:
-        return _structure(spec)[1](
-            post, y, variance=data.variance, random_seed=sampling.random_seed
-        )
+    complete = _complete(spec, index, y, sampling.random_seed, variance=data.variance)
 
     idata, diagnostics = _run(
         "linked-area",
@@ -216,6 +241,8 @@ def fit_area_linked(
         cache_dir,
         complete=complete if spec.marginal_cells else None,
         reuse=_reuse("linked-area", spec, index, data),
+        skip=_skipped(spec),
+        derived=("theta",) if spec.marginal_cells else (),
     )
     return _finish(
         index,
@@ -288,8 +315,7 @@ def fit_unit_linked(
     )
     key_parts = {"data": _cache.frame_digest(frame), "spec": spec_fingerprint(spec)}
 
-    def complete(post: xr.Dataset) -> xr.Dataset:
-        return _structure(spec)[1](post, y, n=n_grid, random_seed=sampling.random_seed)
+    complete = _complete(spec, index, y, sampling.random_seed, n=n_grid)
 
     idata, diagnostics = _run(
         "linked-unit",
@@ -300,6 +326,8 @@ def fit_unit_linked(
         cache_dir,
         complete=complete if spec.marginal_cells else None,
         reuse=_reuse("linked-unit", spec, index, data),
+        skip=_skipped(spec),
+        derived=("theta",) if spec.marginal_cells else (),
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         direct_se = np.where(n_grid >= 2, np.sqrt(ss / (n_grid - 1) / n_grid), np.nan)

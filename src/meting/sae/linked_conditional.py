@@ -21,6 +21,8 @@ E[u | y] + b_w r_w`` with ``b_w = omega2 / (omega2 + s_w)``, so the weight of th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import xarray as xr
 
@@ -52,28 +54,36 @@ def draw_linked_cell_means(
     variance: np.ndarray | None = None,
     n: np.ndarray | None = None,
     random_seed: int,
+    eta: Callable[[int, slice], np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Replace ``eta`` (chain, draw, cell, wave) by ``theta`` drawn from its exact conditional.
 
     ``estimate`` (cell, wave) is NaN where a cell has no data in a wave; give ``variance``
     (Fay-Herriot: ``se^2``) or ``n`` (unit level: the variance is ``sigma^2 / n`` per draw).
+    ``eta(chain, draws)`` gives ``eta`` (draws, cell, wave) of a block of draws when the
+    posterior does not hold it (:func:`meting.sae.linked_model.linked_eta`).
     """
     if (variance is None) == (n is None):
         raise ValueError("give exactly one of variance (area level) or n (unit level)")
     y = np.asarray(estimate, dtype=float)
     mask = np.isfinite(y)
     y0 = np.where(mask, y, 0.0)
-    eta = posterior["eta"]
     tau2_all = posterior["sd_cell"].to_numpy() ** 2
     omega2_all = posterior["sd_wave"].to_numpy() ** 2
+    if eta is None:
+        stored = posterior["eta"]
+
+        def eta(chain: int, part: slice) -> np.ndarray:
+            return stored[chain, part].to_numpy()
+
+    n_chains, n_draws = tau2_all.shape
     rng = np.random.default_rng(random_seed)
-    theta = np.empty(eta.shape)
+    theta = np.empty((n_chains, n_draws, *y.shape))
     m = mask[None, :, :]
-    for chain in range(eta.sizes["chain"]):
-        eta_chain = eta[chain].to_numpy()
-        for start in range(0, eta_chain.shape[0], _CHUNK):
+    for chain in range(n_chains):
+        for start in range(0, n_draws, _CHUNK):
             part = slice(start, start + _CHUNK)
-            e = eta_chain[part]
+            e = eta(chain, part)
             tau2 = tau2_all[chain, part][:, None]
             omega2 = omega2_all[chain, part][:, None, None]
             s = _variance(posterior, chain, part, mask, variance, n)
@@ -86,7 +96,8 @@ def draw_linked_cell_means(
             mean_v = np.where(m, (r - u[:, :, None]) / s, 0.0) / precision_v
             v = mean_v + rng.standard_normal(e.shape) / np.sqrt(precision_v)
             theta[chain, part] = e + u[:, :, None] + v
-    return posterior.drop_vars("eta").assign(theta=(eta.dims, theta))
+    dims = ("chain", "draw", "cell", "wave")
+    return posterior.drop_vars("eta", errors="ignore").assign(theta=(dims, theta))
 
 
 def linked_shrinkage(

@@ -60,7 +60,7 @@ from meting.sae.data import CellIndex
 from meting.sae.model import _scale_rv
 from meting.sae.spec import ModelSpec
 
-__all__ = ["LinkedData", "build_linked_model", "linked_loglik"]
+__all__ = ["LinkedData", "build_linked_model", "linked_eta", "linked_loglik"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,34 @@ def _linked_predictor(spec: ModelSpec, index: CellIndex, n_waves: int) -> pt.Ten
         else:
             effect = sd * pm.Normal(f"z_{g}", mu=0.0, sigma=1.0, dims=g)
         eta = eta + effect[index.codes[g]][:, None]
+    return eta
+
+
+def linked_eta(
+    posterior: Any, spec: ModelSpec, index: CellIndex, chain: int, draws: slice
+) -> np.ndarray:
+    """``eta`` (draws, cell, wave) of one chain's ``draws`` from the sampled parameters, in
+    NumPy: the same sum as :func:`_linked_predictor` (the fit does not store the deterministic
+    ``eta`` while sampling; a copy of every cell and wave per draw slows nutpie down)."""
+    groups = list(spec.groups)
+    centred = spec.priors.centred_groups(groups)
+    first = groups[0]
+
+    def values(name: str) -> np.ndarray:
+        return np.asarray(posterior[name].to_numpy()[chain, draws], dtype=float)
+
+    if first in centred:
+        level = values(f"level_{first}")  # (draws, levels, wave)
+    else:
+        sd = values(f"sd_{first}")[:, None, None]
+        level = values("mu")[:, None, :] + sd * values(f"z_{first}")
+    eta = level[:, index.codes[first], :]
+    for g in groups[1:]:
+        if g in centred:
+            effect = values(f"effect_{g}")
+        else:
+            effect = values(f"sd_{g}")[:, None] * values(f"z_{g}")
+        eta += effect[:, index.codes[g]][:, :, None]
     return eta
 
 

@@ -36,6 +36,10 @@ class SampleSettings:
     tune: int = 1000
     target_accept: float = 0.8
     random_seed: int = 0
+    #: nutpie's low-rank modified mass matrix (``low_rank_modified_mass_matrix``): adapts a
+    #: diagonal plus the few directions in which the posterior is correlated (the levels of the
+    #: linked model all move with the mean of the municipality effects); ignored by PyMC's NUTS.
+    low_rank_mass_matrix: bool = False
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -52,6 +56,10 @@ class SampleSettings:
         if not 0 < self.target_accept < 1:
             raise ParameterError(
                 f"target_accept must be in (0, 1); got {self.target_accept!r}. Use e.g. 0.9."
+            )
+        if not isinstance(self.low_rank_mass_matrix, bool):
+            raise ParameterError(
+                f"low_rank_mass_matrix must be True or False; got {self.low_rank_mass_matrix!r}."
             )
         if isinstance(self.random_seed, bool) or not isinstance(self.random_seed, int):
             raise ParameterError(
@@ -263,6 +271,15 @@ class ModelSpec:
         integrated out in closed form as well (:func:`meting.sae.model.build_unit_model`).
         """
         return self.marginalise_cells and self.has_cell_effect
+
+
+def settings_fingerprint(settings: SampleSettings) -> dict[str, object]:
+    """The sampling settings of a cache key; the default diagonal mass matrix is left out, so the
+    keys of fits cached before ``low_rank_mass_matrix`` existed still hold."""
+    payload = asdict(settings)
+    if not settings.low_rank_mass_matrix:
+        payload.pop("low_rank_mass_matrix")
+    return payload
 
 
 def spec_fingerprint(spec: ModelSpec) -> str:

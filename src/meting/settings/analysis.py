@@ -142,6 +142,10 @@ class Settings(Frozen):
     tune: Whole = Field(ge=0, description="Tuning steps per chain.")
     random_seed: Whole = Field(ge=0, description="Base seed; a wave's fit uses this + its year.")
     target_accept: Number = Field(ge=0.5, le=0.999, description="NUTS target acceptance rate.")
+    low_rank_mass_matrix: bool = Field(
+        default=False,
+        description="nutpie's low-rank modified mass matrix (SampleSettings.low_rank_mass_matrix).",
+    )
     sae_priors: SaePriors = Field(description="Priors of the small-area models.")
     sae_publication: SaePublication = Field(
         default_factory=lambda: SaePublication(),
@@ -174,6 +178,7 @@ class Settings(Frozen):
             tune=self.tune,
             target_accept=self.target_accept,
             random_seed=self.seed_for(wave),
+            low_rank_mass_matrix=self.low_rank_mass_matrix,
         )
 
     def priors(self) -> Priors:
