@@ -47,6 +47,7 @@ with warnings.catch_warnings():
     import pytensor.tensor as pt
 
 from meting.sae.data import CellIndex
+from meting.sae.linked_conditional import sampling_variance
 from meting.sae.linked_model import LinkedData, _linked_predictor
 from meting.sae.model import _scale_rv
 from meting.sae.spec import ModelSpec
@@ -178,23 +179,6 @@ def _prior_precision(tau2: np.ndarray, rho: np.ndarray, n_waves: int) -> np.ndar
     return q / (tau2 * (1.0 - rho**2))[:, None, None]
 
 
-def _sampling_variance(
-    posterior: xr.Dataset,
-    chain: int,
-    draws: slice,
-    mask: np.ndarray,
-    variance: np.ndarray | None,
-    n: np.ndarray | None,
-) -> np.ndarray:
-    """Sampling variance per (draw, cell, wave) (broadcast over draws at area level); 1 where
-    the cell-wave has no data."""
-    if variance is not None:
-        return np.where(mask, np.asarray(variance, dtype=float), 1.0)[None, :, :]
-    assert n is not None
-    sigma = posterior["sigma"].to_numpy()[chain, draws][:, None, None]
-    return sigma**2 / np.where(mask, np.asarray(n, dtype=float), 1.0)[None, :, :]
-
-
 def _posterior_covariance(
     tau2: np.ndarray, rho: np.ndarray, s: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:
@@ -234,7 +218,7 @@ def draw_ar1_cell_means(
         for start in range(0, eta_chain.shape[0], _CHUNK):
             part = slice(start, start + _CHUNK)
             e = eta_chain[part]
-            s = _sampling_variance(posterior, chain, part, mask, variance, n)
+            s = sampling_variance(posterior, chain, part, mask, variance, n)
             cov = _posterior_covariance(tau2_all[chain, part], rho_all[chain, part], s, mask)
             b = np.where(mask[None], (y0[None] - e) / s, 0.0)
             mean = np.einsum("dcij,dcj->dci", cov, b)
@@ -262,7 +246,7 @@ def ar1_shrinkage(
     for chain in range(tau2_all.shape[0]):
         for start in range(0, tau2_all.shape[1], _CHUNK):
             part = slice(start, start + _CHUNK)
-            s = _sampling_variance(posterior, chain, part, m, variance, n)
+            s = sampling_variance(posterior, chain, part, m, variance, n)
             cov = _posterior_covariance(tau2_all[chain, part], rho_all[chain, part], s, m)
             gamma = np.where(m[None], cov[:, :, idx, idx] / s, 0.0)
             total += (1.0 - gamma).sum(axis=0)

@@ -31,7 +31,7 @@ __all__ = ["draw_linked_cell_means", "linked_shrinkage"]
 _CHUNK = 250  # draws at a time: a national fit has 5,100 cells x 3 waves per draw
 
 
-def _variance(
+def sampling_variance(
     posterior: xr.Dataset,
     chain: int,
     draws: slice,
@@ -86,7 +86,7 @@ def draw_linked_cell_means(
             e = eta(chain, part)
             tau2 = tau2_all[chain, part][:, None]
             omega2 = omega2_all[chain, part][:, None, None]
-            s = _variance(posterior, chain, part, mask, variance, n)
+            s = sampling_variance(posterior, chain, part, mask, variance, n)
             r = np.where(m, y0[None] - e, 0.0)
             inv_d = np.where(m, 1.0 / (omega2 + s), 0.0)
             precision_u = 1.0 / tau2 + inv_d.sum(axis=2)
@@ -119,7 +119,7 @@ def linked_shrinkage(
             part = slice(start, start + _CHUNK)
             tau2 = tau2_all[chain, part][:, None]
             omega2 = omega2_all[chain, part][:, None, None]
-            s = _variance(posterior, chain, part, m[0], variance, n)
+            s = sampling_variance(posterior, chain, part, m[0], variance, n)
             inv_d = np.where(m, 1.0 / (omega2 + s), 0.0)
             precision_u = 1.0 / tau2 + inv_d.sum(axis=2)
             b = omega2 / (omega2 + s)
