@@ -293,7 +293,8 @@ else:
 # ### TRI*M-index per gemeente
 
 # %%
-if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
+has_trim = all(c in an.design.data.columns for c in C.TRIM_QUESTIONS)
+if has_trim:
     trim = KT.trim_table(an.design, min_n=s.min_cell_size, names=mun_names)
     # a long table (the national waves) is printed as a selection; tabellen/ holds every one
     trim_pick = selection.select_by_value(
@@ -307,6 +308,11 @@ if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
             title="TRI*M-index per gemeente" + ("" if trim_pick.complete else ", een selectie"),
         ),
     )
+else:
+    display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
+
+# %%
+if has_trim:
     display(
         published.publish(
             selection.selected_table(
@@ -317,8 +323,6 @@ if all(c in an.design.data.columns for c in C.TRIM_QUESTIONS):
             "trim",
         )
     )  # fmt: skip
-else:
-    display(HTML("<p>Deze meting bevat de vier TRI*M-vragen niet.</p>"))
 
 # %% [markdown]
 # ## 7. Kleine-domeinschattingen per gemeente

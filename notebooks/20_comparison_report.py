@@ -32,6 +32,7 @@ from meting.report import sections as KT
 from meting.report.export import Tables
 from meting.report.provenance import notebook_file
 
+# %%
 setup_notebook()
 registry = load_registry(params_dir or None)
 s = registry.settings

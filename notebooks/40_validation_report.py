@@ -229,14 +229,7 @@ else:
                 "meting (model over de metingen, niet gebenchmarkt)",
             ),
             "voorspellende_controle",
-            docs={
-                "binnen": "cellen waarvan de directe schatting binnen het 90%-voorspellingsinterval "
-                "van het model ligt",
-                "aandeel_binnen": "aandeel cellen waarvan de directe schatting binnen het "
-                "90%-voorspellingsinterval van het model ligt (bij een passend model ongeveer 90%)",
-                "gemiddelde_pit": "gemiddelde PIT-waarde: de kans dat een door het model "
-                "voorspelde directe schatting hoogstens de werkelijke is (ongeveer 0,5)",
-            },
+            docs=LT.PREDICTIVE_DOCS,
         )
     )
     display(

@@ -29,6 +29,7 @@ __all__ = [
     "NOT_BENCHMARKED",
     "PARAMETER_DOCS",
     "PARAMETER_NAMES",
+    "PREDICTIVE_DOCS",
     "benchmark_label",
     "benchmark_note",
     "benchmark_status",
@@ -53,6 +54,16 @@ _PARTLY: Final = (
     "levensgebeurtenis en meting gelijk aan de directe schatting), {other} niet (geen directe "
     "schatting van de levensgebeurtenis)."
 )
+
+#: The exported columns of the validation report's posterior predictive check (``tabellen/``).
+PREDICTIVE_DOCS: Final = {
+    "binnen": "cellen waarvan de directe schatting binnen het 90%-voorspellingsinterval van het "
+    "model ligt",
+    "aandeel_binnen": "aandeel cellen waarvan de directe schatting binnen het "
+    "90%-voorspellingsinterval van het model ligt (bij een passend model ongeveer 90%)",
+    "gemiddelde_pit": "gemiddelde PIT-waarde: de kans dat een door het model voorspelde directe "
+    "schatting hoogstens de werkelijke is (ongeveer 0,5)",
+}
 
 _FAMILIES: Final = {
     "halfnormal": "halfnormaal",
