@@ -68,3 +68,11 @@ def test_lazy_packages_still_give_every_name(module: str) -> None:
         "[getattr(m, n) for n in m.__all__]"
     )
     assert loaded["scipy.stats"]  # resolving the analyses did import them (the scan can fail)
+
+
+def test_the_constants_the_report_tables_read_load_no_analysis_library() -> None:
+    """``trend_tables.linked_change_table`` and ``comparison_text`` read the reason constants of
+    ``meting.linked_trends`` at call time; importing it must not pull in the pipeline (it cost a
+    municipality report 8 s of CPU)."""
+    loaded = _loaded("import meting.linked_trends\nfrom meting.report import linked_text")
+    assert not any(loaded.values()), sorted(m for m, v in loaded.items() if v)

@@ -21,16 +21,17 @@ the change of its direct estimates, so it gets no verdict of its own either (rea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from meting import columns as C
-from meting import pipeline
 from meting.errors import ParameterError
-from meting.registry import Registry
-from meting.sae.aggregate import weighted_aggregate
-from meting.sae.result import SaeResult
+
+if TYPE_CHECKING:
+    from meting.registry import Registry
+    from meting.sae.result import SaeResult
 
 __all__ = [
     "REASON_BENCHMARKED",
@@ -96,6 +97,8 @@ def linked_changes(
     The fit comes from the fit cache when it was computed before; ``sae`` passes a fit of
     :func:`meting.pipeline.fit_linked_small_areas` over ``waves`` already at hand.
     """
+    from meting import pipeline  # here: report modules import this one for its constants
+    from meting.sae.aggregate import weighted_aggregate
     from meting.trends import registry_order
 
     if by not in (None, C.MUNICIPALITY, C.LIFE_EVENT):
