@@ -65,6 +65,8 @@ UNIQUE_DRAWS = 400
 #: means, diagnostics, the NetCDF cache, the tables) handle 8,000 draws in each plumbing test.
 #: Code downstream must take the number of draws from the posterior, which this also checks.
 MAX_DRAWS = 300
+#: The mocked posterior is the prior draws pulled towards their mean by this factor.
+POSTERIOR_SPREAD = 0.1
 
 
 class MockSampler:
@@ -109,11 +111,21 @@ def _prior_posterior(
     )
     coords = {k: v for k, v in prior.coords.items() if k not in ("chain", "draw")}
     shape = {"chain": np.arange(chains), "draw": np.arange(draws)}
+
+    def concentrated(values: np.ndarray) -> np.ndarray:
+        # a posterior is narrower than the prior: pull every draw towards the draws' mean (a
+        # convex combination, so each value stays inside its support), else every cell of a
+        # mocked fit would be too uncertain to publish and get no verdict
+        centre = values.mean(axis=0, keepdims=True)
+        return centre + POSTERIOR_SPREAD * (values - centre)
+
     posterior = xr.Dataset(
         {
             name: (
                 prior[name].dims,
-                prior[name].to_numpy()[0, pick].reshape(chains, draws, *prior[name].shape[2:]),
+                concentrated(prior[name].to_numpy()[0])[pick].reshape(
+                    chains, draws, *prior[name].shape[2:]
+                ),
             )
             for name in names
         },

@@ -95,7 +95,9 @@ def test_cells_without_respondents_in_a_wave_get_no_verdict(changes) -> None:
     assert (~both).any() and both.any()  # the synthetic waves have empty cells
     assert cells.loc[~both, "verdict"].isna().all()
     assert (cells.loc[~both, "reason"] == L.REASON_PREDICTION).all()
-    assert cells.loc[both, "verdict"].isin(L.VERDICTS).all()
+    published = cells["publication"].ne("niet publiceren")
+    assert cells.loc[both & published, "verdict"].isin(L.VERDICTS).all()
+    assert (cells.loc[both & ~published, "reason"] == L.REASON_NOT_PUBLISHED).all()
     assert cells.loc[~both, "estimate"].notna().all()  # a prediction still has a change
 
 
@@ -114,6 +116,82 @@ def test_verdict_rule_uses_the_thresholds() -> None:
     assert out["reason"].iloc[:5].isna().all()
     with pytest.raises(ParameterError, match="lower < upper"):
         L.change_verdicts(table, upper=0.05, lower=0.95)
+
+
+def test_a_change_is_as_publishable_as_the_worse_of_its_two_waves() -> None:
+    table = pd.DataFrame(
+        {
+            "prob_improved": [0.99, 0.99, 0.01, 0.99],
+            "n_earlier": [40, 2, 12, 0],
+            "n_later": [40, 7, 40, 7],
+            "publication_earlier": [
+                "publiceren",
+                "niet publiceren",
+                "publiceren met voorbehoud",
+                "niet publiceren",
+            ],
+            "publication_later": ["publiceren", "publiceren met voorbehoud", "publiceren"] * 1
+            + ["publiceren met voorbehoud"],
+        }
+    )
+    out = L.change_verdicts(table, upper=0.95, lower=0.05)
+    assert out["publication"].tolist() == [
+        "publiceren",
+        "niet publiceren",
+        "publiceren met voorbehoud",
+        "niet publiceren",
+    ]
+    # n = 2 and 7 (Echt-Susteren's Immigratie naar Nederland, 2008 -> 2010): no verdict
+    assert out["verdict"].tolist() == ["verbeterd", None, "verslechterd", None]
+    assert out["reason"].tolist() == [
+        None,
+        L.REASON_NOT_PUBLISHED,
+        None,
+        L.REASON_PREDICTION,  # no respondents in a wave: a prediction first
+    ]
+
+
+def test_change_table_marks_caution_and_names_the_rule() -> None:
+    table = pd.DataFrame(
+        {
+            "naam": ["Verhuizen", "Immigratie naar Nederland"],
+            "estimate": [0.3, -0.4],
+            "lower_90": [0.1, -1.2],
+            "upper_90": [0.5, 0.4],
+            "prob_improved": [0.99, 0.02],
+            "n_earlier": [40, 2],
+            "n_later": [12, 7],
+            "publication_earlier": ["publiceren", "niet publiceren"],
+            "publication_later": ["publiceren met voorbehoud", "publiceren met voorbehoud"],
+            "wave_earlier": WAVES[0],
+            "wave_later": WAVES[1],
+        }
+    )
+    judged = L.change_verdicts(table, upper=0.95, lower=0.05)
+    html = linked_change_table(judged, "levensgebeurtenis", upper=0.95, lower=0.05)._repr_html_()
+    html = html.replace("\xa0", " ").replace("\u2060", "")
+    assert "verbeterd (met voorbehoud)" in html and "geen (niet publiceren)" in html
+    assert "verslechterd" not in html.split("<tbody>")[1].split("</tbody>")[0]
+    assert "de slechtste van beide metingen" in html
+
+
+def test_small_cells_of_the_linked_fit_get_no_verdict(registry: Registry, changes) -> None:
+    rule = registry.settings.publication_rule()
+    cells = changes[None]
+    fewest = np.minimum(cells["n_earlier"].fillna(0), cells["n_later"].fillna(0))
+    small = (fewest > 0) & (fewest < rule.min_n_caution)
+    assert small.any()  # the synthetic waves have them
+    assert cells.loc[small, "verdict"].isna().all()
+    assert (cells.loc[small, "reason"] == L.REASON_NOT_PUBLISHED).all()
+    for by in (C.MUNICIPALITY, C.LIFE_EVENT):  # aggregates: the rule on their own n and cv
+        agg = changes[by]
+        assert (
+            agg["publication"]
+            .isin(["publiceren", "publiceren met voorbehoud", "niet publiceren"])
+            .all()
+        )
+        few = np.minimum(agg["n_earlier"], agg["n_later"]) < rule.min_n_publish
+        assert agg.loc[few, "publication"].ne("publiceren").all()
 
 
 def test_linked_changes_rejects_an_unknown_grouping(registry: Registry) -> None:

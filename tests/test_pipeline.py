@@ -164,9 +164,15 @@ def test_small_area_fit_is_cached_and_tabled(an: A.WaveAnalysis, mock_sampling) 
     assert len(cells) == len(an.registry.life_events)
     assert set(cells[C.MUNICIPALITY].astype(str)) == {"GM0505"}
     seen = cells["observed"].to_numpy(dtype=bool)
-    assert cells.loc[seen, "kans_hoger"].between(0, 1).all()
+    publish = cells["publication"].ne("niet publiceren").to_numpy(dtype=bool)
+    assert (seen & publish).any() and (seen & ~publish).any()
+    assert cells.loc[seen & publish, "kans_hoger"].between(0, 1).all()
+    assert cells.loc[seen & publish, "verdict"].notna().all()
     assert cells.loc[~seen, "kans_hoger"].isna().all()  # a prediction gets no probability
     assert cells.loc[~seen, "verdict"].isna().all()  # and no verdict
+    # nor does a cell the publication rule holds back (too few respondents or too uncertain)
+    assert cells.loc[~publish, "kans_hoger"].isna().all()
+    assert cells.loc[~publish, "verdict"].isna().all()
     by_mun = A.sae_by(an, sae, C.MUNICIPALITY)
     assert set(by_mun[C.MUNICIPALITY].astype(str)) == set(an.registry.municipalities)
     assert by_mun["naam"].notna().all()

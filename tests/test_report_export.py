@@ -237,6 +237,42 @@ def test_model_table_keeps_model_estimate_but_blanks_the_small_direct(tmp_path: 
     assert data.loc[1, "onderdrukt_reden"] == "minder dan 30 respondenten"
 
 
+def test_model_table_marks_caution_and_gives_a_not_published_cell_no_verdict(
+    tmp_path: Path,
+) -> None:
+    from meting.significance import REASON_NOT_PUBLISHED
+
+    cells = pd.DataFrame(
+        {
+            "levensgebeurtenis": ["verhuizen", "klein", "heel klein"],
+            "estimate": [7.12, 6.43, 6.2],
+            "lower": [6.9, 6.0, 5.1],
+            "upper": [7.3, 6.9, 7.2],
+            "prob_ge_target": [0.86, 0.03, 0.1],
+            "verdict": ["onzeker", "waarschijnlijk < 7", None],
+            "reason": [None, None, REASON_NOT_PUBLISHED],
+            "direct": [7.2, 5.1, 4.0],
+            "n": [80, 9, 2],
+            "publication": ["publiceren", "publiceren met voorbehoud", "niet publiceren"],
+        }
+    )
+    table = tables.sae_table(cells, "levensgebeurtenis", "levensgebeurtenis", min_n=MIN_N)
+    printed = _printed(table)
+    assert printed["oordeel"].tolist() == [
+        "onzeker",
+        "waarschijnlijk < 7 (met voorbehoud)",
+        "geen (niet publiceren)",
+    ]
+    html = table._repr_html_().replace("\xa0", " ")
+    assert "1 rij met voorbehoud" in html and "1 rij zonder oordeel" in html
+    folder = tmp_path / "tabellen"
+    Tables(folder, min_n=MIN_N).publish(table, "cellen")
+    data = read_table(folder, "cellen")
+    assert data["publicatie"].tolist() == cells["publication"].tolist()
+    assert data.loc[1, "oordeel"] == "waarschijnlijk < 7"  # the export keeps the verdict itself
+    assert pd.isna(data.loc[2, "oordeel"]) and data.loc[2, "oordeel_reden"] == REASON_NOT_PUBLISHED
+
+
 def test_publish_refuses_undocumented_columns_ids_and_bad_names(tmp_path: Path) -> None:
     out = Tables(tmp_path / "t", min_n=MIN_N)
     with pytest.raises(ReportError, match="documented identifiers"):

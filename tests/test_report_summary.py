@@ -71,6 +71,29 @@ def test_group_sentence_counts_and_never_judges_cells_without_a_verdict() -> Non
     assert "Immigratie" not in text  # no verdict: not named as falling short
 
 
+def test_group_sentence_counts_the_verdicts_given_with_caution() -> None:
+    events = verdict_table(
+        ["Verhuizen", "Werkloos worden", "Immigratie"],
+        [6.9, 6.0, 6.1],
+        ["onzeker", "waarschijnlijk < 7", None],
+    )
+    events["publication"] = ["publiceren", "publiceren met voorbehoud", "niet publiceren"]
+    text = S.group_sentence(
+        events,
+        name="naam",
+        singular="levensgebeurtenis",
+        plural="levensgebeurtenissen",
+        target=7,
+        model=True,
+    )
+    assert "Van de 2 levensgebeurtenissen met een oordeel" in text
+    assert "Eén oordeel is gegeven met voorbehoud" in text
+    assert (
+        "1 levensgebeurtenis krijgt geen oordeel (te weinig of geen respondenten, of een " in text
+    )
+    assert text.index("met voorbehoud") < text.index("Onder de 7")
+
+
 def test_change_sentence_uses_the_change_verdicts() -> None:
     changes = verdict_table(["keten", "overheid", "samenwerking"], [0.04, 0.21, -0.3], [
         "geen aantoonbaar verschil", "verbeterd", "verslechterd"

@@ -21,6 +21,7 @@ from meting.errors import ParameterError, SchemaError
 from meting.results import EXTRA_COLUMN_DOCS, RESULT_COLUMN_DOCS, RESULT_COLUMNS, result_table
 from meting.significance import (
     REASON_NO_RESPONDENTS,
+    REASON_NOT_PUBLISHED,
     TEST_COLUMNS,
     adjust_pvalues,
     bayes_verdicts,
@@ -334,6 +335,42 @@ def test_bayes_verdicts_min_n_and_bad_thresholds():
         bayes_verdicts(cells, upper=0.05, lower=0.95)
     with pytest.raises(SchemaError, match="must lie in \\[0, 1\\]"):
         bayes_verdicts(sae_cells([1.2], 10))
+
+
+def test_a_cell_flagged_not_published_gets_no_verdict_and_caution_keeps_its_own():
+    cells = sae_cells([0.99, 0.99, 0.01, 0.99], [40, 3, 12, 0])
+    cells["publication"] = [
+        "publiceren",
+        "niet publiceren",
+        "publiceren met voorbehoud",
+        "niet publiceren",
+    ]
+    out = bayes_verdicts(cells)
+    assert out["verdict"].isna().tolist() == [False, True, False, True]
+    assert out["verdict"].iloc[[0, 2]].tolist() == ["waarschijnlijk ≥ 7", "waarschijnlijk < 7"]
+    # without respondents the older reason stands: the cell is a prediction
+    assert out["reason"].isna().tolist() == [True, False, True, False]
+    assert out["reason"].iloc[[1, 3]].tolist() == [REASON_NOT_PUBLISHED, REASON_NO_RESPONDENTS]
+    assert bayes_verdicts(cells, min_n=None)["verdict"].notna().all()  # simulation studies only
+
+
+def test_the_rule_flags_an_aggregate_without_a_publication_column():
+    from meting.sae.quality import PublicationRule
+
+    cells = sae_cells([0.99, 0.99, 0.99, 0.99], [40, 40, 40, 8])
+    # cv = se / estimate by hand: 0.1/7.49 = 1,3 %, 0.45/7.49 = 6,0 %, 0.75/7.49 = 10,0 %
+    cells["se"] = [0.1, 0.45, 0.75, 0.1]
+    rule = PublicationRule(min_n_publish=30, cv_publish=0.04, min_n_caution=5, cv_caution=0.08)
+    out = bayes_verdicts(cells, publication=rule)
+    assert out["publication"].tolist() == [
+        "publiceren",
+        "publiceren met voorbehoud",
+        "niet publiceren",
+        "publiceren met voorbehoud",  # n below min_n_publish
+    ]
+    assert out["verdict"].isna().tolist() == [False, False, True, False]
+    assert out["reason"].iloc[2] == REASON_NOT_PUBLISHED
+    assert "publication" not in bayes_verdicts(cells).columns  # no rule, no flag
 
 
 # --- the one result schema ----------------------------------------------------------------------

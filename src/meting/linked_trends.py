@@ -16,6 +16,13 @@ in a wave) is a model prediction: it keeps its change and interval but gets no v
 :data:`REASON_PREDICTION`). A life event of a fit benchmarked per life event and wave has exactly
 the change of its direct estimates, so it gets no verdict of its own either (reason
 :data:`REASON_BENCHMARKED`): the test of the direct estimates gives it, once.
+
+**Publication flag**: a change is as publishable as the worse of its two waves (``publication``,
+from ``publication_earlier`` and ``publication_later``, the flags of
+:mod:`meting.sae.quality`; for an aggregate the rule applied to the aggregate's level in each
+wave: its respondents and cv). A change with a wave flagged "niet publiceren" gets no verdict
+(reason :data:`REASON_NOT_PUBLISHED`); "publiceren met voorbehoud" keeps its verdict and the
+reports mark it.
 """
 
 from __future__ import annotations
@@ -32,9 +39,11 @@ from meting.errors import ParameterError
 if TYPE_CHECKING:
     from meting.registry import Registry
     from meting.sae.result import SaeResult
+    from meting.settings import Settings
 
 __all__ = [
     "REASON_BENCHMARKED",
+    "REASON_NOT_PUBLISHED",
     "REASON_PREDICTION",
     "VERDICTS",
     "change_verdicts",
@@ -48,6 +57,12 @@ REASON_PREDICTION = "modelvoorspelling (geen respondenten in beide metingen)"
 #: Why a life event of a benchmarked fit gets no verdict of its own: its change is that of the
 #: direct estimates, whose test gives the verdict (one verdict per estimate).
 REASON_BENCHMARKED = "gebenchmarkt: gelijk aan de directe schatting, die het oordeel geeft"
+#: Why a change with respondents in both waves gets no verdict: the publication rule says "niet
+#: publiceren" for one of the two waves.
+REASON_NOT_PUBLISHED = "niet publiceren in een van beide metingen (publicatieregel)"
+#: The publication classes of :mod:`meting.sae.quality`, best first (repeated here so that the
+#: report modules that read this module's constants do not import the model code).
+_PUBLICATION_ORDER = ("publiceren", "publiceren met voorbehoud", "niet publiceren")
 
 
 def change_verdicts(table: pd.DataFrame, *, upper: float, lower: float) -> pd.DataFrame:
@@ -66,16 +81,39 @@ def change_verdicts(table: pd.DataFrame, *, upper: float, lower: float) -> pd.Da
     for side in ("earlier", "later"):
         if f"observed_{side}" in table.columns:
             both &= table[f"observed_{side}"].fillna(False).to_numpy(dtype=bool)
+    publication = _worse_publication(table)
+    blocked = (
+        both & (publication == _PUBLICATION_ORDER[-1])
+        if publication is not None
+        else np.zeros(both.shape, dtype=bool)
+    )
     up, down, same = VERDICTS
     verdict = [
-        None if not ok else up if p >= upper else down if p <= lower else same
-        for ok, p in zip(both, prob, strict=True)
+        None if not ok or no else up if p >= upper else down if p <= lower else same
+        for ok, no, p in zip(both, blocked, prob, strict=True)
     ]
     out = table.copy()
     out["verdict"] = pd.Series(verdict, index=out.index, dtype="object")
-    reason = [None if ok else REASON_PREDICTION for ok in both]
+    reason = [
+        REASON_PREDICTION if not ok else REASON_NOT_PUBLISHED if no else None
+        for ok, no in zip(both, blocked, strict=True)
+    ]
     out["reason"] = pd.Series(reason, index=out.index, dtype="object")
+    if publication is not None:
+        out["publication"] = pd.Series(publication, index=out.index, dtype="object")
     return out
+
+
+def _worse_publication(table: pd.DataFrame) -> np.ndarray | None:
+    """The worse of ``publication_earlier`` and ``publication_later`` per row (None without
+    them)."""
+    sides = ("publication_earlier", "publication_later")
+    if not all(side in table.columns for side in sides):
+        return None
+    rank = {label: i for i, label in enumerate(_PUBLICATION_ORDER)}
+    worst = len(_PUBLICATION_ORDER) - 1
+    ranks = np.maximum(*(table[side].map(rank).fillna(worst).to_numpy(dtype=int) for side in sides))
+    return np.asarray(_PUBLICATION_ORDER, dtype=object)[ranks]
 
 
 def linked_changes(
@@ -136,6 +174,8 @@ def linked_changes(
         if "benchmarked" in cells.columns:  # an aggregate of benchmarked cells
             flags = cells["benchmarked"].astype(bool).groupby(key).all()
             table["benchmarked"] = table[by].astype(str).map(flags).fillna(False).to_numpy(bool)
+        if "publication_earlier" in cells.columns:
+            table = _aggregate_publication(table, sae, cells, by, weights, (first, last), s)
     table = change_verdicts(table, upper=s.prob_above, lower=s.prob_below)
     if by == C.LIFE_EVENT and "benchmarked" in table.columns:
         # benchmarked per life event and wave: the change is the direct estimates' change, whose
@@ -150,6 +190,36 @@ def linked_changes(
     source = registry.municipalities if by == C.MUNICIPALITY else registry.life_events
     table.insert(0, "naam", table[by].astype(str).map({k: v.name for k, v in source.items()}))
     return registry_order(table, "municipalities" if by == C.MUNICIPALITY else "events", registry)
+
+
+def _aggregate_publication(
+    table: pd.DataFrame,
+    sae: SaeResult,
+    cells: pd.DataFrame,
+    by: str,
+    weights: np.ndarray,
+    waves: tuple[str, str],
+    settings: Settings,
+) -> pd.DataFrame:
+    """``table`` with ``publication_earlier`` and ``publication_later``: the publication rule
+    applied to each aggregate's level in the two waves (its respondents and its cv, from the
+    population-weighted aggregate of the cells' draws in that wave)."""
+    from meting.sae.aggregate import weighted_aggregate
+
+    rule = settings.publication_rule()
+    draws = sae.draws()
+    draws = draws.reshape(draws.shape[0], -1, len(sae.waves))
+    table = table.copy()
+    for side, wave in zip(("earlier", "later"), waves, strict=True):
+        counts = cells.assign(n=cells[f"n_{side}"].fillna(0).to_numpy(dtype=float))
+        level = weighted_aggregate(
+            draws[:, :, sae.waves.index(wave)], counts, [by], weights, sae.target
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cv = level["se"].to_numpy(dtype=float) / np.abs(level["estimate"].to_numpy(dtype=float))
+        flags = dict(zip(level[by].astype(str), rule.flag(level["n"].to_numpy(), cv), strict=True))
+        table[f"publication_{side}"] = table[by].astype(str).map(flags).to_numpy(dtype=object)
+    return table
 
 
 def sae_change_weights(cells: pd.DataFrame, population: pd.DataFrame) -> np.ndarray:

@@ -202,12 +202,19 @@ def cell_population(registry: Registry, on: dt.date | None = None) -> pd.DataFra
 
 def sae_by(an: WaveAnalysis, sae: SaeResult, by: str) -> pd.DataFrame:
     """Small-area estimates aggregated to ``by`` (municipality or life event), with the Bayesian
-    verdict (settings.bayes thresholds) and the Dutch name in ``naam``."""
+    verdict (settings.bayes thresholds; none where the publication rule, applied to the
+    aggregate's respondents and cv, says "niet publiceren") and the Dutch name in ``naam``."""
     from meting.significance import bayes_verdicts
 
     s = an.settings
     out = sae.aggregate(by, weights=cell_population(an.registry, on=an.wave.reference_date))
-    out = bayes_verdicts(out, upper=s.prob_above, lower=s.prob_below, target=s.target)
+    out = bayes_verdicts(
+        out,
+        upper=s.prob_above,
+        lower=s.prob_below,
+        target=s.target,
+        publication=s.publication_rule(),
+    )
     out["shrinkage"] = out[by].astype(str).map(_shrinkage_by(an, sae, by)).to_numpy(dtype=float)
     if "benchmarked" in sae.cells.columns:  # an aggregate of benchmarked cells
         flags = sae.cells["benchmarked"].astype(bool).groupby(sae.cells[by].astype(str)).all()
@@ -252,7 +259,8 @@ def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str | None) -> pd
     ``kans_hoger`` accounts for the uncertainty of both: the national figure is the design-based
     estimate ``N ~ Normal(m, se)``, so over the posterior draws of the cell,
     ``P(theta > N) = mean(Phi((theta - m) / se))``. A cell without respondents gets none (its
-    estimate is a model prediction), as it gets no verdict.
+    estimate is a model prediction), nor does a cell flagged "niet publiceren", as they get no
+    verdict.
     """
     from meting.pipeline import life_event_estimates
 
@@ -280,7 +288,12 @@ def municipality_cells(an: WaveAnalysis, sae: SaeResult, code: str | None) -> pd
         for i in range(0, len(out), step):
             z = (draws[:, i : i + step] - centre[None, i : i + step]) / national_se[i : i + step]
             prob[i : i + step] = stats.norm.cdf(z).mean(axis=0)
-    out["kans_hoger"] = np.where(out["observed"].to_numpy(dtype=bool), prob, np.nan)
+    from meting.significance import REASON_NOT_PUBLISHED
+
+    judged = (
+        out["observed"].to_numpy(dtype=bool) & out["reason"].ne(REASON_NOT_PUBLISHED).to_numpy()
+    )
+    out["kans_hoger"] = np.where(judged, prob, np.nan)
     from meting.trends import registry_order
 
     return registry_order(out, "events", an.registry)

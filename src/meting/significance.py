@@ -7,7 +7,8 @@ Two entry points, each a pure function of a result table (:mod:`meting.results`)
   Benjamini-Hochberg) within a family of tests, and a verdict in three classes.
 * :func:`bayes_verdicts` takes the result table of a small-area model (:mod:`meting.sae`) and
   turns the posterior probability that a mean is at least the target into a verdict; a cell
-  without respondents gets none (it is a model prediction).
+  without respondents gets none (it is a model prediction), nor does a cell that the publication
+  rule of :mod:`meting.sae.quality` marks "niet publiceren".
 
 Both return the same result table with the columns of the test added after the core columns
 (see :data:`meting.results.EXTRA_COLUMN_DOCS`); the whole-wave pipeline in
@@ -26,7 +27,7 @@ sample and, for a domain table (``mean(var, by=...)``, whose df is the domain's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,9 @@ from meting.checks import (  # re-exported: comparison and sae import them from 
 )
 from meting.checks import numeric_column as _numeric
 from meting.errors import ParameterError, SchemaError
+
+if TYPE_CHECKING:
+    from meting.sae.quality import PublicationRule
 
 Adjustment = Literal["holm", "bh", "none"]
 
@@ -61,6 +65,12 @@ _REQUIRED_TEST: Final = ("estimate", "se", "df", "n")
 _REQUIRED_BAYES: Final = ("estimate", "prob_ge_target", "n")
 #: The reason a small-area cell without respondents gets no verdict.
 REASON_NO_RESPONDENTS: Final = "geen respondenten: modelvoorspelling, geen oordeel"
+#: The reason a small-area cell (or aggregate) with respondents gets no verdict: the publication
+#: rule (:mod:`meting.sae.quality`) says "niet publiceren".
+REASON_NOT_PUBLISHED: Final = "niet publiceren: te weinig respondenten of te onzeker, geen oordeel"
+#: The publication class that gets no verdict, and the one published with caution.
+NOT_PUBLISHED: Final = "niet publiceren"
+CAUTION: Final = "publiceren met voorbehoud"
 
 
 def format_number(value: float) -> str:
@@ -302,6 +312,22 @@ def test_against_target(
 test_against_target.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
+def _publication_flags(
+    table: pd.DataFrame, n: np.ndarray, rule: PublicationRule | None
+) -> np.ndarray | None:
+    """The publication class of every row: the table's ``publication`` column, else ``rule``'s
+    flag from ``n`` and ``cv = se / estimate``, else None."""
+    if "publication" in table.columns:
+        return table["publication"].astype(object).to_numpy()
+    if rule is None:
+        return None
+    estimate = _numeric(table, "estimate", "Bayesian result table")
+    se = _numeric(table, "se", "Bayesian result table") if "se" in table else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = se / np.abs(estimate)  # as meting.sae.quality.add_quality
+    return rule.flag(n, cv)
+
+
 # --- Bayesian verdicts ---------------------------------------------------------------------------
 
 
@@ -312,6 +338,7 @@ def bayes_verdicts(
     lower: float = 0.05,
     min_n: int | None = 1,
     target: float = 7.0,
+    publication: PublicationRule | None = None,
 ) -> pd.DataFrame:
     """Verdicts from the posterior probability that a cell's mean is at least the target.
 
@@ -331,11 +358,18 @@ def bayes_verdicts(
         gives every cell a verdict, predictions included (for simulation studies only).
     target : float, default 7.0
         The target the model's ``prob_ge_target`` refers to (used for the labels only).
+    publication : PublicationRule or None
+        The publication flag decides too: a row flagged "niet publiceren" (the table's
+        ``publication`` column, or, for a table without one such as an aggregate, the flag of
+        this rule from ``n`` and ``cv = se / estimate``, then added as ``publication``) gets no
+        verdict, with the reason :data:`REASON_NOT_PUBLISHED`. "publiceren met voorbehoud" keeps
+        its verdict; the reports mark it. Without the column and the rule, no flag is used.
 
     Returns
     -------
     pandas.DataFrame
-        A copy with the columns ``verdict`` and ``reason`` added.
+        A copy with the columns ``verdict`` and ``reason`` added (and ``publication`` when it
+        was computed from ``publication``).
     """
     check_columns(sae_cells, _REQUIRED_BAYES, "Bayesian result table")
     check_min_n(min_n, allow_none=True)
@@ -361,17 +395,30 @@ def bayes_verdicts(
         if "observed" in sae_cells.columns:
             empty |= ~sae_cells["observed"].fillna(False).to_numpy(dtype=bool)
     too_few = ~empty & (n < min_n) if min_n is not None else np.zeros(prob.shape, dtype=bool)
+    flags = _publication_flags(sae_cells, n, publication)
+    not_published = (
+        ~empty & ~too_few & ~no_prob & (flags == NOT_PUBLISHED)
+        if flags is not None and min_n is not None
+        else np.zeros(prob.shape, dtype=bool)
+    )
     reason = np.select(  # type: ignore[call-overload]
-        [empty, too_few, no_prob],
-        [REASON_NO_RESPONDENTS, reason_too_few(min_n) if min_n else "", "geen posterior"],
+        [empty, too_few, no_prob, not_published],
+        [
+            REASON_NO_RESPONDENTS,
+            reason_too_few(min_n) if min_n else "",
+            "geen posterior",
+            REASON_NOT_PUBLISHED,
+        ],
         default=None,
     ).astype(object)
     verdict = np.select(
-        [empty | too_few | no_prob, prob >= upper, prob <= lower],
+        [empty | too_few | no_prob | not_published, prob >= upper, prob <= lower],
         np.array([None, above, below], dtype=object),
         default=unsure,
     ).astype(object)
     out = sae_cells.copy()
+    if flags is not None and "publication" not in out.columns:
+        out["publication"] = pd.Series(flags, index=out.index, dtype=object)
     out["verdict"] = pd.Series(verdict, index=out.index, dtype="str")
     out["reason"] = pd.Series(reason, index=out.index, dtype="str")
     return out

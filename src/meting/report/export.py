@@ -142,6 +142,7 @@ COLUMN_DOCS: dict[str, str] = {
     "p_gecorrigeerd": "p-waarde gecorrigeerd voor meervoudig toetsen (methode in de verantwoording)",
     "oordeel": "het oordeel tegen het doel of over de verandering; leeg als er geen oordeel is",
     "oordeel_reden": "waarom er geen oordeel is (leeg als er een oordeel is)",
+    "publicatie": "publicatievlag van een modelschatting (params/analysis.yaml, sae_publication): 'publiceren', 'publiceren met voorbehoud' of 'niet publiceren' (geen oordeel); bij een verandering de slechtste van beide metingen",
     "onderdrukt_reden": (
         "waarom waarden in deze rij leeg zijn (te weinig respondenten, of af te leiden uit de "
         "andere cellen); leeg als niets is weggelaten"

@@ -231,8 +231,13 @@ def linked_methods(
             f"respondenten en een cv van hoogstens {fmt_pct(p.cv_publish)}, publiceren met "
             f"voorbehoud bij ten minste {fmt_int(p.min_n_caution)} respondenten en een cv van "
             f"hoogstens {fmt_pct(p.cv_caution)}, anders niet publiceren. De tabellen van dit "
-            "rapport tonen de modelschatting van elke cel met haar interval; het oordeel volgt "
-            "de regel hierboven.",
+            "rapport tonen de modelschatting van elke cel met haar interval, ter informatie; "
+            "een cel of verandering met de vlag 'niet publiceren' krijgt geen oordeel ('geen "
+            "(niet publiceren)'), een oordeel met de vlag 'publiceren met voorbehoud' staat er "
+            "met '(met voorbehoud)'. Een verandering krijgt de slechtste vlag van haar twee "
+            "metingen; een totaal (een gemeente over haar levensgebeurtenissen, een "
+            "levensgebeurtenis over de gemeenten) de vlag van de regel op zijn eigen "
+            "respondenten en cv. De samenvatting telt dezelfde oordelen.",
         ),
         (
             "Cellen zonder respondenten",

@@ -43,6 +43,7 @@ from meting.report.plots import (
     verdict_classes,
 )
 from meting.report.privacy import DEFAULT_MIN_CELL_SIZE, SUPPRESSED, assert_no_identifiers
+from meting.report.publication import caution_rows
 from meting.report.summary import count_noun
 
 if TYPE_CHECKING:
@@ -435,6 +436,13 @@ def _map_note(
         sentences.append(
             f"Gearceerd zonder kleur: {count_noun(suppressed, 'gemeente', 'gemeenten')} met "
             f"minder dan {min_n} respondenten; die waarde wordt niet getoond."
+        )
+    shown = rows.loc[rows["map_category"] == _SHOWN]
+    caution = shown.loc[caution_rows(shown), C.MUNICIPALITY].astype(str)
+    if len(caution):
+        sentences.append(
+            f"Oordeel met voorbehoud (publicatievlag: weinig respondenten of een ruime "
+            f"onzekerheid): {', '.join(sorted(caution))}."
         )
     if unreliable:
         sentences.append(

@@ -20,6 +20,7 @@ import pandas as pd
 
 from meting.report import Note
 from meting.report.formatting import count_noun, fmt_diff, fmt_int, fmt_number, fmt_score
+from meting.report.publication import caution_rows
 
 __all__ = [
     "count_noun",
@@ -138,11 +139,19 @@ def group_sentence(
         parts.append(f"Onder de {t}: {join_names(lowest)}{more}.")
     if len(above):
         parts.append(f"Het best: {join_names(_named(above.head(3), name))}.")
+    caution = int(caution_rows(table).sum())
+    if caution:
+        parts.insert(
+            1,
+            f"{'Eén oordeel is' if caution == 1 else f'{fmt_int(caution)} oordelen zijn'} "
+            "gegeven met voorbehoud (weinig respondenten of een ruime onzekerheid).",
+        )
     none = int((d == NONE).sum())
     if none:
+        why = "te weinig of geen respondenten" + (", of een te onzekere schatting" if model else "")
         parts.append(
             f"{count_noun(none, singular, plural).capitalize()} "
-            f"{'krijgt' if none == 1 else 'krijgen'} geen oordeel (te weinig of geen respondenten)."
+            f"{'krijgt' if none == 1 else 'krijgen'} geen oordeel ({why})."
         )
     return " ".join(parts)
 

@@ -29,6 +29,7 @@ from meting.report.privacy import (
     suppression_note,
     suppression_reasons,
 )
+from meting.report.publication import NO_VERDICT_TEXT, mark_caution, publication_note
 
 if TYPE_CHECKING:  # imported on use (SciPy, statsmodels): printing stored tables needs neither
     from meting.sae.diagnostics import Diagnostics
@@ -197,13 +198,17 @@ def sae_table(
     verdict, direct estimate, n and (with a ``shrinkage`` column) the share of the estimate that
     comes from the model. The direct estimate is suppressed below ``min_n``; the model estimate
     is shown for every cell (it borrows strength and discloses no respondent); a cell without
-    respondents is a model prediction without verdict. The note states the publication rule and
+    respondents is a model prediction without verdict, as is a cell the publication flag marks
+    "niet publiceren"; a verdict published with caution is marked
+    (:mod:`meting.report.publication`). The note states the publication rule and
     whether the estimates are benchmarked (:func:`meting.report.linked_text.benchmark_note`)."""
     has_direct = "direct" in cells.columns
     shown = suppress_small_cells(cells, min_n, value_cols=["direct"] if has_direct else [])
-    from meting.significance import REASON_NO_RESPONDENTS
+    from meting.significance import REASON_NO_RESPONDENTS, REASON_NOT_PUBLISHED
 
-    verdict = _model_verdict(shown).replace({REASON_NO_RESPONDENTS: "geen (modelvoorspelling)"})
+    verdict = mark_caution(_model_verdict(shown), shown).replace(
+        {REASON_NO_RESPONDENTS: "geen (modelvoorspelling)", REASON_NOT_PUBLISHED: NO_VERDICT_TEXT}
+    )
     columns = {
         heading: shown[label].astype(str),
         "modelschatting": shown["estimate"],
@@ -234,6 +239,7 @@ def sae_table(
     note = suppression_note(shown) if has_direct else ""
     if note:
         notes.append("Directe schatting: " + note[0].lower() + note[1:])
+    notes.append(publication_note(shown, REASON_NOT_PUBLISHED))
     notes.append(benchmark_note(shown))
     formats = {
         "modelschatting": "score",
@@ -261,9 +267,13 @@ def sae_table(
     cols["n"] = (shown["n"], "aantal")
     if has_shrinkage:
         cols["aandeel_model"] = (shown["shrinkage"], "aandeel")
+    if "publication" in shown.columns:
+        cols["publicatie"] = (shown["publication"].astype(object), "tekst")
     if has_direct:
         cols["onderdrukt_reden"] = (suppression_reasons(shown), "tekst")
-    return to_html(out, formats, caption=caption, note=" ".join(notes), data=export_table(cols))
+    return to_html(
+        out, formats, caption=caption, note=" ".join(n for n in notes if n), data=export_table(cols)
+    )
 
 
 def change_table(

@@ -21,6 +21,7 @@ from meting.report.formatting import (
     to_html,
 )
 from meting.report.linked_text import benchmark_note
+from meting.report.publication import NO_VERDICT_TEXT, mark_caution, publication_note
 
 __all__ = ["CHANGE_LEGEND", "CHANGE_MARKS", "change_mark", "linked_change_table", "trend_table"]
 
@@ -186,20 +187,30 @@ def linked_change_table(
     per row its name (``naam``), the change with two decimals and its mark, the 90 % interval,
     the probability of improvement and the verdict (``upper``/``lower``: the thresholds of the
     rule, for the note), and the respondents in both waves. A row without respondents in one of
-    the waves is a model prediction: its change is shown, without verdict. The model discloses
+    the waves is a model prediction: its change is shown, without verdict, as is a row the
+    publication flag marks "niet publiceren"; a verdict published with caution is marked
+    (:mod:`meting.report.publication`). The model discloses
     no respondent, so no row is suppressed; the counts are those of the direct estimates."""
     short = dict(short or {})
     if changes.empty:
         raise ReportError("linked_change_table needs at least one row; got an empty table.")
     a, b = str(changes["wave_earlier"].iloc[0]), str(changes["wave_later"].iloc[0])
     ea, eb = short.get(a, a), short.get(b, b)
-    from meting.linked_trends import REASON_BENCHMARKED
+    from meting.linked_trends import REASON_BENCHMARKED, REASON_NOT_PUBLISHED
 
-    same = changes["reason"].astype(object).eq(REASON_BENCHMARKED).to_numpy(dtype=bool)
+    reasons = changes["reason"].astype(object)
+    same = reasons.eq(REASON_BENCHMARKED).to_numpy(dtype=bool)
+    blocked = reasons.eq(REASON_NOT_PUBLISHED).to_numpy(dtype=bool)
     missing = pd.Series(
-        np.where(same, "zie de directe schatting", "geen (modelvoorspelling)"), index=changes.index
+        np.select(
+            [same, blocked],
+            ["zie de directe schatting", NO_VERDICT_TEXT],
+            default="geen (modelvoorspelling)",
+        ),
+        index=changes.index,
     )
     verdict = changes["verdict"].astype(object).where(changes["verdict"].notna(), missing)
+    verdict = mark_caution(verdict, changes)
     out = pd.DataFrame(
         {
             heading: changes["naam"].astype(str),
@@ -231,6 +242,9 @@ def linked_change_table(
         "aantoonbaar verschil; zonder respondenten in een van beide metingen een "
         "modelvoorspelling zonder oordeel. " + benchmark_note(changes)
     )
+    flags = publication_note(changes, REASON_NOT_PUBLISHED, of_change=True)
+    if flags:
+        note += " " + flags
     if same.any():
         note += (
             " Een gebenchmarkte levensgebeurtenis heeft precies de verandering van haar directe "
@@ -251,6 +265,11 @@ def linked_change_table(
             "oordeel_reden": (reason, "tekst"),
             "n_eerder": (changes["n_earlier"], "aantal"),
             "n_later": (changes["n_later"], "aantal"),
+            **(
+                {"publicatie": (changes["publication"].astype(object), "tekst")}
+                if "publication" in changes.columns
+                else {}
+            ),
         }
     )
     return to_html(out, formats, caption=caption, note=note, data=data)

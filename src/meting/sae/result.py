@@ -87,7 +87,8 @@ class SaeResult:
         the change, ``level`` 0.95, ``df`` missing, ``n`` (respondents in ``to_wave``), ``method``
         ``"linked-difference"``; then ``lower_90, upper_90``, ``prob_improved`` (the posterior
         probability that the mean is higher in ``to_wave``), ``estimate_earlier, se_earlier,
-        n_earlier, observed_earlier`` and the same for ``later`` (the cells in the two waves),
+        n_earlier, observed_earlier, publication_earlier`` and the same for ``later`` (the cells
+        in the two waves; ``publication`` is their flag, :mod:`meting.sae.quality`),
         ``wave_earlier, wave_later`` and ``benchmarked`` for a benchmarked result. A cell
         observed in one wave only (or in neither) still gets a change: wider, since its missing
         wave is a prediction from its persistent effect.
@@ -120,8 +121,9 @@ class SaeResult:
             "prob_improved": (diff > 0).mean(axis=0),
         }
         for side, part in (("earlier", before), ("later", after)):
-            for column in ("estimate", "se", "n", "observed"):
-                extra[f"{column}_{side}"] = part[column].to_numpy()
+            for column in ("estimate", "se", "n", "observed", "publication"):
+                if column in part.columns:
+                    extra[f"{column}_{side}"] = part[column].to_numpy()
         extra["wave_earlier"] = from_wave
         extra["wave_later"] = to_wave
         if "benchmarked" in cells.columns:
