@@ -368,7 +368,9 @@ def municipality_summary(
         f" er minder dan {fmt_int(min_n)}. Het model leent daar kracht van andere gemeenten en "
         "levensgebeurtenissen; de directe schatting wordt dan niet getoond.",
         "Een levensgebeurtenis zonder respondenten in deze gemeente is een modelvoorspelling en "
-        "krijgt geen oordeel.",
+        "krijgt geen oordeel, evenals een levensgebeurtenis die de publicatieregel niet laat "
+        "publiceren (te weinig respondenten of een te onzekere schatting); een oordeel 'met "
+        "voorbehoud' steunt op weinig respondenten of een ruime onzekerheid.",
         "'Waarschijnlijk' betekent een kans van minstens 95% volgens het model.",
     ]
     return summary_box(sentences, caveats)
