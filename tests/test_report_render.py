@@ -21,6 +21,7 @@ import pytest
 from meting.errors import ReportError
 from meting.report.formatting import fmt_ci, fmt_int, fmt_score
 from meting.report.render import (
+    KERNEL_NAME,
     RenderJob,
     RenderResult,
     export_html,
@@ -257,3 +258,46 @@ def test_recover_finishes_a_commit_with_its_tables_folder(tmp_path: Path) -> Non
     assert sorted(p.name for p in old.iterdir()) == ["nieuw.csv"]
     assert (out / "GM0505.html").is_file()
     assert sorted(p.name for p in (out / "GM0505").iterdir()) == ["tabellen"]
+
+
+def _without_render_time(html: str) -> str:
+    """The HTML with the provenance block's render time (a minute) masked."""
+    return re.sub(r"\d{1,2} \w+ \d{4}, \d{2}:\d{2}", "<tijd>", html)
+
+
+def test_a_warm_kernel_renders_the_report_a_fresh_one_renders(tmp_path: Path) -> None:
+    from meting.report import kernel
+
+    def job(title: str, folder: str, *, reuse: bool, fail: bool = False) -> RenderJob:
+        return RenderJob(
+            name=folder,
+            title=title,
+            notebook=SELFTEST,
+            parameters={"title": title, "min_n": 30, "fail": fail},
+            out_dir=tmp_path / folder,
+            failed_dir=tmp_path / "_failed",
+            reuse_kernel=reuse,
+        )
+
+    render(job("Eerste", "warm1", reuse=True))
+    manager = kernel._WARM[KERNEL_NAME][0]
+    warm = render(job("Tweede", "warm2", reuse=True))
+    assert kernel._WARM[KERNEL_NAME][0] is manager  # the same kernel rendered both
+    fresh = render(job("Tweede", "fresh", reuse=False))
+    html = warm.files["html"].read_text(encoding="utf-8")
+    assert "Eerste" not in html
+    assert _without_render_time(html) == _without_render_time(
+        fresh.files["html"].read_text(encoding="utf-8")
+    )
+    executed = nbformat.read(warm.files["ipynb"], as_version=4)
+    assert kernel.RESET_TAG not in json.dumps(executed)  # the reset cell is gone again
+    counts = [c.execution_count for c in executed.cells if c.cell_type == "code"]
+    assert counts[0] == 1
+    # a failing report names the cell a fresh kernel names, and discards the warm kernel
+    messages = []
+    for reuse in (True, False):
+        with pytest.raises(ReportError) as caught:
+            render(job("Fout", f"fout{reuse}", reuse=reuse, fail=True))
+        messages.append(re.search(r"failed in cell \d+ \(In \[\d+\]\)", str(caught.value)))
+    assert messages[0] and messages[1] and messages[0].group() == messages[1].group()
+    assert KERNEL_NAME not in kernel._WARM

@@ -136,6 +136,7 @@ def plan_reports(
             stem=stem,
             failed_dir=failed,
             pdf=pdf,
+            reuse_kernel=kind == "municipality",  # many small reports: one warm kernel per worker
         )
 
     waves = sorted(registry.waves.values(), key=lambda w: (w.label != latest, w.year, w.label))

@@ -104,6 +104,9 @@ class RenderJob:
         Also write the PDF.
     cell_timeout
         Seconds a single cell may run.
+    reuse_kernel
+        Run in this process's warm kernel (:func:`meting.report.kernel.warm_kernel`) instead of
+        a fresh one: for the many municipality reports of a run, each ~2,5 s of CPU cheaper.
     """
 
     name: str
@@ -115,6 +118,7 @@ class RenderJob:
     failed_dir: Path | None = None
     pdf: bool = True
     cell_timeout: int = CELL_TIMEOUT_S
+    reuse_kernel: bool = False
 
     @property
     def outputs(self) -> dict[str, Path]:
@@ -161,7 +165,8 @@ class RenderResult:
 def load_notebook(path: Path) -> nbformat.NotebookNode:
     """Read a notebook source (``.py`` via jupytext, ``.ipynb`` via nbformat), outputs cleared.
 
-    The kernelspec is forced to ``python3`` (the environment's own kernel).
+    The kernelspec is forced to ``python3`` (the environment's own kernel); the cells get the
+    ids ``cell-0``, ``cell-1``, ... in order.
     """
     path = Path(path)
     if not path.is_file():
@@ -181,7 +186,8 @@ def load_notebook(path: Path) -> nbformat.NotebookNode:
         "display_name": "Python 3",
         "language": "python",
     }
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index}"  # stable ids (nbformat draws random ones): the same HTML twice
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -258,8 +264,20 @@ def html_to_pdf(html: str, target: Path, base_url: Path | None = None) -> int:
         document = weasyprint.HTML(string=html, base_url=str(base_url or target.parent)).render(
             font_config=fonts, pdf_variant="pdf/ua-1", pdf_tags=True
         )
-        document.write_pdf(target, font_config=fonts, pdf_variant="pdf/ua-1", pdf_tags=True)
+        document.write_pdf(target, pdf_variant="pdf/ua-1", pdf_tags=True)
     return len(document.pages)
+
+
+def _drop_reset_cell(executed: Path) -> nbformat.NotebookNode | None:
+    """Rewrite the executed notebook without the warm kernel's reset cell; the notebook, or None
+    when there is none to read (the kernel failed before papermill wrote it)."""
+    from meting.report.kernel import drop_reset_cell
+
+    if not executed.exists():
+        return None
+    nb = drop_reset_cell(nbformat.read(executed, as_version=4))
+    nbformat.write(nb, executed)
+    return nb
 
 
 def _failure_message(job: RenderJob, exc: BaseException, kept: Path | None) -> str:
@@ -268,8 +286,9 @@ def _failure_message(job: RenderJob, exc: BaseException, kept: Path | None) -> s
     where = f"notebook {job.notebook.name} ({job.name})"
     if isinstance(exc, PapermillExecutionError):
         source = "\n".join("    " + line for line in str(exc.source).splitlines()[:12])
+        shift = 1 if job.reuse_kernel else 0  # the reset cell came first
         text = (
-            f"{where} failed in cell {exc.cell_index} (In [{exc.exec_count}]): "
+            f"{where} failed in cell {exc.cell_index - shift} (In [{exc.exec_count}]): "
             f"{exc.ename}: {exc.evalue}\n  cell source:\n{source}"
         )
     else:
@@ -295,7 +314,7 @@ def render(job: RenderJob) -> RenderResult:
     """
     import papermill
 
-    from meting.report.kernel import IPCKernelManager
+    from meting.report import kernel
 
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     job.out_dir.mkdir(parents=True, exist_ok=True)
@@ -306,6 +325,10 @@ def render(job: RenderJob) -> RenderResult:
     pages = 0
     try:
         nb = load_notebook(job.notebook)
+        warm: dict[str, Any] = {}
+        if job.reuse_kernel:
+            nb.cells.insert(0, kernel.reset_cell(str(tmp)))
+            warm = {"engine_name": kernel.WARM_ENGINE, "km": kernel.warm_kernel(KERNEL_NAME)}
         t0 = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -318,16 +341,21 @@ def render(job: RenderJob) -> RenderResult:
                 cwd=str(tmp),
                 execution_timeout=job.cell_timeout,
                 start_timeout=120,
-                kernel_manager_class=IPCKernelManager,  # no TCP: no encryption warning
+                kernel_manager_class=kernel.IPCKernelManager,  # no TCP: no encryption warning
+                **warm,
             )
         except Exception as exc:
+            if job.reuse_kernel:
+                kernel.discard_kernel(KERNEL_NAME)  # a failed report leaves no state behind
+                _drop_reset_cell(executed)
             kept = _keep_failed(executed, job)
             raise ReportError(_failure_message(job, exc, kept)) from exc
         seconds["notebook"] = time.perf_counter() - t0
 
         try:
             t0 = time.perf_counter()
-            done = nbformat.read(executed, as_version=4)
+            done = _drop_reset_cell(executed) if job.reuse_kernel else None
+            done = done or nbformat.read(executed, as_version=4)
             body = export_html(done, job.title)
             html_path = tmp / f"{job.stem}.html"
             html_path.write_text(body, encoding="utf-8")

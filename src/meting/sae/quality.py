@@ -30,13 +30,15 @@ mark, so n carries the weight here and the cv guards against a wide posterior.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from meting.errors import ParameterError
+
+if TYPE_CHECKING:  # the rule is read by every report (Settings.publication_rule): no xarray
+    import xarray as xr
 
 __all__ = [
     "PUBLICATION_LABELS",
