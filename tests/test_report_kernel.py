@@ -38,3 +38,42 @@ def test_no_interrupt_while_shutting_down_but_otherwise_as_before() -> None:
     asyncio.run(km.interrupt_kernel())
     asyncio.run(km._async_interrupt_kernel())  # what _async_shutdown_kernel calls
     assert km.sent == [signal.SIGINT]  # none added during the shutdown
+
+
+def test_reset_cell_is_dropped_and_the_counts_renumbered() -> None:
+    import nbformat
+
+    from meting.report.kernel import RESET_TAG, drop_reset_cell, reset_cell
+
+    nb = nbformat.v4.new_notebook()
+    first = nbformat.v4.new_code_cell("x = 1")
+    first.execution_count = 2
+    first.outputs = [nbformat.v4.new_output("execute_result", data={}, execution_count=2)]
+    nb.cells = [reset_cell("/tmp/somewhere"), nbformat.v4.new_markdown_cell("tekst"), first]
+    nb.metadata["papermill"] = {"input_path": {"cells": [dict(nb.cells[0]), dict(first)]}}
+    assert "%reset -f" in nb.cells[0].source and "/tmp/somewhere" in nb.cells[0].source
+    out = drop_reset_cell(nb)
+    assert [c.cell_type for c in out.cells] == ["markdown", "code"]
+    assert out.cells[1].execution_count == 1 and out.cells[1].outputs[0].execution_count == 1
+    assert RESET_TAG not in str(out.metadata)
+
+
+def test_task_cpu_counts_a_child_that_still_runs() -> None:
+    """A warm kernel is not reaped between reports: its CPU seconds count while it runs."""
+    import subprocess
+    import sys
+    import time
+
+    from meting.report.distributed import _cpu
+
+    before = _cpu()
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", burn + "time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while _cpu() - before < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _cpu() - before >= 0.5 and child.poll() is None  # counted while alive
+    finally:
+        child.kill()
+        child.wait()

@@ -153,9 +153,29 @@ class TaskStats:
 
 
 def _cpu() -> float:
+    """CPU seconds of this process, its finished children and its running ones (a warm kernel,
+    :func:`meting.report.kernel.warm_kernel`, runs on between reports)."""
+    import psutil
+
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    total = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            t = child.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _kernel_peak_mb() -> float:
+    """The largest resident memory of a kernel: finished ones (their peak) and running ones (now)."""
+    import psutil
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, child.memory_info().rss / 2**20)
+    return peak
 
 
 def execute(task: Task, force: bool, *_after: object) -> TaskStats:
@@ -190,7 +210,7 @@ def execute(task: Task, force: bool, *_after: object) -> TaskStats:
                 "reports are left in place."
             ) from exc
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    kernel_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    kernel_peak = _kernel_peak_mb()
     return TaskStats(
         name=task.name,
         kind=task.kind,
