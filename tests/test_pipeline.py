@@ -19,6 +19,7 @@ from meting import pipeline as A
 from meting.registry import load_registry
 from meting.report import tables
 from meting.results import RESULT_COLUMNS
+from meting.significance import reason_too_few
 from meting.synthetic import generate_command
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params"
@@ -227,3 +228,30 @@ def test_municipality_against_the_rest_is_the_difference_of_two_domain_means(
         "lager dan de rest",
         "geen aantoonbaar verschil",
     }
+
+
+def test_a_municipality_without_respondents_gets_a_row_without_verdict(
+    an: A.WaveAnalysis,
+) -> None:
+    """A national wave's small municipality can have nobody answering the chain question: the
+    contrast against the rest then has no estimate and says why (it raised a DesignError)."""
+    out = A.municipality_vs_rest(an, "GM9999")
+    assert len(out) == 1 and out["method"].iloc[0] == "contrast"
+    assert out["n_gemeente"].iloc[0] == 0
+    assert out[["estimate", "se", "lower", "upper", "p_two_sided"]].isna().all(axis=None)
+    assert pd.isna(out["verdict"].iloc[0])
+    assert out["reason"].iloc[0] == reason_too_few(an.settings.min_cell_size)
+
+
+def test_a_wave_of_one_municipality_has_no_rest_to_compare_with(an: A.WaveAnalysis) -> None:
+    import dataclasses
+
+    code = "GM0505"
+    data = an.design.data
+    others = data[C.MUNICIPALITY].astype(str) != code
+    only_mine = data.assign(**{C.SCORE_CHAIN: data[C.SCORE_CHAIN].mask(others)})
+    alone = dataclasses.replace(an, design=dataclasses.replace(an.design, data=only_mine))
+    out = A.municipality_vs_rest(alone, code)
+    assert out["n_gemeente"].iloc[0] == int(alone.design.data[C.SCORE_CHAIN].notna().sum())
+    assert pd.isna(out["verdict"].iloc[0]) and np.isnan(out["estimate"].iloc[0])
+    assert out["reason"].iloc[0] == A.REASON_NO_REST

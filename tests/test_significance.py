@@ -229,6 +229,21 @@ def test_families_are_adjusted_separately():
     assert not np.allclose(whole["p_adjusted"], out["p_adjusted"])
 
 
+def test_holm_in_families_leaves_the_garbage_collector_as_it_was():
+    """The families are adjusted with the heap frozen (statsmodels' Holm calls gc.collect() per
+    call); afterwards nothing stays frozen and the values are statsmodels' own."""
+    import gc
+
+    from statsmodels.stats.multitest import multipletests
+
+    ids = np.repeat([0, 1], [15, 5])
+    p = np.concatenate([BH1995_P, BH1995_P[:5]])
+    adjusted, _ = adjust_pvalues(p, "holm", ids)
+    assert gc.get_freeze_count() == 0
+    np.testing.assert_allclose(adjusted[:15], multipletests(BH1995_P, method="holm")[1])
+    np.testing.assert_allclose(adjusted[15:], multipletests(BH1995_P[:5], method="holm")[1])
+
+
 # --- suppression and bad input ----------------------------------------------------------------
 
 

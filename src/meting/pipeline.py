@@ -46,6 +46,7 @@ __all__ = [
     "load_wave_data",
     "municipality_cells",
     "municipality_vs_rest",
+    "REASON_NO_REST",
     "organisation_design",
     "organisation_estimates",
     "sae_by",
@@ -279,6 +280,10 @@ def sample_composition(an: WaveAnalysis, column: str) -> pd.DataFrame:
     return out.reset_index()
 
 
+REASON_NO_REST = "geen andere gemeenten in de meting om mee te vergelijken"
+"""Reason of the municipality-vs-rest row when the wave holds no respondents elsewhere."""
+
+
 def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) -> pd.DataFrame:
     """Design-based contrast of the municipality against the rest of the sample (``svycontrast``
     of the two domain means: municipality - rest), tested against 0 with the design's df.
@@ -290,14 +295,36 @@ def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) 
     import dataclasses
 
     from meting.contrast import contrast
+    from meting.results import result_table
     from meting.significance import reason_too_few, t_test_arrays
 
     s = an.settings
     mine = an.design.data[C.MUNICIPALITY].astype(str).to_numpy() == code
-    data = an.design.data.assign(_deel=np.where(mine, "gemeente", "rest"))
-    design = dataclasses.replace(an.design, data=data)
-    out = contrast(design, var, "_deel", {"gemeente": 1.0, "rest": -1.0}, level=s.confidence)
-    n_mine = int((mine & an.design.data[var].notna().to_numpy()).sum())
+    answered = an.design.data[var].notna().to_numpy()
+    n_mine = int((mine & answered).sum())
+    reason = None
+    if n_mine < s.min_cell_size:  # none at all, in a national wave's small municipality
+        reason = reason_too_few(s.min_cell_size)
+    elif n_mine == int(answered.sum()):
+        reason = REASON_NO_REST
+    if reason is not None:  # no contrast is estimated, the row says why
+        out = result_table(
+            None,
+            variable=var,
+            estimate=[np.nan],
+            se=[np.nan],
+            lower=[np.nan],
+            upper=[np.nan],
+            level=s.confidence,
+            df=np.nan,
+            n=[int(answered.sum())],
+            method="contrast",
+            extra={"contrast": "gemeente - rest"},
+        )
+    else:
+        data = an.design.data.assign(_deel=np.where(mine, "gemeente", "rest"))
+        design = dataclasses.replace(an.design, data=data)
+        out = contrast(design, var, "_deel", {"gemeente": 1.0, "rest": -1.0}, level=s.confidence)
     t, p_two, _, _ = t_test_arrays(
         out["estimate"].to_numpy(), out["se"].to_numpy(), out["df"].to_numpy(), 0.0
     )
@@ -312,10 +339,10 @@ def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) 
     )
     out["verdict"] = pd.Series(verdict, index=out.index, dtype="str")
     out["reason"] = pd.Series([None], index=out.index, dtype="str")
-    if n_mine < s.min_cell_size:
+    if reason is not None:
         out.loc[:, ["estimate", "se", "lower", "upper", "t", "p_two_sided"]] = np.nan
         out["verdict"] = pd.Series([None], index=out.index, dtype="str")
-        out["reason"] = reason_too_few(s.min_cell_size)
+        out["reason"] = reason
     return out
 
 

@@ -243,8 +243,9 @@ def smooth_variances(
     )
     codes, inverse = np.unique(key, return_inverse=True)
     w_sum = np.bincount(inverse, weights=wt, minlength=len(codes))
-    s2_sum = np.bincount(inverse, weights=np.where(usable, wt * s2, 0.0), minlength=len(codes))
-    d_sum = np.bincount(inverse, weights=np.where(usable, wt * deff_c, 0.0), minlength=len(codes))
+    # only usable cells enter (the others' s2 may be NaN: n = 0, or an se of 0)
+    s2_sum = np.bincount(inverse, weights=wt * np.where(usable, s2, 0.0), minlength=len(codes))
+    d_sum = np.bincount(inverse, weights=wt * np.where(usable, deff_c, 0.0), minlength=len(codes))
     if (w_sum == 0).any():
         empty = codes[np.flatnonzero(w_sum == 0)[0]]
         raise SchemaError(
