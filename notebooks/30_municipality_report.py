@@ -240,7 +240,9 @@ plots.bar_plot(
 # %%
 trim = tabs.trim
 if trim is not None:
-    display(KT.explanation("trim"), KT.trim_plot(trim, highlight=municipality))
+    provinces = {k: v.province for k, v in registry.municipalities.items()}
+    trim, trim_place = KT.trim_peers(trim, municipality, provinces)
+    display(KT.explanation("trim"), HTML(trim_place), KT.trim_plot(trim, highlight=municipality))
     display(
         published.publish(
             KT.trim_html(trim, highlight=municipality, caption="Tabel 5. TRI*M-index"), "trim"

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
+import time
+
+import pytest
 
 from meting.report.kernel import IPCKernelManager
 
@@ -77,3 +81,28 @@ def test_task_cpu_counts_a_child_that_still_runs() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
+def test_peak_memory_of_a_child_is_its_own_not_its_parents() -> None:
+    """A child started while this process holds 400 MB reports its own peak (a bare
+    interpreter: well under 200 MB), where ``ru_maxrss`` can start at the parent's size."""
+    import subprocess
+
+    import numpy as np
+    import psutil
+
+    from meting.report.distributed import _kernel_peak_mb, _peak_mb
+
+    ballast = np.ones(50_000_000)  # 400 MB resident in this process
+    own = _peak_mb()
+    assert own is not None and own >= psutil.Process().memory_info().rss / 2**20 - 1
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        assert _peak_mb(child.pid) is not None
+        assert _kernel_peak_mb() < 200 < own
+    finally:
+        child.kill()
+        child.wait()
+    del ballast

@@ -51,6 +51,7 @@ _EXPORTS = {
     "weakest_summary": "meting.report.sections.norms",
     "weakest_table": "meting.report.sections.norms",
     "trim_html": "meting.report.sections.trim",
+    "trim_peers": "meting.report.sections.trim",
     "trim_plot": "meting.report.sections.trim",
     "trim_table": "meting.report.sections.trim",
 }
@@ -86,7 +87,7 @@ if TYPE_CHECKING:
         weakest_summary,
         weakest_table,
     )
-    from meting.report.sections.trim import trim_html, trim_plot, trim_table
+    from meting.report.sections.trim import trim_html, trim_peers, trim_plot, trim_table
 
 __all__ = [
     "CHANNEL_LABELS",
@@ -112,6 +113,7 @@ __all__ = [
     "plot_importance_performance",
     "select",
     "trim_html",
+    "trim_peers",
     "trim_plot",
     "trim_table",
     "weakest_html",

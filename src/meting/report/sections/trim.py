@@ -18,7 +18,9 @@ from meting.report.export import export_table
 from meting.report.formatting import (
     DutchTable,
     fmt_ci,
+    fmt_int,
     fmt_number,
+    html_text,
     to_html,
 )
 from meting.report.plots import (
@@ -35,10 +37,16 @@ if TYPE_CHECKING:  # imported on use (SciPy): printing a stored table needs neit
     from meting.design import SurveyDesign
 
 __all__ = [
+    "MAX_TRIM_ROWS",
     "trim_html",
+    "trim_peers",
     "trim_plot",
     "trim_table",
 ]
+
+#: Most municipalities that a municipality report's TRI*M figure and table show; with more in the
+#: wave (a national wave: over 400) they show the municipality among those of its province.
+MAX_TRIM_ROWS = 25
 
 
 def trim_table(
@@ -161,3 +169,56 @@ def trim_plot(
     min_n = int(table.attrs.get("min_n", 0))
     note = f"{small} gemeente(n) met minder dan {min_n} respondenten niet getoond." if small else ""
     return ReportFigure(fig, alt=f"TRI*M-index van {len(shown)} gemeenten.", note=note)
+
+
+def trim_peers(
+    table: pd.DataFrame,
+    code: str,
+    provinces: Mapping[str, str],
+    *,
+    max_rows: int = MAX_TRIM_ROWS,
+) -> tuple[pd.DataFrame, str]:
+    """The rows of a :func:`trim_table` that one municipality's report shows, and a sentence
+    (HTML) with the municipality's place among all municipalities with enough respondents.
+
+    With at most ``max_rows`` municipalities the table is shown whole. With more (a national
+    wave), the municipality is shown among the municipalities of its province (``provinces``:
+    code -> province); where the province has more than ``max_rows``, among the ``max_rows``
+    nearest to it in the province's order by index. The national index stays in the table's
+    ``attrs``; the place is counted over every municipality with an index (the suppressed have
+    none), ties share the better place.
+    """
+    ranked = table.loc[~table[SUPPRESSED]]
+    mine = table.loc[table[C.MUNICIPALITY] == code]
+    name = str(mine["naam"].iloc[0]) if len(mine) else code
+    if len(mine) and not bool(mine[SUPPRESSED].iloc[0]):
+        value = float(mine["estimate"].iloc[0])
+        place = int((ranked["estimate"] > value).sum()) + 1
+        sentence = (
+            f"{html_text(name)} staat met een TRI*M-index van {fmt_number(value, 1)} op plaats "
+            f"{fmt_int(place)} van de {fmt_int(len(ranked))} gemeenten met genoeg respondenten; "
+            "de intervallen van naburige plaatsen overlappen meestal, dus die plaats is onzeker."
+        )
+    else:
+        sentence = f"{html_text(name)} heeft te weinig respondenten voor een TRI*M-index."
+    if len(table) <= max_rows:
+        return table, f"<p>{sentence}</p>"
+    province = provinces.get(code, "")
+    same = table[C.MUNICIPALITY].astype(str).map(lambda c: provinces.get(c, "") == province)
+    peers = table.loc[same.to_numpy() & bool(province)]
+    shown_what = f"de gemeenten van de provincie {html_text(province)}"
+    if len(peers) > max_rows or not province:
+        pool = peers if province else table
+        order = pool.sort_values("estimate", ascending=False, na_position="last", kind="stable")
+        at = int(np.flatnonzero(order[C.MUNICIPALITY].to_numpy() == code)[0]) if len(mine) else 0
+        start = min(max(at - max_rows // 2, 0), max(len(order) - max_rows, 0))
+        keep = set(order[C.MUNICIPALITY].iloc[start : start + max_rows])
+        peers = pool.loc[pool[C.MUNICIPALITY].isin(keep)]
+        where = f"in de provincie {html_text(province)}" if province else "in de meting"
+        shown_what = f"de {len(peers)} gemeenten {where} die qua index het dichtst bij {html_text(name)} liggen"
+    out = peers.copy()
+    out.attrs = dict(table.attrs)
+    return out, (
+        f"<p>{sentence} Figuur en tabel tonen {shown_what}, naast het landelijke cijfer; "
+        "het bestand bij de tabel bevat dezelfde rijen.</p>"
+    )
