@@ -22,6 +22,7 @@ from meting.report import (
     collect_provenance,
     html_text,
     plots,
+    selection,
     setup_notebook,
     summary,
     tables,
@@ -173,12 +174,26 @@ published.publish(
 # gemeentelijke indeling van de latere meting.
 
 # %%
+# a long table (the national waves) is printed as a selection, chosen on the whole period (the
+# last pair); tabellen/ holds every municipality
+population = selection.populations(registry, registry.waves[order[-1]].reference_date)
+mun_pick = selection.select_changes(
+    changes["municipalities"][pairs[-1]], population=population, name="gemeenten"
+)
+
+
+def mun_trend(family, caption):
+    return tables.trend_table(family, "gemeente", caption=caption, **trend)
+
+
 published.publish(
-    tables.trend_table(
-        changes["municipalities"], "gemeente", caption="Tabel 5. Keten per gemeente", **trend
+    selection.selected_table(
+        mun_trend(changes["municipalities"], "Tabel 5. Keten per gemeente"), mun_pick,
+        lambda _: mun_trend(selection.subset_changes(changes["municipalities"], mun_pick),
+                            "Tabel 5. Keten per gemeente, een selectie"),
     ),
     "gemeenten",
-)
+)  # fmt: skip
 
 # %% [markdown]
 # ## 6b. Verandering per gemeente en levensgebeurtenis (model over de metingen)
@@ -210,12 +225,24 @@ display(
 )  # fmt: skip
 
 # %%
+linked_pick = selection.select_changes(
+    linked["municipality"], population=population, certainty="prob_improved",
+    name=f"model_gemeenten_{first_last}",
+)  # fmt: skip
+linked_caption = (
+    f"Tabel 5b. Verandering per gemeente, {order[0]} → {order[-1]} "
+    "(model over de metingen, gewogen over de levensgebeurtenissen)"
+)
+
+
+def linked_mun_table(rows, caption=linked_caption):
+    return trend_tables.linked_change_table(rows, "gemeente", caption=caption, **rule)
+
+
 published.publish(
-    trend_tables.linked_change_table(
-        linked["municipality"], "gemeente",
-        caption=f"Tabel 5b. Verandering per gemeente, {order[0]} → {order[-1]} "
-        "(model over de metingen, gewogen over de levensgebeurtenissen)",
-        **rule,
+    selection.selected_table(
+        linked_mun_table(linked["municipality"]), linked_pick,
+        lambda rows: linked_mun_table(rows, linked_caption + ", een selectie"),
     ),
     f"model_gemeenten_{first_last}",
 )  # fmt: skip
@@ -225,19 +252,26 @@ published.publish(
 
 # %%
 display(KT.explanation("trim"))
-(
-    published.publish(
-        tables.trend_table(
-            changes["trim"],
-            "gemeente",
-            caption="Tabel 6. TRI*M-index (0-100) per gemeente",
-            **trend,
-        ),
-        "trim",
+if all(len(t) for t in changes["trim"].values()):
+    trim_pick = selection.select_changes(
+        changes["trim"][pairs[-1]], population=population, name="trim"
     )
-    if all(len(t) for t in changes["trim"].values())
-    else HTML("<p>Niet elke meting bevat de vier TRI*M-vragen.</p>")
-)  # fmt: skip
+    trim_caption = "Tabel 6. TRI*M-index (0-100) per gemeente"
+    display(
+        published.publish(
+            selection.selected_table(
+                mun_trend(changes["trim"], trim_caption),
+                trim_pick,
+                lambda _: mun_trend(
+                    selection.subset_changes(changes["trim"], trim_pick),
+                    trim_caption + ", een selectie",
+                ),
+            ),
+            "trim",
+        )
+    )
+else:
+    display(HTML("<p>Niet elke meting bevat de vier TRI*M-vragen.</p>"))
 
 # %% [markdown]
 # ## 8. Contactkanalen: de verschuiving

@@ -250,6 +250,31 @@ def test_names_are_plain_text(registry: Registry) -> None:
     assert r"Een $\x$ gemeente" in names
 
 
+def test_a_national_map_has_no_names_and_says_where_they_are(registry: Registry) -> None:
+    # every municipality of the 2008 division in the sample, as in a national wave
+    codes = geo.division(2008)["municipality"].tolist()
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame(
+        {
+            "naam": [f"Gemeente {i}" for i in range(len(codes))],
+            "municipality": codes,
+            "estimate": rng.uniform(6.6, 7.4, len(codes)),
+            "n": np.full(len(codes), 40),  # few respondents each: many cautions
+            "verdict": "onzeker",
+        }
+    )
+    fig = maps.municipality_map(table, registry=registry, wave="2008-nulmeting", min_n=30)
+    assert not fig.figure.axes[0].texts  # no names drawn
+    assert len(_markers(fig)) == len(codes)  # but every verdict marker
+    assert f"meer dan {maps.MAX_MAP_NAMES} gemeenten" in fig.note
+    assert "Gemeente 1," not in fig.note  # no list of hundreds of names or codes
+    assert len(fig.note) < 1500
+    # a small sample keeps its names
+    small = maps.municipality_map(table.iloc[:5], registry=registry, wave="2008-nulmeting")
+    assert len(small.figure.axes[0].texts) == 5
+    assert "geen namen" not in small.note
+
+
 def test_bad_arguments_are_named(registry: Registry) -> None:
     table = _table(registry)
     with pytest.raises(ReportError, match="verdict|lower"):

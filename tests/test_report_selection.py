@@ -110,3 +110,59 @@ def test_a_table_without_verdicts_shows_its_extremes_and_the_largest() -> None:
     )
     short = SEL.select_by_value(table.head(20), "estimate", what="x", name="t", population=pop)
     assert short.complete and short.note == ""
+
+
+def _changes(n: int, seed: int = 2) -> tuple[pd.DataFrame, dict[str, float]]:
+    """A change table of ``n`` municipalities plus the national row, as wave_changes gives it."""
+    rng = np.random.default_rng(seed)
+    codes = [f"GM{i:04d}" for i in range(1, n + 1)]
+    table = pd.DataFrame(
+        {"municipality": [*codes, "landelijk"], "gemeente": [*codes, "alle gemeenten"],
+         "estimate": [*rng.normal(0, 0.3, n), 0.01], "prob_improved": [*rng.uniform(0, 1, n), 0.6]}
+    )  # fmt: skip
+    return table, {c: float(rng.integers(1_000, 500_000)) for c in codes}
+
+
+def test_a_long_change_table_shows_its_largest_changes_and_the_largest_places() -> None:
+    table, pop = _changes(300)
+    table.loc[:3, "estimate"] = np.nan  # untested changes are not chosen by their value
+    pick = SEL.select_changes(table, population=pop, per_side=4, largest=2, name="gemeenten")
+    places = table.iloc[:-1].dropna(subset=["estimate"])
+    expected = (
+        set(places.nsmallest(4, "estimate")["municipality"])
+        | set(places.nlargest(4, "estimate")["municipality"])
+        | set(sorted(pop, key=pop.get, reverse=True)[:2])
+    )
+    assert set(pick.rows["municipality"]) == expected
+    assert pick.total == 300  # the national row is no municipality
+    assert pick.note.startswith(
+        f"Deze tabel toont {len(expected)} van de 300 gemeenten: de 4 gemeenten met de grootste "
+        "daling; de 4 gemeenten met de grootste stijging; de 2 grootste gemeenten naar inwonertal."
+    )
+    by_chance = SEL.select_changes(
+        table, population=pop, certainty="prob_improved", per_side=3, largest=0, name="m"
+    )
+    expected = set(places.nsmallest(3, "prob_improved")["municipality"]) | set(
+        places.nlargest(3, "prob_improved")["municipality"]
+    )
+    assert set(by_chance.rows["municipality"]) == expected
+    assert "de 3 gemeenten met de kleinste kans op verbetering" in by_chance.note
+    with pytest.raises(ParameterError, match="certainty must be one of"):
+        SEL.select_changes(table, population=pop, certainty="verdict", name="m")
+    short = SEL.select_changes(table.tail(21), population=pop, name="m")
+    assert (
+        short.complete and short.note == "" and "landelijk" not in set(short.rows["municipality"])
+    )
+
+
+def test_every_pair_keeps_the_selected_places_and_the_national_row() -> None:
+    first, pop = _changes(100, seed=3)
+    second, _ = _changes(100, seed=4)
+    changes = {("2008", "2009"): first, ("2009", "2010"): second}
+    pick = SEL.select_changes(first, population=pop, per_side=5, largest=0, name="m")
+    cut = SEL.subset_changes(changes, pick)
+    chosen = set(pick.rows["municipality"])
+    for pair, t in cut.items():
+        assert set(t["municipality"]) == chosen | {"landelijk"}, pair
+        assert list(t.index) == sorted(t.index)  # the table's own order
+    assert len(changes[("2008", "2009")]) == 101  # the input is not changed

@@ -285,11 +285,30 @@ def with_artefacts(tasks: Sequence[Task], params_dir: str) -> list[Task]:
 
 
 def _eta(seconds: float) -> str:
+    """A duration for the progress line, in Dutch with a decimal comma."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} uur"
+    return f"{seconds / 3600:.1f} uur".replace(".", ",")
+
+
+def _time_left(left: Sequence[Task], done: Sequence[TaskStats], workers: int) -> float | None:
+    """Seconds the reports still to make will take: per kind of report the mean wall seconds of
+    the finished ones of that kind (else of all finished reports), summed and shared over the
+    workers. Measured per report, not from the start of the run, so the whole-wave work that
+    came first does not inflate it. None before any report has finished."""
+    finished = [s for s in done if s.kind != "artefacts"]
+    if not finished:
+        return None
+    overall = sum(s.wall_s for s in finished) / len(finished)
+    by_kind: dict[str, list[float]] = {}
+    for s in finished:
+        by_kind.setdefault(s.kind, []).append(s.wall_s)
+    total = sum(
+        sum(by_kind[t.kind]) / len(by_kind[t.kind]) if t.kind in by_kind else overall for t in left
+    )
+    return total / max(workers, 1)
 
 
 def run_tasks(
@@ -315,7 +334,11 @@ def run_tasks(
     stats: list[TaskStats] = []
     failures: list[str] = []
     done_reports = 0
-    t0 = time.perf_counter()
+    finished: set[str] = set()
+    try:
+        workers = sum(client.nthreads().values())
+    except Exception:  # pragma: no cover - scheduler gone
+        workers = 1
     stopped = False
     failed_reports = 0
     tasks_by_name = {t.name: t for t in tasks}
@@ -341,6 +364,7 @@ def run_tasks(
                 continue
             result: TaskStats = future.result()
             stats.append(result)
+            finished.add(task.name)
             if not task.is_report:
                 say(f"{task.label} ... klaar in {result.wall_s:.0f} s")
                 continue
@@ -348,8 +372,13 @@ def run_tasks(
             if bar is not None:
                 bar.update(1)
             left = n_reports - done_reports
-            elapsed = time.perf_counter() - t0
-            eta = f"; nog {left}, ongeveer {_eta(elapsed / done_reports * left)}" if left else ""
+            to_do = [t for t in tasks if t.is_report and t.name not in finished]
+            seconds = _time_left(to_do, [s for s in stats if not s.skipped] or stats, workers)
+            eta = (
+                f"; nog {left}, ongeveer {_eta(seconds)}"
+                if left and seconds is not None
+                else (f"; nog {left}" if left else "")
+            )
             what = "ongewijzigd, niet opnieuw gemaakt" if result.skipped else (
                 f"klaar in {result.wall_s:.0f} s"
             )  # fmt: skip

@@ -52,7 +52,14 @@ if TYPE_CHECKING:
 
     from meting.comparison import CodeMapper
 
-__all__ = ["CMAP", "HATCH_SUPPRESSED", "HATCH_UNRELIABLE", "locator_map", "municipality_map"]
+__all__ = [
+    "CMAP",
+    "HATCH_SUPPRESSED",
+    "HATCH_UNRELIABLE",
+    "MAX_MAP_NAMES",
+    "locator_map",
+    "municipality_map",
+]
 
 #: Diverging colour scale of the chain mark (red below the target, blue above; colour-blind safe).
 CMAP: Final = "RdBu"
@@ -65,6 +72,9 @@ SAMPLE_EDGE: Final = "#333333"  # outline of a municipality in the sample
 HATCH_COLOR: Final = "#555555"
 LOCATOR_FILL: Final = "#e3e3e3"
 MAP_HEIGHT_IN: Final = 5.6
+#: Above this many municipalities in the sample (a national wave) the map shows no names and
+#: smaller markers: hundreds of names on an A4 map are unreadable, the tables give them.
+MAX_MAP_NAMES: Final = 40
 
 # Categories of a polygon on the choropleth.
 _BLANK, _SUPPRESSED, _SHOWN = "blank", "suppressed", "shown"
@@ -155,20 +165,24 @@ def _verdict_markers(
     ax: Axes, frame: geopandas.GeoDataFrame, rows: pd.DataFrame, label: str
 ) -> None:
     """The verdict marker (``gid`` ``oordeel:<code>``) of every coloured municipality and the
-    name of every municipality in the sample, at a point inside it."""
+    name of every municipality in the sample, at a point inside it (no names and smaller markers
+    above :data:`MAX_MAP_NAMES` municipalities)."""
     points = frame.set_index("municipality").geometry.representative_point()
     sample = rows.loc[rows["map_category"] != _BLANK]
     x = [float(points[c].x) for c in sample["map_code"]]
     y = [float(points[c].y) for c in sample["map_code"]]
+    named = len(sample) <= MAX_MAP_NAMES
     for px, py, code, category, cls in zip(
         x, y, sample["map_code"], sample["map_category"], sample["map_verdict"], strict=True
     ):
         if category == _SHOWN:
             ax.plot(
-                [px], [py], linestyle="none", markersize=6.5, markeredgewidth=0.8, zorder=4,
+                [px], [py], linestyle="none", markersize=6.5 if named else 3.2,
+                markeredgewidth=0.8 if named else 0.4, zorder=4,
                 gid=f"oordeel:{code}", **_marker_style(cls),
             )  # fmt: skip
-    place_labels(ax, x, y, sample[label].astype(str).tolist())
+    if named:
+        place_labels(ax, x, y, sample[label].astype(str).tolist())
 
 
 def _legend_handles(
@@ -431,6 +445,11 @@ def _map_note(
         f"steekproef: {count_noun(outside, 'gemeente', 'gemeenten')}. De vorm van het teken "
         "geeft het oordeel, ook zonder kleur te lezen."
     ]
+    if len(frame) - outside > MAX_MAP_NAMES:
+        sentences.append(
+            f"Met meer dan {MAX_MAP_NAMES} gemeenten in de steekproef staan er geen namen op de "
+            "kaart; de tabellen geven de schatting per gemeente."
+        )
     suppressed = int((rows["map_category"] == _SUPPRESSED).sum())
     if suppressed:
         sentences.append(
@@ -439,7 +458,12 @@ def _map_note(
         )
     shown = rows.loc[rows["map_category"] == _SHOWN]
     caution = shown.loc[caution_rows(shown), C.MUNICIPALITY].astype(str)
-    if len(caution):
+    if len(caution) > MAX_MAP_NAMES:
+        sentences.append(
+            f"Oordeel met voorbehoud (publicatievlag: weinig respondenten of een ruime "
+            f"onzekerheid): {count_noun(len(caution), 'gemeente', 'gemeenten')}."
+        )
+    elif len(caution):
         sentences.append(
             f"Oordeel met voorbehoud (publicatievlag: weinig respondenten of een ruime "
             f"onzekerheid): {', '.join(sorted(caution))}."

@@ -11,7 +11,10 @@ shown as before), else
 * the :data:`LARGEST` largest municipalities by (adult) population on the wave's reference date;
 
 in the table's own order. A table without verdicts (the TRI*M index) is cut the same way by
-:func:`select_by_value`: its lowest and highest values and the largest municipalities.
+:func:`select_by_value`: its lowest and highest values and the largest municipalities. A table of
+changes between waves is cut by :func:`select_changes` (the largest declines and rises, or the
+most certain ones by the chance of improvement, and the largest municipalities), and
+:func:`subset_changes` keeps those municipalities in every pair of waves.
 :func:`selected_table` prints that selection and publishes the full
 table: the export (``tabellen/<name>.csv`` and the workbook) always holds every municipality,
 and the note under the printed table says how the rows were chosen and where the full table is.
@@ -42,8 +45,10 @@ __all__ = [
     "Selection",
     "populations",
     "select_by_value",
+    "select_changes",
     "select_municipalities",
     "selected_table",
+    "subset_changes",
 ]
 
 #: A table of at most this many municipalities is shown whole.
@@ -168,6 +173,75 @@ def select_by_value(
         _the(len(high), f"gemeente met de hoogste {what}", f"gemeenten met de hoogste {what}"),
     ]
     return _with_largest(table, low.union(high), parts, population, largest, where, name)
+
+
+#: How the note names the two ends of a change table, per column it is ordered by.
+_CHANGE_ENDS: Final[Mapping[str, tuple[str, str]]] = {
+    "estimate": ("de grootste daling", "de grootste stijging"),
+    "prob_improved": ("de kleinste kans op verbetering", "de grootste kans op verbetering"),
+}
+
+
+def select_changes(
+    table: pd.DataFrame,
+    *,
+    population: Mapping[str, float],
+    certainty: str = "estimate",
+    max_rows: int = MAX_ROWS,
+    per_side: int = PER_VERDICT,
+    largest: int = LARGEST,
+    where: str = "de map tabellen/ bij dit rapport",
+    name: str,
+) -> Selection:
+    """The municipalities of a change table to print: at most ``max_rows`` whole, else the
+    ``per_side`` at each end of ``certainty`` and the ``largest`` largest municipalities.
+
+    ``certainty`` is ``"estimate"`` (a direct change of :func:`meting.pipeline.wave_changes`:
+    the largest declines and rises) or ``"prob_improved"`` (a linked change of
+    :func:`meting.linked_trends.linked_changes`: the lowest and highest chance of improvement).
+    Rows without a value (an untested change) are not chosen by it; the national row
+    (:data:`meting.trends.NATIONAL`) is no municipality and never counts (:func:`subset_changes`
+    keeps it)."""
+    from meting.trends import NATIONAL
+
+    if certainty not in _CHANGE_ENDS:
+        raise ParameterError(f"certainty must be one of {list(_CHANGE_ENDS)}; got {certainty!r}.")
+    for col in (C.MUNICIPALITY, certainty):
+        if col not in table.columns:
+            raise ParameterError(
+                f"a change table to select from must have column {col!r}; got "
+                f"{list(table.columns)}."
+            )
+    if min(max_rows, per_side, largest) < 0:
+        raise ParameterError(
+            f"max_rows, per_side and largest must be >= 0; got {max_rows}, {per_side}, {largest}."
+        )
+    places = table.loc[table[C.MUNICIPALITY].astype(str) != NATIONAL]
+    if len(places) <= max_rows:
+        return Selection(rows=places, total=len(places), note="")
+    values = pd.to_numeric(places[certainty], errors="coerce").dropna()
+    low = values.sort_values(kind="stable").index[:per_side]
+    high = values.sort_values(ascending=False, kind="stable").index[:per_side]
+    low_text, high_text = _CHANGE_ENDS[certainty]
+    parts = [
+        _the(len(low), "gemeente", "gemeenten") + f" met {low_text}",
+        _the(len(high), "gemeente", "gemeenten") + f" met {high_text}",
+    ]
+    return _with_largest(places, low.union(high), parts, population, largest, where, name)
+
+
+def subset_changes(
+    changes: Mapping[tuple[str, str], pd.DataFrame], selection: Selection
+) -> dict[tuple[str, str], pd.DataFrame]:
+    """Every pair's change table cut to the municipalities of ``selection`` (and the national
+    row), in each table's order; the tables themselves are not changed."""
+    from meting.trends import NATIONAL
+
+    keep = {*selection.rows[C.MUNICIPALITY].astype(str), NATIONAL}
+    return {
+        pair: t.loc[t[C.MUNICIPALITY].astype(str).isin(keep)] if C.MUNICIPALITY in t.columns else t
+        for pair, t in changes.items()
+    }
 
 
 def _with_largest(
