@@ -178,8 +178,9 @@ published.publish(
 # last pair); tabellen/ holds every municipality
 population = selection.populations(registry, registry.waves[order[-1]].reference_date)
 mun_pick = selection.select_changes(
-    changes["municipalities"][pairs[-1]], population=population, name="gemeenten"
-)
+    changes["municipalities"][pairs[-1]], population=population, min_n=s.min_cell_size,
+    name="gemeenten",
+)  # fmt: skip
 
 
 def mun_trend(family, caption):
@@ -225,9 +226,10 @@ display(
 )  # fmt: skip
 
 # %%
+# its rows take two lines (the verdict in words): fewer of them, so the table fits one page
 linked_pick = selection.select_changes(
-    linked["municipality"], population=population, certainty="prob_improved",
-    name=f"model_gemeenten_{first_last}",
+    linked["municipality"], population=population, certainty="prob_improved", per_side=8,
+    largest=8, name=f"model_gemeenten_{first_last}",
 )  # fmt: skip
 linked_caption = (
     f"Tabel 5b. Verandering per gemeente, {order[0]} → {order[-1]} "
@@ -254,7 +256,7 @@ published.publish(
 display(KT.explanation("trim"))
 if all(len(t) for t in changes["trim"].values()):
     trim_pick = selection.select_changes(
-        changes["trim"][pairs[-1]], population=population, name="trim"
+        changes["trim"][pairs[-1]], population=population, min_n=s.min_cell_size, name="trim"
     )
     trim_caption = "Tabel 6. TRI*M-index (0-100) per gemeente"
     display(

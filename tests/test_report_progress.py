@@ -35,6 +35,11 @@ def test_time_left_is_per_kind_and_shared_over_the_workers() -> None:
     assert _time_left(left, done, workers=0) == pytest.approx(100 * 11.0 + 74.0)
 
 
+def test_the_last_long_report_is_not_shared_over_the_workers() -> None:
+    done = [_done("wave", 150.0)]
+    assert _time_left([_task("vergelijking", "comparison")], done, workers=2) == 150.0
+
+
 def test_no_estimate_before_a_report_is_done() -> None:
     left = [_task("GM0014", "municipality")]
     assert _time_left(left, [], workers=2) is None

@@ -147,6 +147,20 @@ def test_a_long_change_table_shows_its_largest_changes_and_the_largest_places() 
     )
     assert set(by_chance.rows["municipality"]) == expected
     assert "de 3 gemeenten met de kleinste kans op verbetering" in by_chance.note
+    # a change the report does not show (too few respondents, a model prediction) is not chosen
+    # by its value, however large
+    table["n_earlier"], table["n_later"], table["reason"] = 100, 100, None
+    table.loc[10, "n_earlier"] = 12
+    table.loc[11, "reason"] = "geen respondenten in 2008"
+    table.loc[[10, 11], "estimate"] = [-5.0, 5.0]
+    table.loc[[10, 11], "prob_improved"] = [0.0, 1.0]
+    for certainty in ("estimate", "prob_improved"):
+        pick = SEL.select_changes(
+            table, population=pop, certainty=certainty, min_n=30, largest=0, name="m"
+        )
+        assert not {"GM0011", "GM0012"} & set(pick.rows["municipality"]), certainty
+    with_reason = SEL.select_changes(table, population=pop, min_n=0, largest=0, name="m")
+    assert "GM0011" in set(with_reason.rows["municipality"])  # 12 respondents are enough for 0
     with pytest.raises(ParameterError, match="certainty must be one of"):
         SEL.select_changes(table, population=pop, certainty="verdict", name="m")
     short = SEL.select_changes(table.tail(21), population=pop, name="m")

@@ -296,8 +296,9 @@ def _eta(seconds: float) -> str:
 def _time_left(left: Sequence[Task], done: Sequence[TaskStats], workers: int) -> float | None:
     """Seconds the reports still to make will take: per kind of report the mean wall seconds of
     the finished ones of that kind (else of all finished reports), summed and shared over the
-    workers. Measured per report, not from the start of the run, so the whole-wave work that
-    came first does not inflate it. None before any report has finished."""
+    workers (but never less than the longest of them). Measured per report, not from the start
+    of the run, so the whole-wave work that came first does not inflate it. None before any
+    report has finished."""
     finished = [s for s in done if s.kind != "artefacts"]
     if not finished:
         return None
@@ -305,10 +306,11 @@ def _time_left(left: Sequence[Task], done: Sequence[TaskStats], workers: int) ->
     by_kind: dict[str, list[float]] = {}
     for s in finished:
         by_kind.setdefault(s.kind, []).append(s.wall_s)
-    total = sum(
+    each = [
         sum(by_kind[t.kind]) / len(by_kind[t.kind]) if t.kind in by_kind else overall for t in left
-    )
-    return total / max(workers, 1)
+    ]
+    # one report is not shared: the last long one takes its own time, whatever the workers
+    return max(sum(each) / max(workers, 1), max(each, default=0.0))
 
 
 def run_tasks(

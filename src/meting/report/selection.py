@@ -187,6 +187,7 @@ def select_changes(
     *,
     population: Mapping[str, float],
     certainty: str = "estimate",
+    min_n: int = 0,
     max_rows: int = MAX_ROWS,
     per_side: int = PER_VERDICT,
     largest: int = LARGEST,
@@ -199,7 +200,10 @@ def select_changes(
     ``certainty`` is ``"estimate"`` (a direct change of :func:`meting.pipeline.wave_changes`:
     the largest declines and rises) or ``"prob_improved"`` (a linked change of
     :func:`meting.linked_trends.linked_changes`: the lowest and highest chance of improvement).
-    Rows without a value (an untested change) are not chosen by it; the national row
+    Only a tested change is chosen by its value: one with a value, without a ``reason`` (too
+    few respondents, no respondents in a wave: a model prediction) and, where the table has
+    ``n_earlier``/``n_later``, at least ``min_n`` respondents in both waves; a change the report
+    does not show never puts its municipality in the selection. The national row
     (:data:`meting.trends.NATIONAL`) is no municipality and never counts (:func:`subset_changes`
     keeps it)."""
     from meting.trends import NATIONAL
@@ -219,7 +223,13 @@ def select_changes(
     places = table.loc[table[C.MUNICIPALITY].astype(str) != NATIONAL]
     if len(places) <= max_rows:
         return Selection(rows=places, total=len(places), note="")
-    values = pd.to_numeric(places[certainty], errors="coerce").dropna()
+    tested = pd.Series(True, index=places.index)
+    if "reason" in places.columns:
+        tested &= places["reason"].isna()
+    for col in ("n_earlier", "n_later"):
+        if col in places.columns:
+            tested &= pd.to_numeric(places[col], errors="coerce").fillna(0) >= min_n
+    values = pd.to_numeric(places.loc[tested, certainty], errors="coerce").dropna()
     low = values.sort_values(kind="stable").index[:per_side]
     high = values.sort_values(ascending=False, kind="stable").index[:per_side]
     low_text, high_text = _CHANGE_ENDS[certainty]
