@@ -175,12 +175,11 @@ published.publish(
 
 # %%
 # a long table (the national waves) is printed as a selection, chosen on the whole period (the
-# last pair); tabellen/ holds every municipality
+# last pair), short enough to stand on one page with its heading; tabellen/ holds every one
 population = selection.populations(registry, registry.waves[order[-1]].reference_date)
-mun_pick = selection.select_changes(
-    changes["municipalities"][pairs[-1]], population=population, min_n=s.min_cell_size,
-    name="gemeenten",
-)  # fmt: skip
+by_change = dict(
+    pair=pairs[-1], population=population, min_n=s.min_cell_size, per_side=12, largest=8
+)
 
 
 def mun_trend(family, caption):
@@ -188,10 +187,9 @@ def mun_trend(family, caption):
 
 
 published.publish(
-    selection.selected_table(
-        mun_trend(changes["municipalities"], "Tabel 5. Keten per gemeente"), mun_pick,
-        lambda _: mun_trend(selection.subset_changes(changes["municipalities"], mun_pick),
-                            "Tabel 5. Keten per gemeente, een selectie"),
+    selection.selected_changes_table(
+        changes["municipalities"], mun_trend, caption="Tabel 5. Keten per gemeente",
+        name="gemeenten", **by_change,
     ),
     "gemeenten",
 )  # fmt: skip
@@ -255,23 +253,15 @@ published.publish(
 # %%
 display(KT.explanation("trim"))
 if all(len(t) for t in changes["trim"].values()):
-    trim_pick = selection.select_changes(
-        changes["trim"][pairs[-1]], population=population, min_n=s.min_cell_size, name="trim"
-    )
-    trim_caption = "Tabel 6. TRI*M-index (0-100) per gemeente"
     display(
         published.publish(
-            selection.selected_table(
-                mun_trend(changes["trim"], trim_caption),
-                trim_pick,
-                lambda _: mun_trend(
-                    selection.subset_changes(changes["trim"], trim_pick),
-                    trim_caption + ", een selectie",
-                ),
+            selection.selected_changes_table(
+                changes["trim"], mun_trend, caption="Tabel 6. TRI*M-index (0-100) per gemeente",
+                name="trim", **by_change,
             ),
             "trim",
         )
-    )
+    )  # fmt: skip
 else:
     display(HTML("<p>Niet elke meting bevat de vier TRI*M-vragen.</p>"))
 

@@ -265,8 +265,21 @@ def _without_render_time(html: str) -> str:
     return re.sub(r"\d{1,2} \w+ \d{4}, \d{2}:\d{2}", "<tijd>", html)
 
 
-def test_a_warm_kernel_renders_the_report_a_fresh_one_renders(tmp_path: Path) -> None:
+def test_a_warm_kernel_renders_the_report_a_fresh_one_renders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill.engines
+
     from meting.report import kernel
+
+    writes: list[str] = []
+    write_ipynb = papermill.engines.write_ipynb
+
+    def counted(nb: nbformat.NotebookNode, path: str) -> None:
+        writes.append(path)
+        write_ipynb(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counted)
 
     def job(title: str, folder: str, *, reuse: bool, fail: bool = False) -> RenderJob:
         return RenderJob(
@@ -280,6 +293,9 @@ def test_a_warm_kernel_renders_the_report_a_fresh_one_renders(tmp_path: Path) ->
         )
 
     render(job("Eerste", "warm1", reuse=True))
+    # the warm engine writes the executed notebook when it starts and when it completes, not at
+    # every cell's start and end as papermill does (twice for each of the ten cells)
+    assert len(writes) == 2
     manager = kernel._WARM[KERNEL_NAME][0]
     warm = render(job("Tweede", "warm2", reuse=True))
     assert kernel._WARM[KERNEL_NAME][0] is manager  # the same kernel rendered both
@@ -299,5 +315,12 @@ def test_a_warm_kernel_renders_the_report_a_fresh_one_renders(tmp_path: Path) ->
         with pytest.raises(ReportError) as caught:
             render(job("Fout", f"fout{reuse}", reuse=reuse, fail=True))
         messages.append(re.search(r"failed in cell \d+ \(In \[\d+\]\)", str(caught.value)))
+        # the failed notebook is kept, up to and with the error, from a warm kernel too
+        kept = re.search(r"notebook is kept in (\S+)", str(caught.value))
+        assert kept, caught.value
+        failed = nbformat.read(kept.group(1), as_version=4)
+        assert any(
+            o.get("output_type") == "error" for c in failed.cells for o in c.get("outputs", [])
+        )
     assert messages[0] and messages[1] and messages[0].group() == messages[1].group()
     assert KERNEL_NAME not in kernel._WARM

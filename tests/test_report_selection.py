@@ -3,6 +3,8 @@ and the full table in the export."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -180,3 +182,30 @@ def test_every_pair_keeps_the_selected_places_and_the_national_row() -> None:
         assert set(t["municipality"]) == chosen | {"landelijk"}, pair
         assert list(t.index) == sorted(t.index)  # the table's own order
     assert len(changes[("2008", "2009")]) == 101  # the input is not changed
+
+
+def test_a_table_over_the_waves_prints_the_selection_and_publishes_every_municipality() -> None:
+    first, pop = _changes(100, seed=5)
+    second, _ = _changes(100, seed=6)
+    changes = {("2008", "2009"): first, ("2008", "2010"): second}
+
+    def table(family, caption):  # one row per municipality, the later pair's estimate
+        rows = pd.concat(family.values()).drop_duplicates("municipality", keep="last")
+        return to_html(rows[["gemeente", "estimate"]], caption=caption)
+
+    args = dict(caption="Tabel 5.", population=pop, min_n=0, per_side=3, largest=2, name="t")
+    shown = SEL.selected_changes_table(changes, table, pair=("2008", "2010"), **args)
+    # chosen on the whole period: the 3 largest declines and rises of 2008 -> 2010, 2 largest
+    places = second.iloc[:-1]
+    chosen = (
+        set(places.nsmallest(3, "estimate")["gemeente"])
+        | set(places.nlargest(3, "estimate")["gemeente"])
+        | set(sorted(pop, key=pop.get, reverse=True)[:2])
+    )
+    printed = set(re.findall(r">(GM\d{4})<", shown.html))
+    assert printed == chosen
+    assert "Tabel 5., een selectie" in shown.html and "Deze tabel toont" in shown.html
+    assert len(shown.data.frame) == 101 and shown.caption == "Tabel 5."  # published whole
+    short = {pair: t.tail(11) for pair, t in changes.items()}
+    whole = SEL.selected_changes_table(short, table, pair=("2008", "2010"), **args)
+    assert "een selectie" not in whole.html and len(re.findall(r">(GM\d{4})<", whole.html)) == 10

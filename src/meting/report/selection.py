@@ -47,6 +47,7 @@ __all__ = [
     "select_by_value",
     "select_changes",
     "select_municipalities",
+    "selected_changes_table",
     "selected_table",
     "subset_changes",
 ]
@@ -252,6 +253,34 @@ def subset_changes(
         pair: t.loc[t[C.MUNICIPALITY].astype(str).isin(keep)] if C.MUNICIPALITY in t.columns else t
         for pair, t in changes.items()
     }
+
+
+def selected_changes_table(
+    changes: Mapping[tuple[str, str], pd.DataFrame],
+    table: Callable[[Mapping[tuple[str, str], pd.DataFrame], str], DutchTable],
+    *,
+    caption: str,
+    pair: tuple[str, str],
+    population: Mapping[str, float],
+    min_n: int,
+    per_side: int = PER_VERDICT,
+    largest: int = LARGEST,
+    name: str,
+) -> DutchTable:
+    """A per-municipality table over the waves (``table(changes, caption)``, e.g.
+    :func:`meting.report.trend_tables.trend_table`) printed for the municipalities
+    :func:`select_changes` picks on the changes of ``pair`` (the whole period), in every pair of
+    waves; published whole (every municipality in ``tabellen/``). A short table is printed whole,
+    with its own caption; a selection says so in its caption and in the note under it."""
+    pick = select_changes(
+        changes[pair], population=population, min_n=min_n, per_side=per_side,
+        largest=largest, name=name,
+    )  # fmt: skip
+    return selected_table(
+        table(changes, caption),
+        pick,
+        lambda _: table(subset_changes(changes, pick), f"{caption}, een selectie"),
+    )
 
 
 def _with_largest(
