@@ -72,3 +72,14 @@ def test_a_suppressed_municipality_has_no_place_and_names_are_escaped():
     assert "<script>" not in sentence
     _, national = trim_peers(table, "GM1002", table.attrs["provinces"], max_rows=2)
     assert "<b>" not in national
+
+
+def test_provinces_known_for_a_few_are_not_used():
+    # the national parameters know the province of the project's municipalities only
+    provinces = ["A"] * 3 + [""] * 57
+    table = trim_like(60, provinces)
+    shown, sentence = trim_peers(table, "GM1001", table.attrs["provinces"], max_rows=11)
+    assert len(shown) == 11 and "GM1001" in set(shown[C.MUNICIPALITY])
+    # GM1001 (index 51) is second from the bottom: the 11 lowest indexes
+    assert set(shown[C.MUNICIPALITY]) == {f"GM{1000 + i}" for i in range(11)}
+    assert "provincie" not in sentence and "in de meting" in sentence

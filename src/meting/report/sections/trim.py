@@ -184,7 +184,10 @@ def trim_peers(
     With at most ``max_rows`` municipalities the table is shown whole. With more (a national
     wave), the municipality is shown among the municipalities of its province (``provinces``:
     code -> province); where the province has more than ``max_rows``, among the ``max_rows``
-    nearest to it in the province's order by index. The national index stays in the table's
+    nearest to it in the province's order by index. Where ``provinces`` does not give the province
+    of every municipality in the table (the national parameters know it for a few), the
+    ``max_rows`` nearest by index among all are shown instead: a province of which a handful is
+    known is not "the province". The national index stays in the table's
     ``attrs``; the place is counted over every municipality with an index (the suppressed have
     none), ties share the better place.
     """
@@ -203,7 +206,8 @@ def trim_peers(
         sentence = f"{html_text(name)} heeft te weinig respondenten voor een TRI*M-index."
     if len(table) <= max_rows:
         return table, f"<p>{sentence}</p>"
-    province = provinces.get(code, "")
+    codes = table[C.MUNICIPALITY].astype(str)
+    province = provinces.get(code, "") if all(provinces.get(c) for c in codes) else ""
     same = table[C.MUNICIPALITY].astype(str).map(lambda c: provinces.get(c, "") == province)
     peers = table.loc[same.to_numpy() & bool(province)]
     shown_what = f"de gemeenten van de provincie {html_text(province)}"
