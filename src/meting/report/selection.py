@@ -154,21 +154,10 @@ def select_by_value(
     at most ``max_rows`` whole, else the ``per_side`` lowest and highest ``value`` (missing
     values, such as suppressed cells, never count) and the ``largest`` largest municipalities,
     in the table's order; ``what`` names ``value`` in the note (``"TRI*M-index"``)."""
-    for col in (C.MUNICIPALITY, value):
-        if col not in table.columns:
-            raise ParameterError(
-                f"a municipality table to select from must have column {col!r}; got "
-                f"{list(table.columns)}."
-            )
-    if min(max_rows, per_side, largest) < 0:
-        raise ParameterError(
-            f"max_rows, per_side and largest must be >= 0; got {max_rows}, {per_side}, {largest}."
-        )
+    _check(table, "a municipality table", (C.MUNICIPALITY, value), max_rows, per_side, largest)
     if len(table) <= max_rows:
         return Selection(rows=table, total=len(table), note="")
-    values = pd.to_numeric(table[value], errors="coerce").dropna()
-    low = values.sort_values(kind="stable").index[:per_side]
-    high = values.sort_values(ascending=False, kind="stable").index[:per_side]
+    low, high = _ends(table[value], per_side)
     parts = [
         _the(len(low), f"gemeente met de laagste {what}", f"gemeenten met de laagste {what}"),
         _the(len(high), f"gemeente met de hoogste {what}", f"gemeenten met de hoogste {what}"),
@@ -211,16 +200,7 @@ def select_changes(
 
     if certainty not in _CHANGE_ENDS:
         raise ParameterError(f"certainty must be one of {list(_CHANGE_ENDS)}; got {certainty!r}.")
-    for col in (C.MUNICIPALITY, certainty):
-        if col not in table.columns:
-            raise ParameterError(
-                f"a change table to select from must have column {col!r}; got "
-                f"{list(table.columns)}."
-            )
-    if min(max_rows, per_side, largest) < 0:
-        raise ParameterError(
-            f"max_rows, per_side and largest must be >= 0; got {max_rows}, {per_side}, {largest}."
-        )
+    _check(table, "a change table", (C.MUNICIPALITY, certainty), max_rows, per_side, largest)
     places = table.loc[table[C.MUNICIPALITY].astype(str) != NATIONAL]
     if len(places) <= max_rows:
         return Selection(rows=places, total=len(places), note="")
@@ -230,9 +210,7 @@ def select_changes(
     for col in ("n_earlier", "n_later"):
         if col in places.columns:
             tested &= pd.to_numeric(places[col], errors="coerce").fillna(0) >= min_n
-    values = pd.to_numeric(places.loc[tested, certainty], errors="coerce").dropna()
-    low = values.sort_values(kind="stable").index[:per_side]
-    high = values.sort_values(ascending=False, kind="stable").index[:per_side]
+    low, high = _ends(places.loc[tested, certainty], per_side)
     low_text, high_text = _CHANGE_ENDS[certainty]
     parts = [
         _the(len(low), "gemeente", "gemeenten") + f" met {low_text}",
@@ -280,6 +258,29 @@ def selected_changes_table(
         table(changes, caption),
         pick,
         lambda _: table(subset_changes(changes, pick), f"{caption}, een selectie"),
+    )
+
+
+def _check(table: pd.DataFrame, what: str, columns: tuple[str, ...], *counts: int) -> None:
+    """The columns a selection needs, and ``max_rows``, ``per_side`` and ``largest`` >= 0."""
+    for col in columns:
+        if col not in table.columns:
+            raise ParameterError(
+                f"{what} to select from must have column {col!r}; got {list(table.columns)}."
+            )
+    if min(counts) < 0:
+        raise ParameterError(
+            "max_rows, per_side and largest must be >= 0; got " + ", ".join(map(str, counts)) + "."
+        )
+
+
+def _ends(values: pd.Series, per_side: int) -> tuple[pd.Index, pd.Index]:
+    """The index of the ``per_side`` lowest and the ``per_side`` highest values (missing values
+    never count; ties in the table's order)."""
+    known = pd.to_numeric(values, errors="coerce").dropna()
+    return (
+        known.sort_values(kind="stable").index[:per_side],
+        known.sort_values(ascending=False, kind="stable").index[:per_side],
     )
 
 
