@@ -37,10 +37,19 @@ def test_time_left_is_per_kind_and_shared_over_the_workers() -> None:
 
 def test_the_last_long_report_is_not_shared_over_the_workers() -> None:
     done = [_done("wave", 150.0)]
-    assert _time_left([_task("vergelijking", "comparison")], done, workers=2) == 150.0
+    assert _time_left([_task("2010-vervolgmeting", "wave")], done, workers=2) == 150.0
 
 
 def test_no_estimate_before_a_report_is_done() -> None:
     left = [_task("GM0014", "municipality")]
     assert _time_left(left, [], workers=2) is None
     assert _time_left(left, [_done("artefacts", 220.0)], workers=2) is None
+
+
+def test_no_estimate_of_the_many_reports_from_another_kind() -> None:
+    # a national run: the first wave report is done, no municipality report yet
+    left = [_task(f"GM{i:04d}", "municipality") for i in range(431)] + [_task("v", "validation")]
+    assert _time_left(left, [_done("wave", 93.0)], workers=2) is None
+    assert _time_left(left, [_done("wave", 93.0), _done("municipality", 8.0)], workers=2) == (
+        pytest.approx((431 * 8.0 + (93.0 + 8.0) / 2) / 2)
+    )

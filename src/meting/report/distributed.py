@@ -25,6 +25,7 @@ import resource
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -297,10 +298,12 @@ def _time_left(left: Sequence[Task], done: Sequence[TaskStats], workers: int) ->
     """Seconds the reports still to make will take: per kind of report the mean wall seconds of
     the finished ones of that kind (else of all finished reports), summed and shared over the
     workers (but never less than the longest of them). Measured per report, not from the start
-    of the run, so the whole-wave work that came first does not inflate it. None before any
-    report has finished."""
+    of the run, so the whole-wave work that came first does not inflate it. None until a report
+    of the most numerous kind still to make has finished: a wave report's 90 s is no estimate
+    of the municipality reports' 8 s (it made the first line of a national run say 5,6 hours)."""
     finished = [s for s in done if s.kind != "artefacts"]
-    if not finished:
+    kinds = Counter(t.kind for t in left)
+    if not finished or not kinds or kinds.most_common(1)[0][0] not in {s.kind for s in finished}:
         return None
     overall = sum(s.wall_s for s in finished) / len(finished)
     by_kind: dict[str, list[float]] = {}
