@@ -83,3 +83,12 @@ def test_provinces_known_for_a_few_are_not_used():
     # GM1001 (index 51) is second from the bottom: the 11 lowest indexes
     assert set(shown[C.MUNICIPALITY]) == {f"GM{1000 + i}" for i in range(11)}
     assert "provincie" not in sentence and "in de meting" in sentence
+
+
+def test_the_nearest_by_index_are_municipalities_with_an_index():
+    # the municipality is near the bottom, where the suppressed (no index) would be sorted
+    table = trim_like(60, [""] * 60, suppressed=frozenset({0, 1, 2}))
+    shown, sentence = trim_peers(table, "GM1004", table.attrs["provinces"], max_rows=11)
+    assert len(shown) == 11 and not shown[SUPPRESSED].any()
+    assert set(shown[C.MUNICIPALITY]) == {f"GM{1000 + i}" for i in range(3, 14)}
+    assert "de 11 gemeenten in de meting" in sentence

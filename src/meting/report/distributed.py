@@ -394,7 +394,12 @@ def run_tasks(
     if failures:
         not_started = n_reports - done_reports - failed_reports
         if not_started > 0:
-            emit(f"{not_started} rapport(en) niet gemaakt door de fout hierboven.")
+            from meting.report.formatting import count_noun
+
+            emit(
+                f"{count_noun(not_started, 'rapport', 'rapporten')} niet gemaakt door de fout "
+                "hierboven."
+            )
     return stats, failures
 
 

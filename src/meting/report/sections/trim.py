@@ -17,6 +17,7 @@ from meting.privacy_rules import SUPPRESSED
 from meting.report.export import export_table
 from meting.report.formatting import (
     DutchTable,
+    count_noun,
     fmt_ci,
     fmt_int,
     fmt_number,
@@ -167,7 +168,12 @@ def trim_plot(
             fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     small = int(table[SUPPRESSED].sum())
     min_n = int(table.attrs.get("min_n", 0))
-    note = f"{small} gemeente(n) met minder dan {min_n} respondenten niet getoond." if small else ""
+    note = (
+        f"{count_noun(small, 'gemeente', 'gemeenten')} met minder dan {min_n} respondenten niet "
+        "getoond."
+        if small
+        else ""
+    )
     return ReportFigure(fig, alt=f"TRI*M-index van {len(shown)} gemeenten.", note=note)
 
 
@@ -213,6 +219,8 @@ def trim_peers(
     shown_what = f"de gemeenten van de provincie {html_text(province)}"
     if len(peers) > max_rows or not province:
         pool = peers if province else table
+        if len(mine) and not bool(mine[SUPPRESSED].iloc[0]):
+            pool = pool.loc[~pool[SUPPRESSED]]  # the nearest by index: those that have one
         order = pool.sort_values("estimate", ascending=False, na_position="last", kind="stable")
         at = int(np.flatnonzero(order[C.MUNICIPALITY].to_numpy() == code)[0]) if len(mine) else 0
         start = min(max(at - max_rows // 2, 0), max(len(order) - max_rows, 0))
