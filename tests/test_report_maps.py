@@ -259,16 +259,22 @@ def test_a_national_map_has_no_names_and_says_where_they_are(registry: Registry)
             "naam": [f"Gemeente {i}" for i in range(len(codes))],
             "municipality": codes,
             "estimate": rng.uniform(6.6, 7.4, len(codes)),
-            "n": np.full(len(codes), 40),  # few respondents each: many cautions
+            "n": np.full(len(codes), 40),
             "verdict": "onzeker",
+            # every verdict published with caution (the publication flag of the model)
+            "publication": "publiceren met voorbehoud",
         }
     )
     fig = maps.municipality_map(table, registry=registry, wave="2008-nulmeting", min_n=30)
     assert not fig.figure.axes[0].texts  # no names drawn
     assert len(_markers(fig)) == len(codes)  # but every verdict marker
     assert f"meer dan {maps.MAX_MAP_NAMES} gemeenten" in fig.note
-    assert "Gemeente 1," not in fig.note  # no list of hundreds of names or codes
-    assert len(fig.note) < 1500
+    # the cautions are counted, not listed: no code in the note
+    assert f"onzekerheid): {len(codes)} gemeenten." in fig.note
+    assert not re.search(r"GM\d{4}", fig.note)
+    # a sample of at most MAX_MAP_NAMES lists the codes it flags
+    few = maps.municipality_map(table.iloc[:3], registry=registry, wave="2008-nulmeting")
+    assert ", ".join(sorted(codes[:3])) in few.note
     # a small sample keeps its names
     small = maps.municipality_map(table.iloc[:5], registry=registry, wave="2008-nulmeting")
     assert len(small.figure.axes[0].texts) == 5

@@ -379,11 +379,9 @@ def run_tasks(
             left = n_reports - done_reports
             to_do = [t for t in tasks if t.is_report and t.name not in finished]
             seconds = _time_left(to_do, [s for s in stats if not s.skipped] or stats, workers)
-            eta = (
-                f"; nog {left}, ongeveer {_eta(seconds)}"
-                if left and seconds is not None
-                else (f"; nog {left}" if left else "")
-            )
+            eta = f"; nog {left}" if left else ""
+            if left and seconds is not None:
+                eta += f", ongeveer {_eta(seconds)}"
             what = "ongewijzigd, niet opnieuw gemaakt" if result.skipped else (
                 f"klaar in {result.wall_s:.0f} s"
             )  # fmt: skip

@@ -160,10 +160,6 @@ class WarmKernelEngine(NBClientEngine):
         from papermill.utils import remove_args
 
         kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
-        # papermill writes the whole notebook to its output path at the start and the end of
-        # every cell (about 80 writes of a notebook growing to 700 kB for a municipality
-        # report); it writes it once more when the notebook completes or fails
-        # (``notebook_complete``, after this method), which is the write a report needs
         client = PapermillNotebookClient(
             nb_man,
             timeout=execution_timeout,
@@ -175,6 +171,10 @@ class WarmKernelEngine(NBClientEngine):
             stderr_file=stderr_file,
             **kwargs,
         )
+        # papermill writes the whole notebook to its output path at the start and the end of
+        # every cell (about 80 writes of a notebook growing to 700 kB for a municipality
+        # report); it writes it once more when the notebook completes or fails
+        # (``notebook_complete``, after this method), which is the write a report needs
         output_path, nb_man.output_path = nb_man.output_path, None
         try:
             return client.execute()
