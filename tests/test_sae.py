@@ -317,7 +317,9 @@ def test_covariates_enter_the_model(fh_cells):
 
     # the cell effects are integrated out: the covariates enter the predictor eta
     (theta_expr,) = model.replace_rvs_by_values([model["eta"]])
-    theta_of = pytensor.function(model.value_vars, theta_expr, on_unused_input="ignore")
+    theta_of = pytensor.function(
+        model.value_vars, theta_expr, on_unused_input="ignore", mode="FAST_COMPILE"
+    )
     point = model.initial_point()
     values = [point[v.name] for v in model.value_vars]
     at = [v.name for v in model.value_vars].index("beta")

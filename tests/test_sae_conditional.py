@@ -246,6 +246,7 @@ def test_mrp_marginal_likelihood_is_the_multivariate_normal_of_each_cell(survey)
         model.logp(vars=[model["mean"], model["cell_effect"]], sum=True),
         inputs=model.value_vars,
         on_unused_input="ignore",
+        mode="FAST_COMPILE",
     )
     point = model.initial_point()
     n, means = rows.n.astype(float), rows.mean

@@ -76,7 +76,9 @@ def test_the_model_writes_the_same_likelihood_in_pytensor():
     resid, variance, mask = _case(2)
     r, s, m = pt.matrix("r"), pt.matrix("s"), pt.matrix("m")
     t2, o2 = pt.scalar("t2"), pt.scalar("o2")
-    fn = pytensor.function([r, s, m, t2, o2], linked_loglik(r, s, m, t2, o2, xp=pt))
+    fn = pytensor.function(
+        [r, s, m, t2, o2], linked_loglik(r, s, m, t2, o2, xp=pt), mode="FAST_COMPILE"
+    )
     got = fn(resid, np.where(mask, variance, 1.0), mask.astype(float), TAU2, OMEGA2)
     assert float(got) == pytest.approx(_brute_force(resid, variance, mask, TAU2, OMEGA2), 1e-10)
 

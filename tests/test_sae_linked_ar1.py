@@ -85,7 +85,9 @@ def test_the_model_writes_the_same_likelihood_in_pytensor():
     resid, variance, mask = _case(2)
     r, s, m = pt.matrix("r"), pt.matrix("s"), pt.matrix("m")
     t2, rho = pt.scalar("t2"), pt.scalar("rho")
-    fn = pytensor.function([r, s, m, t2, rho], ar1_loglik(r, s, m, t2, rho, 3, xp=pt))
+    fn = pytensor.function(
+        [r, s, m, t2, rho], ar1_loglik(r, s, m, t2, rho, 3, xp=pt), mode="FAST_COMPILE"
+    )
     got = fn(resid, np.where(mask, variance, 1.0), mask.astype(float), TAU2, RHO)
     assert float(got) == pytest.approx(_brute_force(resid, variance, mask, TAU2, RHO), 1e-10)
 
