@@ -97,3 +97,27 @@ def test_figure_verdicts_are_the_table_verdicts() -> None:
         verdict=["verbeterd", "geen aantoonbaar verschil", "verslechterd"]
     )
     assert list(verdict_classes(changes, "lower", "upper", 0.0)[0]) == ["above", "neutral", "below"]
+
+
+def test_a_row_without_verdict_is_an_open_marker_in_figure_and_legend() -> None:
+    """A prediction without respondents (no verdict) is drawn hollow, unlike the filled
+    'niet te onderscheiden' circle of the same shape, in the plot and in its legend."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    from meting.report.plots import VERDICT_LABELS
+
+    table = _table().assign(verdict=["waarschijnlijk ≥ 7", "onzeker", None, "onzeker"])
+    fig = forest_plot(table, "event", n=None, what="levensgebeurtenissen")
+    ax = fig.figure.axes[0]
+    faces = {
+        tuple(np.round(c.get_facecolors()[0], 3)): tuple(np.round(c.get_edgecolors()[0], 3))
+        for c in ax.collections
+        if len(c.get_offsets()) and c.get_facecolors().size
+    }
+    white = tuple(np.round(to_rgba("white"), 3))
+    assert white in faces and faces[white] != white  # hollow, with a coloured edge
+    assert len(faces) == 3  # above, neutral (filled) and none (hollow)
+    legend = fig.figure.legends[0]
+    hollow = [h for h in legend.legend_handles if h.get_markerfacecolor() == "white"]
+    assert [h.get_label() for h in hollow] == [VERDICT_LABELS["none"]]

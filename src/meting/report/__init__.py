@@ -81,8 +81,13 @@ def setup_notebook() -> None:
         warnings.filterwarnings("ignore", module=rf"{module}(\..*)?$")
     for name in ("pymc", "pytensor", "nutpie", "arviz", "matplotlib", "fontTools"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    import gc
+
     import pandas as pd
 
+    # a report kernel makes many short-lived pandas and matplotlib objects: the cycle detector at
+    # Python's default threshold (700) runs thousands of passes per report (render.PDF_GC_THRESHOLD)
+    gc.set_threshold(50_000, 20, 100)
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.width", 120)
 

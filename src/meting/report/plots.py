@@ -290,14 +290,16 @@ def forest_plot(
         for cls in ("above", "neutral", "below", "none"):
             rows = verdict == cls
             if rows.any():
+                # no verdict (a prediction without respondents): an open marker
+                face = "white" if cls == "none" else COLORS[cls]
                 ax.scatter(
                     est[rows],
                     y[rows],
-                    c=COLORS[cls],
                     marker=VERDICT_MARKERS[cls],
                     s=30,
                     zorder=3,
-                    facecolors="white" if cls == "none" else None,
+                    facecolors=face,
+                    edgecolors=COLORS[cls],
                 )
         ax.axvline(target, color=COLORS["target"], linewidth=1.0, linestyle="--", zorder=1)
         names = shown[label].astype(str)
@@ -317,6 +319,7 @@ def forest_plot(
                 [],
                 color=COLORS[v],
                 marker=VERDICT_MARKERS[v],
+                markerfacecolor="white" if v == "none" else COLORS[v],
                 linewidth=1.6,
                 label=legend[v],
             )
