@@ -308,7 +308,7 @@ HTML(
 )
 
 # %% [markdown]
-# ## 9. Verantwoording van het model over de metingen (tabel 2d)
+# ## 9. Verantwoording van het model over de metingen
 
 # %%
 (

@@ -190,6 +190,20 @@ def test_national_plan_lists_one_report_per_sampled_municipality(national, tmp_p
         plan_reports(national, tmp_path, limit=0)
 
 
+def test_the_municipality_reports_of_an_earlier_wave_follow_its_division(national, tmp_path):
+    plan = plan_reports(national, tmp_path, municipalities_of="2008-nulmeting")
+    munis = [p for p in plan if p.kind == "municipality"]
+    division_2008 = geo.division(2008)["municipality"].tolist()
+    assert [p.job.name for p in munis] == division_2008  # 443, not the 431 of 2010
+    assert len(munis) == 443
+    for p in munis:
+        assert p.job.out_dir == tmp_path / "2008-nulmeting" / "gemeenten"
+        assert p.job.parameters["wave"] == "2008-nulmeting"
+        assert p.after == ("2008-nulmeting",)
+    with pytest.raises(ParameterError, match=r"--municipalities-of .*'2007'.*2008-nulmeting"):
+        plan_reports(national, tmp_path, municipalities_of="2007")
+
+
 def test_parameter_files_of_each_set(national) -> None:
     default = parameter_files(PROJECT_PARAMS)
     assert not any("nationaal" in p.parts for p in default)

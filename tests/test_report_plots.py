@@ -65,6 +65,9 @@ def test_bar_and_trend_plots() -> None:
     waves = _table().assign(wave=["2008", "2009", "2008", "2009"], group=["x", "x", "y", "y"])
     trend = trend_plot(waves, "wave", "group", min_n=30, order=["2008", "2009"])
     assert trend.note.startswith("1 cel met")
+    one_wave = trend_plot(waves.assign(wave="2008"), "wave", "group", min_n=30)
+    lo, hi = one_wave.figure.axes[0].get_xlim()
+    assert (lo, hi) == (-0.5, 0.5)  # the groups' offsets (0,03) stay small beside one wave
 
 
 def test_figure_verdicts_are_the_table_verdicts() -> None:

@@ -48,6 +48,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         limit=args.limit,
         scheduler=args.scheduler,
         force=args.force,
+        municipalities_of=args.municipalities_of,
     )
 
 
@@ -93,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="render at most this many municipality reports (spread over the code list)",
+    )
+    p.add_argument(
+        "--municipalities-of",
+        default=None,
+        metavar="WAVE",
+        help="the municipality reports of this wave, on its division (default: the latest wave)",
     )
     p.add_argument(
         "--scheduler",

@@ -12,7 +12,8 @@ The plan (one :class:`Planned` per report):
   the real division), **for the latest wave only** (the current figures are what a
   municipality acts on; its earlier waves appear in that report and in the comparison) ->
   ``reports/<latest wave>/gemeenten/<code>.*``; ``limit`` keeps that many, spread evenly over
-  the sorted codes (a small national run).
+  the sorted codes (a small national run); ``municipalities_of`` (``meting report
+  --municipalities-of 2008-nulmeting``) takes another wave's municipalities and division instead.
 
 ``meting report --national`` plans the same for the national parameter set
 (``params/nationaal/``) into its ``reports_dir`` (``reports/nationaal/``).
@@ -116,14 +117,22 @@ def plan_reports(
     *,
     pdf: bool = True,
     limit: int | None = None,
+    municipalities_of: str | None = None,
 ) -> list[Planned]:
     """Every report the parameters ask for, wave reports first (others wait for them); at most
-    ``limit`` municipality reports (:func:`municipality_codes`)."""
+    ``limit`` municipality reports (:func:`municipality_codes`), of the wave
+    ``municipalities_of`` (default: the latest)."""
     notebooks_dir = notebooks_dir or default_notebooks_dir()
     params_dir = str(registry.params_dir)
     # failing notebooks are kept outside the served report folder
     failed = Path(getattr(registry, "project_root", out_dir.parent)) / FAILED_DIR
     latest = _latest(registry)
+    if municipalities_of is not None and municipalities_of not in registry.waves:
+        raise ParameterError(
+            f"--municipalities-of must be a wave label from {registry.params_dir}/waves/; got "
+            f"{municipalities_of!r}. Choose from {sorted(registry.waves)}."
+        )
+    of = municipalities_of or latest
     plan: list[Planned] = []
 
     def job(name: str, title: str, kind: str, folder: Path, stem: str, **params: Any) -> RenderJob:
@@ -187,23 +196,23 @@ def plan_reports(
                 label="vergelijking van de metingen",
             )
         )
-    if latest is not None:
-        for code in municipality_codes(registry, latest, limit):
+    if of is not None:
+        for code in municipality_codes(registry, of, limit):
             mun = registry.municipalities[code]
             plan.append(
                 Planned(
                     job(
                         code,
-                        f"Gemeente {mun.name} ({code}), {latest}",
+                        f"Gemeente {mun.name} ({code}), {of}",
                         "municipality",
-                        out_dir / latest / MUNICIPALITY_DIR,
+                        out_dir / of / MUNICIPALITY_DIR,
                         code,
-                        wave=latest,
+                        wave=of,
                         municipality=code,
                     ),
                     kind="municipality",
                     label=f"gemeente {code} ({mun.name})",
-                    after=(latest,),
+                    after=(of,),
                 )
             )
     return plan
@@ -319,6 +328,7 @@ def report_command(
     scheduler: str | None = None,
     precompute: bool | None = None,
     force: bool = False,
+    municipalities_of: str | None = None,
 ) -> int:
     """Render the reports (the ``meting report`` command).
 
@@ -355,6 +365,8 @@ def report_command(
     force
         Render every report, also those whose inputs are unchanged since their last render
         (:mod:`meting.report.uptodate`; by default those are kept).
+    municipalities_of
+        The wave whose municipality reports are planned (on its division; default the latest).
 
     Returns
     -------
@@ -384,7 +396,12 @@ def report_command(
     if jobs is not None and jobs < 1:
         raise ParameterError(f"--jobs must be at least 1; got {jobs}. Leave it out for all cores.")
     plan = plan_reports(
-        registry, out, Path(notebooks_dir) if notebooks_dir else None, pdf=pdf, limit=limit
+        registry,
+        out,
+        Path(notebooks_dir) if notebooks_dir else None,
+        pdf=pdf,
+        limit=limit,
+        municipalities_of=municipalities_of,
     )
     plan = _select(plan, list(only or []))
     _check_inputs(registry, plan)

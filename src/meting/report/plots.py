@@ -457,6 +457,9 @@ def trend_plot(
             )
         ax.axhline(target, color=COLORS["target"], linewidth=1.0, linestyle="--")
         ax.set_xticks(range(len(xs)), xs)
+        # a fixed margin: with one wave the autoscaled axis stretched the groups' small offsets
+        margin = 0.5 if len(xs) == 1 else 0.25
+        ax.set_xlim(-margin, len(xs) - 1 + margin)
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(DutchScalarFormatter())
         if title:
