@@ -34,6 +34,15 @@ def test_names_are_corrected() -> None:
     assert geo.division(2010).set_index("municipality")["name"]["GM0003"] == "Appingedam"
 
 
+@pytest.mark.parametrize("year", geo.YEARS)
+def test_no_name_has_a_stray_full_stop(year: int) -> None:
+    # A full stop belongs only in an abbreviation in brackets: Bergen (NH.), Bergen (L.).
+    names = geo.division(year)["name"]
+    stray = names[names.str.replace(r"\([A-Z]+\.\)", "", regex=True).str.contains(".", regex=False)]
+    assert stray.empty, stray.tolist()
+    assert (names == "Nuenen, Gerwen en Nederwetten").sum() == 1
+
+
 def test_boundaries_in_rd_new() -> None:
     frame = geo.boundaries(2010)
     assert str(frame.crs) == geo.CRS

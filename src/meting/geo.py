@@ -32,6 +32,7 @@ NAME_FIXES: dict[str, str] = {
     "GM0653": "Gaasterlân-Sleat",
     "GM0710": "Wûnseradiel",
     "GM0003": "Appingedam",
+    "GM0820": "Nuenen, Gerwen en Nederwetten",
 }
 
 
