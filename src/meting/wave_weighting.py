@@ -112,7 +112,7 @@ def design_for_wave(
     wave_label : str
         Label of the wave (its ``weighting.margins`` are used).
     education_shares : pandas.DataFrame, optional
-        Education shares by age band; default from ``params/synthetic.yaml``.
+        Education shares by age band; default ``params/population_education.yaml`` (``Registry.education_shares``).
     max_iter, epsilon : int, float
         Raking control (see :func:`meting.weighting.rake`).
     weights : str, optional
