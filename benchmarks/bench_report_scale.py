@@ -1,6 +1,6 @@
 """Municipality reports at scale: per-report seconds, total wall and speed-up, memory per worker.
 
-Renders the first N municipality reports of the latest wave (with the project's parameters, or
+Renders the first N municipality reports of the latest wave (``--wave`` for another) (with the project's parameters, or
 ``--params`` for another set, e.g. the national waves) through Dask distributed:
 
 1. a local cluster with 1 worker process (one thread);
@@ -48,8 +48,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run(registry, codes, out: Path, address: str | None, workers: int) -> tuple[float, list]:
-    plan = _select(plan_reports(registry, out), codes)
+def _run(
+    registry, wave: str, codes, out: Path, address: str | None, workers: int
+) -> tuple[float, list]:
+    plan = _select(plan_reports(registry, out, municipalities_of=wave), codes)
     tasks = [t for t in _tasks(plan, registry, precompute=True)]
     t0 = time.perf_counter()
     with connect(address, workers, processes=True) as client:
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=6, help="municipality reports per mode")
     parser.add_argument("--params", type=Path, default=None, help="parameter folder")
+    parser.add_argument("--wave", default=None, help="wave label (default: the latest)")
     parser.add_argument("--no-external", action="store_true", help="skip the external cluster")
     parser.add_argument("--write", action="store_true", help=f"append the figures to {RESULTS}")
     args = parser.parse_args(argv)
@@ -119,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     registry = load_registry(args.params)
     latest = max(registry.waves.values(), key=lambda w: (w.year, w.reference_date, w.label))
+    if args.wave is not None:
+        if args.wave not in registry.waves:
+            parser.error(f"--wave {args.wave!r}: choose from {sorted(registry.waves)}")
+        latest = registry.waves[args.wave]
     # the municipalities existing on the wave's reference date (a merged code has no report)
     codes = municipality_codes(registry, latest.label)[: args.n]
     lines = [
@@ -137,14 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     base = None
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for workers in (1, 2):
-            wall, stats = _run(registry, codes, Path(tmp) / f"local{workers}", None, workers)
+            wall, stats = _run(
+                registry, latest.label, codes, Path(tmp) / f"local{workers}", None, workers
+            )
             base = base or wall
             lines.append(_line(f"local cluster, {workers} worker(s)", wall, stats, base))
             print(lines[-1], flush=True)
         if not args.no_external:
             address, procs = _external(2, Path(tmp))
             try:
-                wall, stats = _run(registry, codes, Path(tmp) / "external", address, 2)
+                wall, stats = _run(
+                    registry, latest.label, codes, Path(tmp) / "external", address, 2
+                )
                 lines.append(_line("external scheduler, 2 workers", wall, stats, base))
                 print(lines[-1], flush=True)
             finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,6 +30,24 @@ def test_sha256_matches_the_standard_vector(tmp_path: Path) -> None:
     assert record == FileRecord(path="abc.txt", size=3, sha256=ABC_SHA256)
     outside = FileRecord.of(tmp_path / "abc.txt", root=tmp_path / "elsewhere")
     assert outside.path == "abc.txt"  # no absolute (home) paths in a report
+
+
+def test_a_remembered_hash_follows_the_file(tmp_path: Path) -> None:
+    """sha256_file remembers a hash by path, size and modification time: a rewrite with a new
+    time is hashed again, and so is one within the racy window (the same time, same size)."""
+    import os
+
+    f = tmp_path / "data.csv"
+    f.write_bytes(b"abc")
+    assert sha256_file(f) == ABC_SHA256
+    f.write_bytes(b"xyz")  # at once, same size: inside the racy window, so hashed again
+    assert sha256_file(f) != ABC_SHA256
+    f.write_bytes(b"abc")
+    os.utime(f, ns=(10**18, 10**18))  # long ago: remembered
+    assert sha256_file(f) == ABC_SHA256
+    f.write_bytes(b"xyz")
+    os.utime(f, ns=(10**18 + 1, 10**18 + 1))
+    assert sha256_file(f) == hashlib.sha256(b"xyz").hexdigest()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")

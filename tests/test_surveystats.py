@@ -115,3 +115,68 @@ def test_wave_comparison_uses_domain_df() -> None:
         )[0]
         assert ea.df == 9  # 10 clusters in the domain, not the design's 19
         assert out.loc[g, "df"] == pytest.approx(expected)
+
+
+def _clustered(n: int = 900, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    stratum = rng.integers(0, 3, n)
+    return pd.DataFrame(
+        {
+            "stratum": stratum,
+            "psu": stratum * 100 + rng.integers(0, 15, n),
+            "gm": rng.choice([f"GM{i:04d}" for i in range(1, 12)], n),
+            "sex": rng.choice(["m", "v"], n),
+            "y": np.where(rng.random(n) < 0.1, np.nan, rng.normal(7, 1.2, n) + stratum * 0.2),
+            "w": rng.uniform(1, 3, n),
+        }
+    )
+
+
+def _each_vs_rest(d: SurveyDesign, labels: list[str]) -> pd.DataFrame:
+    """The reference: one two-domain contrast per label (svycontrast on svyby)."""
+    import dataclasses
+
+    rows = []
+    for label in labels:
+        g = np.where(d.data["gm"].to_numpy() == label, "gemeente", "rest")
+        one = dataclasses.replace(d, data=d.data.assign(_deel=g))
+        rows.append(contrast(one, "y", "_deel", {"gemeente": 1.0, "rest": -1.0}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("weighting", ["rake", "none"])
+def test_every_domain_against_the_rest_equals_one_contrast_each(weighting: str) -> None:
+    from meting.contrast import domains_vs_rest
+    from meting.weighting import rake
+
+    f = _clustered()
+    d = SurveyDesign(f, weights="w", strata="stratum", ids="psu")
+    if weighting == "rake":
+        margins = {
+            "sex": {k: 20.0 * v for k, v in f["sex"].value_counts().items()},
+            "gm": {k: 20.0 * v for k, v in f["gm"].value_counts().items()},
+        }
+        d = rake(d, margins)[0]
+    labels = sorted(f["gm"].unique())
+    out = domains_vs_rest(d, "y", "gm", labels)
+    ref = _each_vs_rest(d, labels)
+    assert out["gm"].tolist() == labels
+    for col in ("estimate", "se", "lower", "upper", "df", "n"):
+        np.testing.assert_allclose(out[col], ref[col], rtol=1e-10, err_msg=col)
+    assert (out["method"] == "contrast").all() and (out["contrast"] == "gemeente - rest").all()
+
+
+def test_against_the_rest_with_lonely_psus_averaged_per_domain() -> None:
+    """lonely_psu="average" on an uncalibrated design rescales the first stage per domain: that
+    path goes contrast by contrast, and a label without respondents gets NaN, not an error."""
+    from meting.contrast import domains_vs_rest
+
+    f = _clustered()
+    f.loc[f.index[:1], ["stratum", "psu"]] = [7, 700]  # a stratum with one PSU
+    d = SurveyDesign(f, weights="w", strata="stratum", ids="psu", lonely_psu="average")
+    labels = ["GM0001", "GM0005", "GM9999"]
+    out = domains_vs_rest(d, "y", "gm", labels)
+    ref = _each_vs_rest(d, labels[:2])
+    np.testing.assert_allclose(out["se"][:2], ref["se"], rtol=1e-10)
+    np.testing.assert_allclose(out["estimate"][:2], ref["estimate"], rtol=1e-10)
+    assert out.loc[2, ["estimate", "se", "lower", "upper"]].isna().all()

@@ -80,6 +80,10 @@ def test_gram_path_equals_dense_path(weighting: str, monkeypatch: pytest.MonkeyP
     gram = d.mean("y", by="dom")
     np.testing.assert_allclose(gram.se, np.sqrt(np.diag(vcov)), rtol=1e-9)
     np.testing.assert_allclose(gram.estimate, dense.estimate, rtol=1e-12)
+    # many columns go in blocks (37 domains in blocks of 5): the same variances
+    monkeypatch.setattr(variance, "VARIANCE_BLOCK", 5)
+    blocks = d.mean("y", by="dom")
+    np.testing.assert_allclose(blocks.se, np.sqrt(np.diag(vcov)), rtol=1e-9)
 
 
 def test_domain_variance_uses_whole_design_not_subset() -> None:

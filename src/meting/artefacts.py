@@ -300,13 +300,7 @@ def _compute(registry: Registry, wave: str) -> tuple[dict[str, pd.DataFrame], di
     tables: dict[str, pd.DataFrame] = {
         "cells": pipeline.municipality_cells(an, sae, None),
         "by_municipality": pipeline.sae_by(an, sae, C.MUNICIPALITY),
-        "vs_rest": pd.concat(
-            [
-                pipeline.municipality_vs_rest(an, code).assign(**{C.MUNICIPALITY: code})
-                for code in codes
-            ],
-            ignore_index=True,
-        ),
+        "vs_rest": pipeline.municipalities_vs_rest(an, codes),
         "norms": KT.norms_table(
             an.design, min_n=s.min_cell_size, by=C.MUNICIPALITY, level=s.confidence
         ),

@@ -12,6 +12,7 @@ A result table made earlier can be used too, with its covariance:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Literal
 
@@ -159,4 +160,96 @@ def contrast(
         n=[int(table["n"].to_numpy()[used].sum())],
         method="contrast",
         extra={"contrast": _describe(coefficients)},
+    )
+
+
+#: Contrasts whose influence columns are formed at once in :func:`domains_vs_rest` (bounds memory:
+#: n rows x this many float64 columns, 47 MB for the 92.000 respondents of a national wave).
+VS_REST_CHUNK = 64
+
+
+def domains_vs_rest(
+    design: SurveyDesign,
+    var: str,
+    by: str,
+    labels: Sequence[Hashable],
+    *,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Each domain against the rest of the sample: the difference of the two domain means
+    (domain - rest) with its design-based standard error, one row per label, for many domains at
+    once.
+
+    The same numbers as ``contrast(design, var, g, {True: 1, False: -1})`` with ``g`` the
+    indicator of the domain (R: ``svycontrast(svyby(~var, ~g, design, svymean), c(-1, 1))``),
+    which costs a pass over the whole design per domain (90 ms for a national wave, 40 s for
+    its 443 municipalities). Here the influence column of every contrast is formed directly,
+    ``w (y - m_g) / W_g`` on the domain's answering rows minus ``w (y - m_r) / W_r`` on the
+    rest's, and their variances are taken in blocks of :data:`VS_REST_CHUNK` columns by the
+    design's own estimator (:meth:`SurveyDesign.variance`: strata, clusters, calibration).
+    Interval: t with the whole design's ``degf``, as :func:`contrast` on a design.
+
+    Where ``lonely_psu="average"`` rescales the first stage per domain (an uncalibrated design
+    with lonely strata) each label goes through :func:`contrast` instead.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A result table (``method`` ``"contrast"``, ``contrast`` ``"gemeente - rest"``) with the
+        column ``by`` first; ``n`` counts the answering respondents of domain and rest together.
+        Labels with no answering respondent in the domain or in the rest get NaN.
+    """
+    from meting.estimators.domains import average_factor
+    from meting.estimators.inputs import numeric
+
+    level = check_level(level)
+    labels = list(labels)
+    y = numeric(design, var)
+    answered = ~np.isnan(y)
+    group = design.data[by].astype(str).to_numpy()
+    n_rows = len(y)
+    w = np.where(answered, design.w, 0.0)
+    wy = w * np.where(answered, y, 0.0)
+    w_all, t_all = w.sum(), wy.sum()
+    est = np.full(len(labels), np.nan)
+    se = np.full(len(labels), np.nan)
+    work = []
+    for i, label in enumerate(labels):
+        mine = group == str(label)
+        w_g = w[mine].sum()
+        if w_g > 0 and w_all - w_g > 0:
+            m_g = wy[mine].sum() / w_g
+            m_r = (t_all - wy[mine].sum()) / (w_all - w_g)
+            est[i] = m_g - m_r
+            work.append((i, mine, m_g, w_g, m_r, w_all - w_g))
+    if average_factor(design, np.zeros(n_rows, dtype=np.int64), 1) is not None:
+        # the first stage is rescaled per domain: each contrast on its own two-domain design
+        for i, mine, *_ in work:
+            one = dataclasses.replace(
+                design, data=design.data.assign(_deel=np.where(mine, "gemeente", "rest"))
+            )
+            out = contrast(one, var, "_deel", {"gemeente": 1.0, "rest": -1.0}, level=level)
+            est[i], se[i] = out["estimate"].iloc[0], out["se"].iloc[0]
+    else:
+        for start in range(0, len(work), VS_REST_CHUNK):
+            block = work[start : start + VS_REST_CHUNK]
+            u = np.empty((n_rows, len(block)))
+            for j, (_, mine, m_g, w_g, m_r, w_r) in enumerate(block):
+                u[:, j] = np.where(mine, w * (y - m_g) / w_g, -w * (y - m_r) / w_r)
+            u[~answered] = 0.0
+            se[[i for i, *_ in block]] = np.sqrt(np.maximum(design.variance(u), 0.0))
+    df = float(design.degf())
+    q = stats.t.ppf(0.5 + level / 2, df) if df > 0 else np.nan
+    return result_table(
+        pd.DataFrame({by: pd.Series([str(x) for x in labels], dtype="str")}),
+        variable=var,
+        estimate=est,
+        se=se,
+        lower=est - q * se,
+        upper=est + q * se,
+        level=level,
+        df=df,
+        n=np.full(len(labels), int(answered.sum())),
+        method="contrast",
+        extra={"contrast": "gemeente - rest"},
     )

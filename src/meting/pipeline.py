@@ -11,7 +11,7 @@ identifiers) and numeric; formatting and suppression happen in the notebooks thr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +45,7 @@ __all__ = [
     "life_event_estimates",
     "load_wave_data",
     "municipality_cells",
+    "municipalities_vs_rest",
     "municipality_vs_rest",
     "REASON_NO_REST",
     "organisation_design",
@@ -291,58 +292,49 @@ def municipality_vs_rest(an: WaveAnalysis, code: str, var: str = C.SCORE_CHAIN) 
     A one-row result table (``method`` ``"contrast"``) with the test columns and the verdict
     "hoger dan de rest" / "lager dan de rest" / "geen aantoonbaar verschil" (two-sided t-test at
     ``1 - confidence``); below the minimum cell size there is no verdict and no estimate.
+    :func:`municipalities_vs_rest` for many municipalities at once.
     """
-    import dataclasses
+    return municipalities_vs_rest(an, [code], var).drop(columns=C.MUNICIPALITY)
 
-    from meting.contrast import contrast
-    from meting.results import result_table
+
+def municipalities_vs_rest(
+    an: WaveAnalysis, codes: Sequence[str], var: str = C.SCORE_CHAIN
+) -> pd.DataFrame:
+    """:func:`municipality_vs_rest` of every code, one row each (the column ``municipality``
+    first), in one pass over the design (:func:`meting.contrast.domains_vs_rest`)."""
+    from meting.contrast import domains_vs_rest
     from meting.significance import reason_too_few, t_test_arrays
 
     s = an.settings
-    mine = an.design.data[C.MUNICIPALITY].astype(str).to_numpy() == code
+    codes = [str(c) for c in codes]
+    group = an.design.data[C.MUNICIPALITY].astype(str).to_numpy()
     answered = an.design.data[var].notna().to_numpy()
-    n_mine = int((mine & answered).sum())
-    reason = None
-    if n_mine < s.min_cell_size:  # none at all, in a national wave's small municipality
-        reason = reason_too_few(s.min_cell_size)
-    elif n_mine == int(answered.sum()):
-        reason = REASON_NO_REST
-    if reason is not None:  # no contrast is estimated, the row says why
-        out = result_table(
-            None,
-            variable=var,
-            estimate=[np.nan],
-            se=[np.nan],
-            lower=[np.nan],
-            upper=[np.nan],
-            level=s.confidence,
-            df=np.nan,
-            n=[int(answered.sum())],
-            method="contrast",
-            extra={"contrast": "gemeente - rest"},
-        )
-    else:
-        data = an.design.data.assign(_deel=np.where(mine, "gemeente", "rest"))
-        design = dataclasses.replace(an.design, data=data)
-        out = contrast(design, var, "_deel", {"gemeente": 1.0, "rest": -1.0}, level=s.confidence)
+    n_answered = int(answered.sum())
+    counts = pd.Series(group[answered]).value_counts()
+    n_mine = np.array([int(counts.get(c, 0)) for c in codes], dtype=np.int64)
+    reason = np.where(
+        n_mine < s.min_cell_size,  # none at all, in a national wave's small municipality
+        reason_too_few(s.min_cell_size),
+        np.where(n_mine == n_answered, REASON_NO_REST, ""),
+    )
+    blank = reason != ""
+    out = domains_vs_rest(an.design, var, C.MUNICIPALITY, codes, level=s.confidence)
+    out.loc[blank, ["estimate", "se", "lower", "upper"]] = np.nan
+    out.loc[blank, "df"] = np.nan
     t, p_two, _, _ = t_test_arrays(
         out["estimate"].to_numpy(), out["se"].to_numpy(), out["df"].to_numpy(), 0.0
     )
     out["n_gemeente"] = n_mine
-    out["t"] = t
-    out["p_two_sided"] = p_two
-    significant = p_two <= 1.0 - s.confidence
+    out["t"] = np.where(blank, np.nan, t)
+    out["p_two_sided"] = np.where(blank, np.nan, p_two)
     verdict = np.where(
-        significant,
+        p_two <= 1.0 - s.confidence,
         np.where(t > 0, "hoger dan de rest", "lager dan de rest"),
         "geen aantoonbaar verschil",
     )
-    out["verdict"] = pd.Series(verdict, index=out.index, dtype="str")
-    out["reason"] = pd.Series([None], index=out.index, dtype="str")
-    if reason is not None:
-        out.loc[:, ["estimate", "se", "lower", "upper", "t", "p_two_sided"]] = np.nan
-        out["verdict"] = pd.Series([None], index=out.index, dtype="str")
-        out["reason"] = reason
+    nothing = np.full(len(codes), None, dtype=object)
+    out["verdict"] = pd.Series(np.where(blank, nothing, verdict), index=out.index, dtype="str")
+    out["reason"] = pd.Series(np.where(blank, reason, nothing), index=out.index, dtype="str")
     return out
 
 

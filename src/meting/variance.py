@@ -70,6 +70,8 @@ __all__ = [
 
 #: Largest n x k residual matrix formed directly; beyond this the Gram form is used.
 _DENSE_LIMIT = 20_000_000
+#: Columns per block when many variances are wanted at once (their results do not depend on it).
+VARIANCE_BLOCK = 2048
 
 
 # ----------------------------------------------------------------------------------------------
@@ -106,6 +108,22 @@ def linearised_variance(
     if u.ndim == 1:
         u = u[:, None]
     n, k = u.shape
+    if not covariance and k > VARIANCE_BLOCK and n * k > _DENSE_LIMIT:
+        # each column's variance depends on that column alone: in blocks, the calibration's
+        # coefficient arrays (margin cells x columns) stay small (the chain view of a national
+        # wave, 59.000 columns on a 443-cell margin: 7,7 s in one go, 3,3 s in blocks of 2.048)
+        cols = sp.csc_matrix(u) if sp.issparse(u) else u
+        return np.concatenate(
+            [
+                linearised_variance(
+                    sp.csr_matrix(cols[:, j : j + VARIANCE_BLOCK]) if sp.issparse(u)
+                    else cols[:, j : j + VARIANCE_BLOCK],
+                    structure, records, False,
+                    None if stage1_factor is None else stage1_factor[j : j + VARIANCE_BLOCK],
+                )
+                for j in range(0, k, VARIANCE_BLOCK)
+            ]
+        )  # fmt: skip
     if covariance or n * k <= _DENSE_LIMIT:
         z = residuals(u, records)
         parts = [_stage_dense(z, stage, covariance) for stage in structure.stages]

@@ -147,7 +147,12 @@ def chain_view(
     gap_org = u_org - u_chain[:, dom_of_org]
     gap_all = u_all - u_chain
     u = sp.hstack([u_org, u_all, u_chain, u_coop, gap_org, gap_all]).tocsr()
-    var = design.variance(u)
+    # only the columns of cells with ratings: the rest are dropped below (n = 0), and a national
+    # wave's municipality x life event x organisation grid is mostly empty (200.000 columns,
+    # 60.000 with ratings); each column's variance depends on that column alone
+    rated = np.concatenate([cnt_org, cnt_all, cnt_chain, cnt_coop, cnt_org, cnt_all]) > 0
+    var = np.full(u.shape[1], np.nan)
+    var[rated] = design.variance(u[:, np.flatnonzero(rated)].tocsr())
     k_est = k_org + 3 * n_dom
     se = np.sqrt(np.maximum(var[:k_est], 0.0))
     gap_se = np.sqrt(np.maximum(var[k_est:], 0.0))
