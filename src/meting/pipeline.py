@@ -325,8 +325,8 @@ def municipalities_vs_rest(
         out["estimate"].to_numpy(), out["se"].to_numpy(), out["df"].to_numpy(), 0.0
     )
     out["n_gemeente"] = n_mine
-    out["t"] = np.where(blank, np.nan, t)
-    out["p_two_sided"] = np.where(blank, np.nan, p_two)
+    out["t"] = t  # NaN where blanked: the estimate is
+    out["p_two_sided"] = p_two
     verdict = np.where(
         p_two <= 1.0 - s.confidence,
         np.where(t > 0, "hoger dan de rest", "lager dan de rest"),
